@@ -1,0 +1,266 @@
+//! Queue administration: create, delete, attributes, tags, permissions, purge, listing.
+
+use std::collections::BTreeMap;
+
+use crate::engine::Engine;
+use crate::error::{SqsError, SqsResult};
+use crate::limits;
+use crate::queue::config::{READ_ONLY_ATTRIBUTES, SETTABLE_ATTRIBUTES};
+use crate::queue::{Permission, Queue, QueueConfig, RedriveAllowPolicy};
+
+/// Checks a queue name; returns whether it names a FIFO queue.
+pub fn validate_queue_name(name: &str, fifo: bool) -> SqsResult<()> {
+    let stem = if fifo { name.strip_suffix(".fifo") } else { Some(name) };
+    let valid = stem.is_some_and(|stem| {
+        !stem.is_empty()
+            && name.len() <= limits::QUEUE_NAME_LENGTH_MAX
+            && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    if valid {
+        return Ok(());
+    }
+    if fifo {
+        return Err(SqsError::invalid_parameter(
+            "the name of a fifo queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length",
+        ));
+    }
+    Err(SqsError::invalid_parameter(
+        "can only include alphanumeric characters, hyphens, or underscores; 1 to 80 in length",
+    ))
+}
+
+fn validate_tags(tags: &BTreeMap<String, String>) -> SqsResult<()> {
+    for (key, value) in tags {
+        if key.is_empty() || key.len() > limits::TAG_KEY_LENGTH_MAX || key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(SqsError::invalid_parameter(format!("tag key '{key}' is invalid")));
+        }
+        if value.len() > limits::TAG_VALUE_LENGTH_MAX {
+            return Err(SqsError::invalid_parameter(format!("tag value for key '{key}' is too long")));
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub(crate) fn create_queue(
+        &mut self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+        now_ms: u64,
+    ) -> SqsResult<String> {
+        let fifo = attributes.get("FifoQueue").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        validate_queue_name(name, fifo || name.ends_with(".fifo"))?;
+        if name.ends_with(".fifo") && !fifo {
+            return Err(SqsError::invalid_parameter(
+                "the queue name ends with .fifo: set the attribute FifoQueue to true to create a fifo queue",
+            ));
+        }
+        let mut config = QueueConfig::defaults(fifo);
+        config.apply(attributes, true)?;
+        if let Some(existing) = self.queues.get(name) {
+            for attribute in attributes.keys() {
+                if existing.config.render(attribute) != config.render(attribute) {
+                    return Err(SqsError::QueueAlreadyExists(attribute.clone()));
+                }
+            }
+            return Ok(name.to_string());
+        }
+        if self.recently_deleted.get(name).is_some_and(|at| at + limits::QUEUE_RECREATE_DELAY_MS > now_ms) {
+            return Err(SqsError::QueueDeletedRecently);
+        }
+        if tags.len() > limits::QUEUE_TAGS_MAX {
+            return Err(SqsError::invalid_parameter("too many tags"));
+        }
+        validate_tags(tags)?;
+        self.validate_redrive(name, &config)?;
+        let incarnation = self.next_incarnation;
+        self.next_incarnation += 1;
+        let mut queue = Queue::new(name.to_string(), self.queue_arn(name), incarnation, config, now_ms);
+        queue.tags = tags.clone();
+        self.queues.insert(name.to_string(), queue);
+        Ok(name.to_string())
+    }
+
+    /// A redrive policy must name an existing queue of the same kind that accepts this source.
+    fn validate_redrive(&self, source: &str, config: &QueueConfig) -> SqsResult<()> {
+        let Some(policy) = &config.redrive_policy else {
+            return Ok(());
+        };
+        let invalid = |reason: &str| SqsError::invalid_attribute("RedrivePolicy", reason);
+        let Some(target_name) = self.queue_name_from_arn(&policy.dead_letter_target_arn) else {
+            return Err(invalid("dead letter target does not exist"));
+        };
+        let Some(target) = self.queues.get(target_name) else {
+            return Err(invalid("dead letter target does not exist"));
+        };
+        if target.is_fifo() != config.fifo {
+            return Err(invalid("dead-letter queue must be the same type of queue (fifo or standard) as the source"));
+        }
+        if target_name == source {
+            return Err(invalid("a queue cannot be its own dead-letter queue"));
+        }
+        let source_arn = self.queue_arn(source);
+        let allowed = match &target.config.redrive_allow_policy {
+            None | Some(RedriveAllowPolicy::AllowAll) => true,
+            Some(RedriveAllowPolicy::DenyAll) => false,
+            Some(RedriveAllowPolicy::ByQueue(arns)) => arns.contains(&source_arn),
+        };
+        if !allowed {
+            return Err(invalid("the dead-letter queue's redrive allow policy does not allow this source queue"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn delete_queue(&mut self, name: &str, now_ms: u64) -> SqsResult<()> {
+        let queue = self.queues.remove(name).ok_or(SqsError::QueueDoesNotExist)?;
+        self.recently_deleted.insert(name.to_string(), now_ms);
+        self.cancel_move_tasks_of(&queue.arn);
+        Ok(())
+    }
+
+    pub(crate) fn set_queue_attributes(
+        &mut self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        now_ms: u64,
+    ) -> SqsResult<()> {
+        let mut config = self.queue(name)?.config.clone();
+        config.apply(attributes, false)?;
+        self.validate_redrive(name, &config)?;
+        let queue = self.queue_mut(name)?;
+        queue.config = config;
+        queue.last_modified_ms = now_ms;
+        queue.advance(now_ms);
+        Ok(())
+    }
+
+    pub(crate) fn tag_queue(&mut self, name: &str, tags: &BTreeMap<String, String>) -> SqsResult<()> {
+        validate_tags(tags)?;
+        let queue = self.queue_mut(name)?;
+        let mut merged = queue.tags.clone();
+        merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if merged.len() > limits::QUEUE_TAGS_MAX {
+            return Err(SqsError::invalid_parameter(format!("a queue can have at most {} tags", limits::QUEUE_TAGS_MAX)));
+        }
+        queue.tags = merged;
+        Ok(())
+    }
+
+    pub(crate) fn untag_queue(&mut self, name: &str, keys: &[String]) -> SqsResult<()> {
+        let queue = self.queue_mut(name)?;
+        for key in keys {
+            queue.tags.remove(key);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn purge_queue(&mut self, name: &str, now_ms: u64) -> SqsResult<()> {
+        let queue = self.queue_mut(name)?;
+        if queue.last_purge_ms.is_some_and(|at| at + limits::PURGE_INTERVAL_MS > now_ms) {
+            return Err(SqsError::PurgeQueueInProgress);
+        }
+        queue.purge(now_ms);
+        Ok(())
+    }
+
+    pub(crate) fn add_permission(
+        &mut self,
+        name: &str,
+        label: &str,
+        account_ids: &[String],
+        actions: &[String],
+    ) -> SqsResult<()> {
+        let label_ok = !label.is_empty()
+            && label.len() <= limits::PERMISSION_LABEL_LENGTH_MAX
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !label_ok {
+            return Err(SqsError::invalid_parameter(format!("value {label} for parameter Label is invalid")));
+        }
+        if account_ids.is_empty() {
+            return Err(SqsError::MissingParameter("AWSAccountIds".to_string()));
+        }
+        if actions.is_empty() {
+            return Err(SqsError::MissingParameter("Actions".to_string()));
+        }
+        let queue = self.queue_mut(name)?;
+        if queue.permissions.contains_key(label) {
+            return Err(SqsError::invalid_parameter(format!(
+                "value {label} for parameter Label is invalid: already exists"
+            )));
+        }
+        let permission = Permission { account_ids: account_ids.to_vec(), actions: actions.to_vec() };
+        queue.permissions.insert(label.to_string(), permission);
+        Ok(())
+    }
+
+    pub(crate) fn remove_permission(&mut self, name: &str, label: &str) -> SqsResult<()> {
+        let queue = self.queue_mut(name)?;
+        if queue.permissions.remove(label).is_none() {
+            return Err(SqsError::invalid_parameter(format!(
+                "value {label} for parameter Label is invalid: does not exist"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Queue names starting with `prefix`, in name order, after `start_after`, at most `max`.
+    /// The second value is the last name returned when more remain.
+    pub fn list_queues(&self, prefix: &str, start_after: Option<&str>, max: Option<u32>) -> (Vec<String>, Option<String>) {
+        let limit = max.unwrap_or(limits::LIST_QUEUES_RESULTS_MAX) as usize;
+        let mut names = Vec::new();
+        let mut more = false;
+        for name in self.queues.keys() {
+            if !name.starts_with(prefix) || start_after.is_some_and(|after| name.as_str() <= after) {
+                continue;
+            }
+            if names.len() == limit {
+                more = true;
+                break;
+            }
+            names.push(name.clone());
+        }
+        let next = if more && max.is_some() { names.last().cloned() } else { None };
+        (names, next)
+    }
+
+    /// GetQueueAttributes: `All` or the named attributes, as the wire shows them at `now_ms`.
+    pub fn queue_attributes(&self, name: &str, requested: &[String], now_ms: u64) -> SqsResult<BTreeMap<String, String>> {
+        let queue = self.queue(name)?;
+        let now_ms = now_ms.max(self.now_ms);
+        for attribute in requested {
+            let known = attribute == "All"
+                || SETTABLE_ATTRIBUTES.contains(&attribute.as_str())
+                || READ_ONLY_ATTRIBUTES.contains(&attribute.as_str());
+            if !known {
+                return Err(SqsError::InvalidAttributeName(attribute.clone()));
+            }
+        }
+        let all = requested.iter().any(|a| a == "All");
+        let wanted = |attribute: &str| all || requested.iter().any(|a| a == attribute);
+        let counts = queue.counts(now_ms);
+        let mut attributes = BTreeMap::new();
+        let read_only = [
+            ("ApproximateNumberOfMessages", counts.visible.to_string()),
+            ("ApproximateNumberOfMessagesNotVisible", counts.in_flight.to_string()),
+            ("ApproximateNumberOfMessagesDelayed", counts.delayed.to_string()),
+            ("CreatedTimestamp", (queue.created_ms / 1000).to_string()),
+            ("LastModifiedTimestamp", (queue.last_modified_ms / 1000).to_string()),
+            ("QueueArn", queue.arn.clone()),
+        ];
+        for (attribute, value) in read_only {
+            if wanted(attribute) {
+                attributes.insert(attribute.to_string(), value);
+            }
+        }
+        for attribute in SETTABLE_ATTRIBUTES {
+            if !wanted(attribute) {
+                continue;
+            }
+            if let Some(value) = queue.config.render(attribute) {
+                attributes.insert(attribute.to_string(), value);
+            }
+        }
+        Ok(attributes)
+    }
+}

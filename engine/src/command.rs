@@ -1,0 +1,170 @@
+//! Commands (what a log entry asks the engine to do) and their replies: plain, versioned data,
+//! so that a command can be written to the log and applied again on another replica.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{SqsError, SqsResult};
+use crate::message::{AttributeValue, MessageAttributes};
+
+/// Version of the encoding of `LogEntry`; bumped on any change to these types.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// One entry of the command log: a command and the time its proposer stamped on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub format_version: u16,
+    pub time_ms: u64,
+    pub command: Command,
+}
+
+impl LogEntry {
+    pub fn new(time_ms: u64, command: Command) -> LogEntry {
+        LogEntry { format_version: FORMAT_VERSION, time_ms, command }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    CreateQueue { name: String, attributes: BTreeMap<String, String>, tags: BTreeMap<String, String> },
+    DeleteQueue { queue: String },
+    SetQueueAttributes { queue: String, attributes: BTreeMap<String, String> },
+    TagQueue { queue: String, tags: BTreeMap<String, String> },
+    UntagQueue { queue: String, keys: Vec<String> },
+    PurgeQueue { queue: String },
+    AddPermission { queue: String, label: String, account_ids: Vec<String>, actions: Vec<String> },
+    RemovePermission { queue: String, label: String },
+    SendMessage { queue: String, entry: SendEntry },
+    SendMessageBatch { queue: String, entries: Vec<SendEntry> },
+    ReceiveMessage { queue: String, request: ReceiveRequest },
+    DeleteMessage { queue: String, receipt_handle: String },
+    DeleteMessageBatch { queue: String, entries: Vec<DeleteEntry> },
+    ChangeMessageVisibility { queue: String, receipt_handle: String, visibility_timeout_seconds: u32 },
+    ChangeMessageVisibilityBatch { queue: String, entries: Vec<VisibilityEntry> },
+    StartMessageMoveTask { source_arn: String, destination_arn: Option<String>, rate_per_second: Option<u32> },
+    CancelMessageMoveTask { task_handle: String },
+    /// Fires timers of every queue and advances move tasks.
+    Tick,
+}
+
+impl Command {
+    /// The queue a command is about, if it is about one.
+    pub fn queue(&self) -> Option<&str> {
+        match self {
+            Command::CreateQueue { name, .. } => Some(name),
+            Command::DeleteQueue { queue }
+            | Command::SetQueueAttributes { queue, .. }
+            | Command::TagQueue { queue, .. }
+            | Command::UntagQueue { queue, .. }
+            | Command::PurgeQueue { queue }
+            | Command::AddPermission { queue, .. }
+            | Command::RemovePermission { queue, .. }
+            | Command::SendMessage { queue, .. }
+            | Command::SendMessageBatch { queue, .. }
+            | Command::ReceiveMessage { queue, .. }
+            | Command::DeleteMessage { queue, .. }
+            | Command::DeleteMessageBatch { queue, .. }
+            | Command::ChangeMessageVisibility { queue, .. }
+            | Command::ChangeMessageVisibilityBatch { queue, .. } => Some(queue),
+            Command::StartMessageMoveTask { .. } | Command::CancelMessageMoveTask { .. } | Command::Tick => None,
+        }
+    }
+}
+
+/// One message to send. `id` is the batch entry id (empty for SendMessage); `message_id` is
+/// chosen by the proposer so that the engine stays free of randomness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendEntry {
+    pub id: String,
+    pub message_id: String,
+    pub body: String,
+    pub delay_seconds: Option<u32>,
+    pub attributes: MessageAttributes,
+    pub system_attributes: BTreeMap<String, AttributeValue>,
+    pub deduplication_id: Option<String>,
+    pub group_id: Option<String>,
+    pub sender_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiveRequest {
+    pub max_messages: u32,
+    pub visibility_timeout_seconds: Option<u32>,
+    pub receive_request_attempt_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteEntry {
+    pub id: String,
+    pub receipt_handle: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisibilityEntry {
+    pub id: String,
+    pub receipt_handle: String,
+    pub visibility_timeout_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendResult {
+    pub message_id: String,
+    pub md5_of_body: String,
+    pub md5_of_attributes: Option<String>,
+    pub md5_of_system_attributes: Option<String>,
+    pub sequence_number: Option<String>,
+}
+
+/// A received message with everything a reply may show; the wire layer picks attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub md5_of_body: String,
+    pub attributes: MessageAttributes,
+    pub system_attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFailure {
+    pub id: String,
+    pub error: SqsError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReply<T> {
+    pub successful: Vec<(String, T)>,
+    pub failed: Vec<BatchFailure>,
+}
+
+impl<T> Default for BatchReply<T> {
+    fn default() -> Self {
+        BatchReply { successful: Vec::new(), failed: Vec::new() }
+    }
+}
+
+impl<T> BatchReply<T> {
+    pub fn push(&mut self, id: String, result: SqsResult<T>) {
+        match result {
+            Ok(value) => self.successful.push((id, value)),
+            Err(error) => self.failed.push(BatchFailure { id, error }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Done,
+    QueueCreated { name: String },
+    Sent(SendResult),
+    SentBatch(BatchReply<SendResult>),
+    Received(Vec<ReceivedMessage>),
+    DeletedBatch(BatchReply<()>),
+    ChangedBatch(BatchReply<()>),
+    MoveTaskStarted { task_handle: String },
+    MoveTaskCancelled { approximate_number_of_messages_moved: u64 },
+}
+
+pub type Outcome = SqsResult<Reply>;

@@ -1,0 +1,168 @@
+//! The engine: every queue, and `apply`, the one way state changes. Reads take `&self`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
+use crate::dlq::MoveTask;
+use crate::error::{SqsError, SqsResult};
+use crate::queue::Queue;
+
+/// Who the engine's queues belong to: fixed when the state is created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    pub account_id: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Engine {
+    pub(crate) config: EngineConfig,
+    /// The time of the latest applied entry; never goes backwards.
+    pub(crate) now_ms: u64,
+    pub(crate) next_incarnation: u64,
+    pub(crate) queues: BTreeMap<String, Queue>,
+    /// Deleted queue names and when, so the name stays blocked for a while.
+    pub(crate) recently_deleted: BTreeMap<String, u64>,
+    pub(crate) move_tasks: BTreeMap<String, MoveTask>,
+    pub(crate) next_move_task: u64,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Engine {
+        Engine {
+            config,
+            now_ms: 0,
+            next_incarnation: 1,
+            queues: BTreeMap::new(),
+            recently_deleted: BTreeMap::new(),
+            move_tasks: BTreeMap::new(),
+            next_move_task: 1,
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The time of the latest applied entry.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Applies one log entry. Deterministic: the same entries in the same order give the same
+    /// state and the same outcomes.
+    pub fn apply(&mut self, entry: &LogEntry) -> Outcome {
+        if entry.format_version != FORMAT_VERSION {
+            return Err(SqsError::UnsupportedOperation(format!(
+                "log entry format {} is not supported (this engine reads format {FORMAT_VERSION})",
+                entry.format_version
+            )));
+        }
+        let now_ms = entry.time_ms.max(self.now_ms);
+        self.now_ms = now_ms;
+        if let Some(name) = entry.command.queue() {
+            if let Some(queue) = self.queues.get_mut(name) {
+                queue.advance(now_ms);
+            }
+        }
+        self.advance_move_tasks(now_ms);
+        self.dispatch(&entry.command, now_ms)
+    }
+
+    fn dispatch(&mut self, command: &Command, now_ms: u64) -> Outcome {
+        match command {
+            Command::CreateQueue { name, attributes, tags } => {
+                self.create_queue(name, attributes, tags, now_ms).map(|name| Reply::QueueCreated { name })
+            }
+            Command::DeleteQueue { queue } => self.delete_queue(queue, now_ms).map(|()| Reply::Done),
+            Command::SetQueueAttributes { queue, attributes } => {
+                self.set_queue_attributes(queue, attributes, now_ms).map(|()| Reply::Done)
+            }
+            Command::TagQueue { queue, tags } => self.tag_queue(queue, tags).map(|()| Reply::Done),
+            Command::UntagQueue { queue, keys } => self.untag_queue(queue, keys).map(|()| Reply::Done),
+            Command::PurgeQueue { queue } => self.purge_queue(queue, now_ms).map(|()| Reply::Done),
+            Command::AddPermission { queue, label, account_ids, actions } => {
+                self.add_permission(queue, label, account_ids, actions).map(|()| Reply::Done)
+            }
+            Command::RemovePermission { queue, label } => self.remove_permission(queue, label).map(|()| Reply::Done),
+            Command::SendMessage { queue, entry } => self.send_message(queue, entry, now_ms).map(Reply::Sent),
+            Command::SendMessageBatch { queue, entries } => {
+                self.send_message_batch(queue, entries, now_ms).map(Reply::SentBatch)
+            }
+            Command::ReceiveMessage { queue, request } => {
+                self.receive_message(queue, request, now_ms).map(Reply::Received)
+            }
+            Command::DeleteMessage { queue, receipt_handle } => {
+                self.delete_message(queue, receipt_handle).map(|()| Reply::Done)
+            }
+            Command::DeleteMessageBatch { queue, entries } => {
+                self.delete_message_batch(queue, entries).map(Reply::DeletedBatch)
+            }
+            Command::ChangeMessageVisibility { queue, receipt_handle, visibility_timeout_seconds } => self
+                .change_message_visibility(queue, receipt_handle, *visibility_timeout_seconds, now_ms)
+                .map(|()| Reply::Done),
+            Command::ChangeMessageVisibilityBatch { queue, entries } => {
+                self.change_message_visibility_batch(queue, entries, now_ms).map(Reply::ChangedBatch)
+            }
+            Command::StartMessageMoveTask { source_arn, destination_arn, rate_per_second } => self
+                .start_message_move_task(source_arn, destination_arn.as_deref(), *rate_per_second, now_ms)
+                .map(|task_handle| Reply::MoveTaskStarted { task_handle }),
+            Command::CancelMessageMoveTask { task_handle } => self
+                .cancel_message_move_task(task_handle)
+                .map(|moved| Reply::MoveTaskCancelled { approximate_number_of_messages_moved: moved }),
+            Command::Tick => {
+                self.tick(now_ms);
+                Ok(Reply::Done)
+            }
+        }
+    }
+
+    fn tick(&mut self, now_ms: u64) {
+        for queue in self.queues.values_mut() {
+            queue.advance(now_ms);
+        }
+        self.recently_deleted
+            .retain(|_, deleted_ms| deleted_ms.saturating_add(crate::limits::QUEUE_RECREATE_DELAY_MS) > now_ms);
+    }
+
+    /// Does some timer or task need a `Tick` at `now_ms`? Read-only.
+    pub fn needs_tick(&self, now_ms: u64) -> bool {
+        let queue_due = self.queues.values().any(|q| q.next_deadline_ms().is_some_and(|at| at <= now_ms));
+        queue_due || self.has_running_move_task() || !self.recently_deleted.is_empty()
+    }
+
+    pub fn queue(&self, name: &str) -> SqsResult<&Queue> {
+        self.queues.get(name).ok_or(SqsError::QueueDoesNotExist)
+    }
+
+    pub(crate) fn queue_mut(&mut self, name: &str) -> SqsResult<&mut Queue> {
+        self.queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)
+    }
+
+    pub fn queues(&self) -> impl Iterator<Item = &Queue> {
+        self.queues.values()
+    }
+
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{name}", self.config.region, self.config.account_id)
+    }
+
+    /// The name of the queue an ARN of this account and region names, if it is one.
+    pub fn queue_name_from_arn<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        let prefix = format!("arn:aws:sqs:{}:{}:", self.config.region, self.config.account_id);
+        arn.strip_prefix(prefix.as_str()).filter(|name| !name.is_empty())
+    }
+
+    /// Would a receive on `queue` find a message at `now_ms`? For long polling.
+    pub fn has_receivable(&self, queue: &str, now_ms: u64) -> bool {
+        let now_ms = now_ms.max(self.now_ms);
+        self.queues.get(queue).is_some_and(|q| q.has_receivable(now_ms))
+    }
+
+    /// Total number of messages across all queues.
+    pub fn message_count(&self) -> usize {
+        self.queues.values().map(Queue::len).sum()
+    }
+}

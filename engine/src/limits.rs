@@ -1,0 +1,80 @@
+//! Every AWS quota and internal bound of the engine, in one place.
+//!
+//! Names put units last. Relations between bounds are asserted at the bottom so a
+//! change that breaks one fails to compile.
+
+/// Queue names: 1 to 80 characters (a `.fifo` suffix included).
+pub const QUEUE_NAME_LENGTH_MAX: usize = 80;
+
+pub const DELAY_SECONDS_MAX: u32 = 900;
+pub const DELAY_SECONDS_DEFAULT: u32 = 0;
+
+pub const MESSAGE_SIZE_BYTES_MIN: u32 = 1024;
+pub const MESSAGE_SIZE_BYTES_MAX: u32 = 1_048_576;
+pub const MESSAGE_SIZE_BYTES_DEFAULT: u32 = 1_048_576;
+
+pub const RETENTION_SECONDS_MIN: u32 = 60;
+pub const RETENTION_SECONDS_MAX: u32 = 1_209_600;
+pub const RETENTION_SECONDS_DEFAULT: u32 = 345_600;
+
+pub const WAIT_TIME_SECONDS_MAX: u32 = 20;
+pub const WAIT_TIME_SECONDS_DEFAULT: u32 = 0;
+
+pub const VISIBILITY_TIMEOUT_SECONDS_MAX: u32 = 43_200;
+pub const VISIBILITY_TIMEOUT_SECONDS_DEFAULT: u32 = 30;
+
+pub const KMS_DATA_KEY_REUSE_SECONDS_MIN: u32 = 60;
+pub const KMS_DATA_KEY_REUSE_SECONDS_MAX: u32 = 86_400;
+pub const KMS_DATA_KEY_REUSE_SECONDS_DEFAULT: u32 = 300;
+
+pub const MAX_RECEIVE_COUNT_MIN: u32 = 1;
+pub const MAX_RECEIVE_COUNT_MAX: u32 = 1000;
+/// RedriveAllowPolicy `byQueue` may name at most this many source queues.
+pub const REDRIVE_ALLOW_SOURCE_QUEUES_MAX: usize = 10;
+
+/// Messages per ReceiveMessage and entries per batch request.
+pub const RECEIVE_MESSAGES_MAX: u32 = 10;
+pub const BATCH_ENTRIES_MAX: usize = 10;
+pub const BATCH_ENTRY_ID_LENGTH_MAX: usize = 80;
+
+pub const MESSAGE_ATTRIBUTES_MAX: usize = 10;
+pub const MESSAGE_ATTRIBUTE_NAME_LENGTH_MAX: usize = 256;
+pub const MESSAGE_ATTRIBUTE_TYPE_LENGTH_MAX: usize = 256;
+
+/// FIFO identifiers (group, deduplication, receive attempt): 1 to 128 characters.
+pub const FIFO_ID_LENGTH_MAX: usize = 128;
+/// Deduplication ids and receive attempt ids are remembered this long.
+pub const DEDUPLICATION_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+/// Messages received and neither deleted nor visible again.
+pub const IN_FLIGHT_STANDARD_MAX: usize = 120_000;
+pub const IN_FLIGHT_FIFO_MAX: usize = 120_000;
+
+/// A queue name stays unusable this long after DeleteQueue.
+pub const QUEUE_RECREATE_DELAY_MS: u64 = 60_000;
+/// One PurgeQueue per queue per this window.
+pub const PURGE_INTERVAL_MS: u64 = 60_000;
+
+pub const QUEUE_TAGS_MAX: usize = 50;
+pub const TAG_KEY_LENGTH_MAX: usize = 128;
+pub const TAG_VALUE_LENGTH_MAX: usize = 256;
+
+pub const LIST_QUEUES_RESULTS_MAX: u32 = 1000;
+pub const POLICY_BYTES_MAX: usize = 20_480;
+pub const PERMISSION_LABEL_LENGTH_MAX: usize = 80;
+
+pub const MOVE_TASK_RATE_MAX: u32 = 500;
+/// Messages a move task without an explicit rate moves per elapsed second.
+pub const MOVE_TASK_RATE_DEFAULT: u32 = 500;
+pub const MOVE_TASKS_LISTED_MAX: u32 = 10;
+/// Finished move tasks kept per source queue for ListMessageMoveTasks.
+pub const MOVE_TASKS_KEPT: usize = 10;
+
+const _: () = assert!(MESSAGE_SIZE_BYTES_MIN <= MESSAGE_SIZE_BYTES_DEFAULT);
+const _: () = assert!(MESSAGE_SIZE_BYTES_DEFAULT <= MESSAGE_SIZE_BYTES_MAX);
+const _: () = assert!(RETENTION_SECONDS_MIN <= RETENTION_SECONDS_DEFAULT);
+const _: () = assert!(RETENTION_SECONDS_DEFAULT <= RETENTION_SECONDS_MAX);
+const _: () = assert!(VISIBILITY_TIMEOUT_SECONDS_DEFAULT <= VISIBILITY_TIMEOUT_SECONDS_MAX);
+const _: () = assert!(BATCH_ENTRIES_MAX as u32 == RECEIVE_MESSAGES_MAX);
+const _: () = assert!(MOVE_TASK_RATE_DEFAULT <= MOVE_TASK_RATE_MAX);
+const _: () = assert!(MOVE_TASKS_LISTED_MAX as usize <= MOVE_TASKS_KEPT);

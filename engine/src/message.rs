@@ -1,0 +1,243 @@
+//! Message contents: attribute values, validation of bodies and attributes, and the MD5
+//! checksums AWS returns for them.
+
+use std::collections::BTreeMap;
+
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{SqsError, SqsResult};
+use crate::limits;
+
+/// A message attribute as it travels on the wire: a data type (`String`, `Number`, `Binary`,
+/// optionally with a `.custom` suffix) and one value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeValue {
+    pub data_type: String,
+    pub string_value: Option<String>,
+    pub binary_value: Option<Vec<u8>>,
+}
+
+pub type MessageAttributes = BTreeMap<String, AttributeValue>;
+
+/// Is `c` allowed in a message body or string attribute (the XML 1.0 character set)?
+pub fn is_allowed_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+pub fn validate_text(what: &str, text: &str) -> SqsResult<()> {
+    match text.chars().find(|c| !is_allowed_char(*c)) {
+        None => Ok(()),
+        Some(c) => Err(SqsError::InvalidMessageContents(format!(
+            "invalid binary character '#x{:X}' was found in the {what}, the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+            c as u32
+        ))),
+    }
+}
+
+/// Bytes an attribute counts towards the message size: name, type and value.
+pub fn attribute_size_bytes(name: &str, value: &AttributeValue) -> usize {
+    let value_bytes = match (&value.string_value, &value.binary_value) {
+        (Some(s), _) => s.len(),
+        (None, Some(b)) => b.len(),
+        (None, None) => 0,
+    };
+    name.len() + value.data_type.len() + value_bytes
+}
+
+pub fn message_size_bytes(body: &str, attributes: &MessageAttributes) -> usize {
+    body.len() + attributes.iter().map(|(name, value)| attribute_size_bytes(name, value)).sum::<usize>()
+}
+
+fn is_attribute_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// Checks names, types and values of message attributes as SQS does.
+pub fn validate_attributes(attributes: &MessageAttributes) -> SqsResult<()> {
+    if attributes.len() > limits::MESSAGE_ATTRIBUTES_MAX {
+        return Err(SqsError::invalid_parameter(format!(
+            "number of message attributes [{}] exceeds the allowed maximum [{}]",
+            attributes.len(),
+            limits::MESSAGE_ATTRIBUTES_MAX
+        )));
+    }
+    for (name, value) in attributes {
+        validate_attribute(name, value)?;
+    }
+    Ok(())
+}
+
+fn validate_attribute(name: &str, value: &AttributeValue) -> SqsResult<()> {
+    let bad_name = name.is_empty()
+        || name.len() > limits::MESSAGE_ATTRIBUTE_NAME_LENGTH_MAX
+        || !name.chars().all(is_attribute_name_char)
+        || name.starts_with('.')
+        || name.ends_with('.')
+        || name.contains("..");
+    if bad_name {
+        return Err(SqsError::invalid_parameter(format!("message attribute name '{name}' is invalid")));
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("aws.") || lower.starts_with("amazon.") {
+        return Err(SqsError::invalid_parameter(format!(
+            "message attribute name '{name}' uses a reserved prefix"
+        )));
+    }
+    let data_type = value.data_type.as_str();
+    if data_type.is_empty() {
+        return Err(SqsError::invalid_parameter(format!(
+            "the message attribute '{name}' must contain a non-empty attribute type"
+        )));
+    }
+    if data_type.len() > limits::MESSAGE_ATTRIBUTE_TYPE_LENGTH_MAX {
+        return Err(SqsError::invalid_parameter(format!("the message attribute '{name}' has a type that is too long")));
+    }
+    let base_type = data_type.split('.').next().unwrap_or("");
+    match base_type {
+        "String" | "Number" => {
+            let Some(text) = &value.string_value else {
+                return Err(SqsError::invalid_parameter(format!(
+                    "the message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{data_type}'"
+                )));
+            };
+            if text.is_empty() {
+                return Err(SqsError::invalid_parameter(format!(
+                    "the message attribute '{name}' must contain a non-empty message attribute value"
+                )));
+            }
+            if value.binary_value.is_some() {
+                return Err(SqsError::invalid_parameter(format!(
+                    "the message attribute '{name}' with type '{data_type}' must use field 'String'"
+                )));
+            }
+            validate_text(&format!("message attribute '{name}'"), text)?;
+            if base_type == "Number" && !is_number(text) {
+                return Err(SqsError::invalid_parameter(format!(
+                    "can't cast the value of message (user) attribute '{name}' to a number"
+                )));
+            }
+        }
+        "Binary" => {
+            let has_bytes = value.binary_value.as_ref().is_some_and(|b| !b.is_empty());
+            if !has_bytes || value.string_value.is_some() {
+                return Err(SqsError::invalid_parameter(format!(
+                    "the message attribute '{name}' with type 'Binary' must use field 'Binary' with a non-empty value"
+                )));
+            }
+        }
+        _ => {
+            return Err(SqsError::invalid_parameter(format!(
+                "the type of message (user) attribute '{name}' is invalid; you must use only the following supported type prefixes: Binary, Number, String"
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// SQS numbers: an optional sign, digits with an optional fraction, an optional exponent.
+fn is_number(text: &str) -> bool {
+    let text = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
+        None => (text, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_ok = !(whole.is_empty() && fraction.is_empty())
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.chars().all(|c| c.is_ascii_digit());
+    let exponent_ok = match exponent {
+        None => true,
+        Some(e) => {
+            let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+            !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())
+        }
+    };
+    digits_ok && exponent_ok
+}
+
+pub fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
+}
+
+/// `MD5OfMessageAttributes` as AWS computes it: attributes sorted by name, each encoded as
+/// length-prefixed name, length-prefixed type, a transport byte, length-prefixed value.
+pub fn md5_of_attributes(attributes: &MessageAttributes) -> Option<String> {
+    if attributes.is_empty() {
+        return None;
+    }
+    let mut hasher = Md5::new();
+    for (name, value) in attributes {
+        hash_length_prefixed(&mut hasher, name.as_bytes());
+        hash_length_prefixed(&mut hasher, value.data_type.as_bytes());
+        match (&value.string_value, &value.binary_value) {
+            (Some(text), _) => {
+                hasher.update([1u8]);
+                hash_length_prefixed(&mut hasher, text.as_bytes());
+            }
+            (None, Some(bytes)) => {
+                hasher.update([2u8]);
+                hash_length_prefixed(&mut hasher, bytes);
+            }
+            (None, None) => {}
+        }
+    }
+    Some(hex::encode(hasher.finalize()))
+}
+
+fn hash_length_prefixed(hasher: &mut Md5, bytes: &[u8]) {
+    let length = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    hasher.update(length.to_be_bytes());
+    hasher.update(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string_attribute(value: &str) -> AttributeValue {
+        AttributeValue { data_type: "String".into(), string_value: Some(value.into()), binary_value: None }
+    }
+
+    #[test]
+    fn test_md5_of_body_matches_known_digest() {
+        assert_eq!(md5_hex(b"hello"), "5d41402abc4b2a76b9719d911017c592");
+    }
+
+    #[test]
+    fn test_md5_of_attributes_matches_aws_encoding() {
+        // Computed independently from the AWS algorithm: name "a", type "String", value "b".
+        let mut expected = Vec::new();
+        expected.extend_from_slice(&1u32.to_be_bytes());
+        expected.extend_from_slice(b"a");
+        expected.extend_from_slice(&6u32.to_be_bytes());
+        expected.extend_from_slice(b"String");
+        expected.push(1);
+        expected.extend_from_slice(&1u32.to_be_bytes());
+        expected.extend_from_slice(b"b");
+        let attributes = MessageAttributes::from([("a".to_string(), string_attribute("b"))]);
+        assert_eq!(md5_of_attributes(&attributes), Some(md5_hex(&expected)));
+        assert_eq!(md5_of_attributes(&MessageAttributes::new()), None);
+    }
+
+    #[test]
+    fn test_validate_text_rejects_control_characters() {
+        assert!(validate_text("body", "ok\ttab\nnewline\u{10000}").is_ok());
+        assert!(matches!(validate_text("body", "bad\u{1}"), Err(SqsError::InvalidMessageContents(_))));
+        assert!(matches!(validate_text("body", "bad\u{FFFE}"), Err(SqsError::InvalidMessageContents(_))));
+    }
+
+    #[test]
+    fn test_validate_attributes_checks_names_types_and_numbers() {
+        let check = |name: &str, value: AttributeValue| validate_attributes(&MessageAttributes::from([(name.to_string(), value)]));
+        assert!(check("ok_name-1.x", string_attribute("v")).is_ok());
+        assert!(check("AWS.reserved", string_attribute("v")).is_err());
+        assert!(check("a..b", string_attribute("v")).is_err());
+        assert!(check("n", AttributeValue { data_type: "Number".into(), string_value: Some("-1.5e3".into()), binary_value: None }).is_ok());
+        assert!(check("n", AttributeValue { data_type: "Number".into(), string_value: Some("abc".into()), binary_value: None }).is_err());
+        assert!(check("b", AttributeValue { data_type: "Binary".into(), string_value: None, binary_value: Some(vec![0, 1]) }).is_ok());
+        assert!(check("b", AttributeValue { data_type: "Binary".into(), string_value: None, binary_value: None }).is_err());
+        assert!(check("t", AttributeValue { data_type: "Other".into(), string_value: Some("v".into()), binary_value: None }).is_err());
+        assert!(check("s", AttributeValue { data_type: "String.custom".into(), string_value: Some("v".into()), binary_value: None }).is_ok());
+    }
+}

@@ -1,0 +1,373 @@
+//! One queue's state: its messages, which of them are visible, delayed or in flight, and for
+//! FIFO queues the message groups and the deduplication window.
+//!
+//! Every set here is ordered, so the same commands give the same state and the same answers
+//! on every replica.
+
+pub mod config;
+mod fifo;
+mod receipt;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+pub use config::{DeduplicationScope, QueueConfig, RedriveAllowPolicy, RedrivePolicy, ThroughputLimit};
+pub use fifo::{DeduplicationEntry, Group};
+pub use receipt::ReceiptHandle;
+
+use crate::error::{SqsError, SqsResult};
+use crate::limits;
+use crate::message::MessageAttributes;
+
+/// Position of a message in its queue, in send order. Never reused within a queue.
+pub type Seq = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageState {
+    Delayed { visible_at_ms: u64 },
+    Visible,
+    InFlight { visible_at_ms: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub message_id: String,
+    pub body: String,
+    pub md5_of_body: String,
+    pub attributes: MessageAttributes,
+    pub system_attributes: MessageAttributes,
+    pub sender_id: String,
+    pub sent_ms: u64,
+    pub first_receive_ms: Option<u64>,
+    /// Also the receive generation carried by receipt handles.
+    pub receive_count: u32,
+    /// When the current receive happened; bounds how far its visibility may be extended.
+    pub received_ms: u64,
+    pub state: MessageState,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+    pub sequence_number: Option<u128>,
+    pub dead_letter_source_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permission {
+    pub account_ids: Vec<String>,
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub visible: usize,
+    pub in_flight: usize,
+    pub delayed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queue {
+    pub name: String,
+    pub arn: String,
+    /// Distinguishes this queue from an earlier one of the same name, for receipt handles.
+    pub incarnation: u64,
+    pub config: QueueConfig,
+    pub tags: BTreeMap<String, String>,
+    pub permissions: BTreeMap<String, Permission>,
+    pub created_ms: u64,
+    pub last_modified_ms: u64,
+    pub last_purge_ms: Option<u64>,
+    next_seq: Seq,
+    next_sequence_number: u128,
+    messages: BTreeMap<Seq, Message>,
+    visible: BTreeSet<Seq>,
+    delayed: BTreeSet<(u64, Seq)>,
+    in_flight: BTreeSet<(u64, Seq)>,
+    by_sent: BTreeSet<(u64, Seq)>,
+    groups: BTreeMap<String, Group>,
+    /// FIFO groups whose head is visible and which have nothing in flight, by head position.
+    available_groups: BTreeSet<(Seq, String)>,
+    deduplication: BTreeMap<String, DeduplicationEntry>,
+    deduplication_expiry: BTreeSet<(u64, String)>,
+    receive_attempts: BTreeMap<String, fifo::ReceiveAttempt>,
+    receive_attempt_expiry: BTreeSet<(u64, String)>,
+}
+
+impl Queue {
+    pub fn new(name: String, arn: String, incarnation: u64, config: QueueConfig, now_ms: u64) -> Queue {
+        Queue {
+            name,
+            arn,
+            incarnation,
+            config,
+            tags: BTreeMap::new(),
+            permissions: BTreeMap::new(),
+            created_ms: now_ms,
+            last_modified_ms: now_ms,
+            last_purge_ms: None,
+            next_seq: 1,
+            next_sequence_number: 1,
+            messages: BTreeMap::new(),
+            visible: BTreeSet::new(),
+            delayed: BTreeSet::new(),
+            in_flight: BTreeSet::new(),
+            by_sent: BTreeSet::new(),
+            groups: BTreeMap::new(),
+            available_groups: BTreeSet::new(),
+            deduplication: BTreeMap::new(),
+            deduplication_expiry: BTreeSet::new(),
+            receive_attempts: BTreeMap::new(),
+            receive_attempt_expiry: BTreeSet::new(),
+        }
+    }
+
+    pub fn is_fifo(&self) -> bool {
+        self.config.fifo
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    pub fn message(&self, seq: Seq) -> Option<&Message> {
+        self.messages.get(&seq)
+    }
+
+    /// Counts as they are at `now_ms`, without changing state.
+    pub fn counts(&self, now_ms: u64) -> MessageCounts {
+        let due_delayed = self.delayed.range(..(now_ms.saturating_add(1), 0)).count();
+        let due_in_flight = self.in_flight.range(..(now_ms.saturating_add(1), 0)).count();
+        MessageCounts {
+            visible: self.visible.len() + due_delayed + due_in_flight,
+            in_flight: self.in_flight.len() - due_in_flight,
+            delayed: self.delayed.len() - due_delayed,
+        }
+    }
+
+    /// Would a receive at `now_ms` find a message? Read-only, for long polling.
+    pub fn has_receivable(&self, now_ms: u64) -> bool {
+        let due = |set: &BTreeSet<(u64, Seq)>| set.first().is_some_and(|(at, _)| *at <= now_ms);
+        if self.is_fifo() {
+            return !self.available_groups.is_empty() || due(&self.delayed) || due(&self.in_flight);
+        }
+        !self.visible.is_empty() || due(&self.delayed) || due(&self.in_flight)
+    }
+
+    /// The earliest time at which a timer of this queue fires, if any.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        let retention_ms = u64::from(self.config.retention_seconds) * 1000;
+        [
+            self.delayed.first().map(|(at, _)| *at),
+            self.in_flight.first().map(|(at, _)| *at),
+            self.by_sent.first().map(|(sent, _)| sent + retention_ms),
+            self.deduplication_expiry.first().map(|(at, _)| *at),
+            self.receive_attempt_expiry.first().map(|(at, _)| *at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Fires every timer due at `now_ms`: delays and visibility timeouts end, retention and
+    /// deduplication windows expire.
+    pub fn advance(&mut self, now_ms: u64) {
+        while let Some(&(at, seq)) = self.delayed.first() {
+            if at > now_ms {
+                break;
+            }
+            self.delayed.pop_first();
+            self.make_visible(seq);
+        }
+        while let Some(&(at, seq)) = self.in_flight.first() {
+            if at > now_ms {
+                break;
+            }
+            self.in_flight.pop_first();
+            self.make_visible(seq);
+            self.group_in_flight_ended(seq);
+        }
+        let retention_ms = u64::from(self.config.retention_seconds) * 1000;
+        while let Some(&(sent_ms, seq)) = self.by_sent.first() {
+            if sent_ms.saturating_add(retention_ms) > now_ms {
+                break;
+            }
+            self.remove(seq);
+        }
+        self.expire_fifo_windows(now_ms);
+    }
+
+    fn make_visible(&mut self, seq: Seq) {
+        let Some(message) = self.messages.get_mut(&seq) else {
+            debug_assert!(false, "timer for a missing message");
+            return;
+        };
+        message.state = MessageState::Visible;
+        self.visible.insert(seq);
+        if let Some(group_id) = message.group_id.clone() {
+            self.refresh_group(&group_id);
+        }
+    }
+
+    /// Adds a message that passed validation. Returns its position.
+    pub fn enqueue(&mut self, mut message: Message, delay_seconds: u32, now_ms: u64) -> Seq {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.is_fifo() && message.sequence_number.is_none() {
+            message.sequence_number = Some(self.next_sequence_number);
+            self.next_sequence_number += 1;
+        }
+        message.state = if delay_seconds == 0 {
+            self.visible.insert(seq);
+            MessageState::Visible
+        } else {
+            let visible_at_ms = now_ms + u64::from(delay_seconds) * 1000;
+            self.delayed.insert((visible_at_ms, seq));
+            MessageState::Delayed { visible_at_ms }
+        };
+        self.by_sent.insert((message.sent_ms, seq));
+        let group_id = if self.is_fifo() { message.group_id.clone() } else { None };
+        self.messages.insert(seq, message);
+        if let Some(group_id) = group_id {
+            self.groups.entry(group_id.clone()).or_default().messages.insert(seq);
+            self.refresh_group(&group_id);
+        }
+        seq
+    }
+
+    /// Removes a message from every index. Returns it.
+    pub fn remove(&mut self, seq: Seq) -> Option<Message> {
+        let message = self.messages.remove(&seq)?;
+        match message.state {
+            MessageState::Visible => {
+                self.visible.remove(&seq);
+            }
+            MessageState::Delayed { visible_at_ms } => {
+                self.delayed.remove(&(visible_at_ms, seq));
+            }
+            MessageState::InFlight { visible_at_ms } => {
+                self.in_flight.remove(&(visible_at_ms, seq));
+            }
+        }
+        self.by_sent.remove(&(message.sent_ms, seq));
+        if let Some(group_id) = &message.group_id {
+            self.remove_from_group(group_id, seq, matches!(message.state, MessageState::InFlight { .. }));
+        }
+        Some(message)
+    }
+
+    /// Deletes every message; the deduplication window stays.
+    pub fn purge(&mut self, now_ms: u64) {
+        self.messages.clear();
+        self.visible.clear();
+        self.delayed.clear();
+        self.in_flight.clear();
+        self.by_sent.clear();
+        self.groups.clear();
+        self.available_groups.clear();
+        self.receive_attempts.clear();
+        self.receive_attempt_expiry.clear();
+        self.last_purge_ms = Some(now_ms);
+    }
+
+    pub fn in_flight_count(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The next visible messages in delivery order, at most `max`, without changing state.
+    /// Standard queues: oldest first. FIFO queues: see `fifo::candidates`.
+    pub fn candidates(&self, max: usize) -> Vec<Seq> {
+        if self.is_fifo() {
+            return self.fifo_candidates(max);
+        }
+        self.visible.iter().take(max).copied().collect()
+    }
+
+    /// Marks a visible message received: in flight until `now_ms + visibility_timeout_seconds`.
+    pub fn mark_received(&mut self, seq: Seq, visibility_timeout_seconds: u32, now_ms: u64) -> ReceiptHandle {
+        let visible_at_ms = now_ms + u64::from(visibility_timeout_seconds) * 1000;
+        let Some(message) = self.messages.get_mut(&seq) else {
+            unreachable!("candidates are messages of this queue");
+        };
+        debug_assert_eq!(message.state, MessageState::Visible);
+        self.visible.remove(&seq);
+        message.state = MessageState::InFlight { visible_at_ms };
+        message.receive_count += 1;
+        message.received_ms = now_ms;
+        message.first_receive_ms.get_or_insert(now_ms);
+        let receipt = ReceiptHandle { incarnation: self.incarnation, seq, receive_count: message.receive_count };
+        let group_id = message.group_id.clone();
+        self.in_flight.insert((visible_at_ms, seq));
+        if let Some(group_id) = group_id {
+            self.group_in_flight_started(&group_id);
+        }
+        receipt
+    }
+
+    /// Finds the message a receipt handle names. `Ok(None)`: the message is gone (deleted or
+    /// expired), which DeleteMessage treats as done. A handle from an earlier receive of a
+    /// message that was received again since is refused: it cannot delete the newer receive.
+    pub fn resolve(&self, handle: &str) -> SqsResult<Option<Seq>> {
+        let receipt = ReceiptHandle::decode(handle)?;
+        if receipt.incarnation != self.incarnation {
+            return Err(SqsError::ReceiptHandleIsInvalid(format!(
+                "the input receipt handle \"{handle}\" is not a valid receipt handle for this queue"
+            )));
+        }
+        let Some(message) = self.messages.get(&receipt.seq) else {
+            return Ok(None);
+        };
+        if message.receive_count != receipt.receive_count {
+            return Err(SqsError::ReceiptHandleIsInvalid(format!(
+                "the receipt handle \"{handle}\" has expired: the message was received again since"
+            )));
+        }
+        Ok(Some(receipt.seq))
+    }
+
+    /// Sets the visibility of an in-flight message to end `timeout_seconds` from `now_ms`.
+    pub fn change_visibility(&mut self, seq: Seq, timeout_seconds: u32, now_ms: u64) -> SqsResult<()> {
+        let Some(message) = self.messages.get_mut(&seq) else {
+            return Err(SqsError::MessageNotInflight);
+        };
+        let MessageState::InFlight { visible_at_ms } = message.state else {
+            return Err(SqsError::MessageNotInflight);
+        };
+        if visible_at_ms <= now_ms {
+            return Err(SqsError::MessageNotInflight);
+        }
+        let new_visible_at_ms = now_ms + u64::from(timeout_seconds) * 1000;
+        let limit_ms = message.received_ms + u64::from(limits::VISIBILITY_TIMEOUT_SECONDS_MAX) * 1000;
+        if new_visible_at_ms > limit_ms {
+            return Err(SqsError::invalid_parameter(format!(
+                "value {timeout_seconds} for parameter VisibilityTimeout is invalid: total visibility timeout for the message is beyond the limit [{} seconds]",
+                limits::VISIBILITY_TIMEOUT_SECONDS_MAX
+            )));
+        }
+        self.in_flight.remove(&(visible_at_ms, seq));
+        if timeout_seconds == 0 {
+            self.make_visible(seq);
+            self.group_in_flight_ended(seq);
+        } else {
+            message.state = MessageState::InFlight { visible_at_ms: new_visible_at_ms };
+            self.in_flight.insert((new_visible_at_ms, seq));
+        }
+        Ok(())
+    }
+
+    /// Every message, in queue order (for move tasks and tests).
+    pub fn messages(&self) -> impl Iterator<Item = (&Seq, &Message)> {
+        self.messages.iter()
+    }
+
+    /// Visible messages at or before `max_seq`, oldest first (for move tasks).
+    pub fn visible_up_to(&self, max_seq: Seq, max: usize) -> Vec<Seq> {
+        self.visible.range(..=max_seq).take(max).copied().collect()
+    }
+
+    pub fn last_seq(&self) -> Seq {
+        self.next_seq - 1
+    }
+}

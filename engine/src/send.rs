@@ -1,0 +1,195 @@
+//! SendMessage and SendMessageBatch: validation, FIFO deduplication, enqueueing.
+
+use std::collections::BTreeSet;
+
+use sha2::{Digest, Sha256};
+
+use crate::command::{BatchReply, SendEntry, SendResult};
+use crate::engine::Engine;
+use crate::error::{SqsError, SqsResult};
+use crate::limits;
+use crate::message::{self, md5_hex};
+use crate::queue::{DeduplicationEntry, Message, MessageState, Queue};
+
+/// Checks the shape shared by every batch request: 1 to 10 entries with distinct, valid ids.
+pub fn validate_batch_ids<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> SqsResult<()> {
+    let count = ids.len();
+    if count == 0 {
+        return Err(SqsError::EmptyBatchRequest);
+    }
+    if count > limits::BATCH_ENTRIES_MAX {
+        return Err(SqsError::TooManyEntriesInBatchRequest { sent: count });
+    }
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        let valid = !id.is_empty()
+            && id.len() <= limits::BATCH_ENTRY_ID_LENGTH_MAX
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(SqsError::InvalidBatchEntryId);
+        }
+        if !seen.insert(id) {
+            return Err(SqsError::BatchEntryIdsNotDistinct(id.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// FIFO ids (group, deduplication, receive attempt): 1 to 128 of alphanumerics and punctuation.
+pub fn validate_fifo_id(parameter: &str, id: &str) -> SqsResult<()> {
+    let valid = !id.is_empty() && id.len() <= limits::FIFO_ID_LENGTH_MAX && id.chars().all(|c| c.is_ascii_graphic());
+    if valid {
+        return Ok(());
+    }
+    Err(SqsError::invalid_parameter(format!(
+        "value {id} for parameter {parameter} is invalid: it must be 1 to 128 alphanumeric or punctuation characters"
+    )))
+}
+
+fn format_sequence_number(number: u128) -> String {
+    format!("{number:020}")
+}
+
+impl Engine {
+    pub(crate) fn send_message(&mut self, name: &str, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {
+        let queue = self.queue_mut(name)?;
+        send_to_queue(queue, entry, now_ms)
+    }
+
+    pub(crate) fn send_message_batch(
+        &mut self,
+        name: &str,
+        entries: &[SendEntry],
+        now_ms: u64,
+    ) -> SqsResult<BatchReply<SendResult>> {
+        let queue = self.queue_mut(name)?;
+        validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let total_bytes: usize = entries.iter().map(|e| message::message_size_bytes(&e.body, &e.attributes)).sum();
+        if total_bytes > limits::MESSAGE_SIZE_BYTES_MAX as usize {
+            return Err(SqsError::BatchRequestTooLong { sent_bytes: total_bytes, max_bytes: limits::MESSAGE_SIZE_BYTES_MAX });
+        }
+        let mut reply = BatchReply::default();
+        for entry in entries {
+            reply.push(entry.id.clone(), send_to_queue(queue, entry, now_ms));
+        }
+        Ok(reply)
+    }
+}
+
+fn send_to_queue(queue: &mut Queue, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {
+    validate_entry(queue, entry)?;
+    let md5_of_body = md5_hex(entry.body.as_bytes());
+    let md5_of_attributes = message::md5_of_attributes(&entry.attributes);
+    let md5_of_system_attributes = message::md5_of_attributes(&entry.system_attributes);
+    let mut deduplication_key = None;
+    if queue.is_fifo() {
+        let group_id = entry.group_id.as_deref().unwrap_or_default();
+        let deduplication_id = match &entry.deduplication_id {
+            Some(id) => id.clone(),
+            None => hex::encode(Sha256::digest(entry.body.as_bytes())),
+        };
+        let key = queue.deduplication_key(group_id, &deduplication_id);
+        if let Some(original) = queue.find_duplicate(&key, now_ms) {
+            return Ok(SendResult {
+                message_id: original.message_id.clone(),
+                md5_of_body,
+                md5_of_attributes,
+                md5_of_system_attributes,
+                sequence_number: original.sequence_number.map(format_sequence_number),
+            });
+        }
+        deduplication_key = Some((key, deduplication_id));
+    }
+    let delay_seconds = entry.delay_seconds.unwrap_or(queue.config.delay_seconds);
+    let message = Message {
+        message_id: entry.message_id.clone(),
+        body: entry.body.clone(),
+        md5_of_body: md5_of_body.clone(),
+        attributes: entry.attributes.clone(),
+        system_attributes: entry.system_attributes.clone(),
+        sender_id: entry.sender_id.clone(),
+        sent_ms: now_ms,
+        first_receive_ms: None,
+        receive_count: 0,
+        received_ms: 0,
+        state: MessageState::Visible,
+        group_id: entry.group_id.clone(),
+        deduplication_id: deduplication_key.as_ref().map(|(_, id)| id.clone()),
+        sequence_number: None,
+        dead_letter_source_arn: None,
+    };
+    let seq = queue.enqueue(message, delay_seconds, now_ms);
+    let sequence_number = queue.message(seq).and_then(|m| m.sequence_number);
+    if let Some((key, _)) = deduplication_key {
+        let remembered = DeduplicationEntry {
+            message_id: entry.message_id.clone(),
+            sequence_number,
+            expires_ms: now_ms + limits::DEDUPLICATION_WINDOW_MS,
+        };
+        queue.remember_deduplication(key, remembered);
+    }
+    Ok(SendResult {
+        message_id: entry.message_id.clone(),
+        md5_of_body,
+        md5_of_attributes,
+        md5_of_system_attributes,
+        sequence_number: sequence_number.map(format_sequence_number),
+    })
+}
+
+fn validate_entry(queue: &Queue, entry: &SendEntry) -> SqsResult<()> {
+    if entry.body.is_empty() {
+        return Err(SqsError::MissingParameter("MessageBody".to_string()));
+    }
+    message::validate_text("message body", &entry.body)?;
+    message::validate_attributes(&entry.attributes)?;
+    for (name, value) in &entry.system_attributes {
+        if name != "AWSTraceHeader" || value.data_type != "String" || value.string_value.is_none() {
+            return Err(SqsError::invalid_parameter(format!(
+                "message system attribute '{name}' is invalid: only AWSTraceHeader of type String is supported"
+            )));
+        }
+    }
+    let size_bytes = message::message_size_bytes(&entry.body, &entry.attributes);
+    let max_bytes = queue.config.maximum_message_size_bytes as usize;
+    if size_bytes > max_bytes {
+        return Err(SqsError::invalid_parameter(format!(
+            "one or more parameters are invalid: message must be shorter than {max_bytes} bytes"
+        )));
+    }
+    if let Some(delay) = entry.delay_seconds {
+        if queue.is_fifo() {
+            return Err(SqsError::invalid_parameter(
+                "value for parameter DelaySeconds is invalid: the request include parameter that is not valid for this queue type",
+            ));
+        }
+        if delay > limits::DELAY_SECONDS_MAX {
+            return Err(SqsError::invalid_parameter(format!(
+                "value {delay} for parameter DelaySeconds is invalid: must be >= 0 and <= {}",
+                limits::DELAY_SECONDS_MAX
+            )));
+        }
+    }
+    if !queue.is_fifo() {
+        if entry.deduplication_id.is_some() {
+            return Err(SqsError::invalid_parameter(
+                "the request include parameter MessageDeduplicationId that is not valid for this queue type",
+            ));
+        }
+        if let Some(group_id) = &entry.group_id {
+            validate_fifo_id("MessageGroupId", group_id)?;
+        }
+        return Ok(());
+    }
+    let Some(group_id) = &entry.group_id else {
+        return Err(SqsError::MissingParameter("MessageGroupId".to_string()));
+    };
+    validate_fifo_id("MessageGroupId", group_id)?;
+    match &entry.deduplication_id {
+        Some(id) => validate_fifo_id("MessageDeduplicationId", id),
+        None if queue.config.content_based_deduplication => Ok(()),
+        None => Err(SqsError::invalid_parameter(
+            "the queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+        )),
+    }
+}
