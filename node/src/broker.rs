@@ -1,0 +1,88 @@
+//! The broker: the engine behind its command log, reads against the applied state, and long
+//! polling. Everything the HTTP layer needs goes through here.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use shoal_engine::command::{ReceiveRequest, ReceivedMessage};
+use shoal_engine::{Command, Engine, Reply};
+use tokio::sync::Notify;
+
+use crate::error::ApiError;
+use crate::limits;
+use crate::log::{now_ms, CommandLog};
+
+#[derive(Clone)]
+pub struct Broker {
+    engine: Arc<Mutex<Engine>>,
+    log: CommandLog,
+    applied: Arc<Notify>,
+    pub account_id: String,
+}
+
+impl Broker {
+    pub fn new(engine: Arc<Mutex<Engine>>, log: CommandLog, applied: Arc<Notify>) -> Broker {
+        let account_id = lock(&engine).config().account_id.clone();
+        Broker { engine, log, applied, account_id }
+    }
+
+    /// Runs `f` on the applied state. Keep `f` short: the log writer waits for the lock.
+    pub fn read<T>(&self, f: impl FnOnce(&Engine, u64) -> T) -> T {
+        let engine = lock(&self.engine);
+        f(&engine, now_ms())
+    }
+
+    /// Proposes a command and waits until it is durable and applied.
+    pub async fn propose(&self, command: Command) -> Result<Reply, ApiError> {
+        let outcome = self.log.propose(command).await?;
+        Ok(outcome?)
+    }
+
+    /// ReceiveMessage with long polling: waits up to `wait_seconds` for a message, proposing a
+    /// receive only when one is there to take, so an idle poll writes nothing to the log.
+    pub async fn receive(
+        &self,
+        queue: &str,
+        request: ReceiveRequest,
+        wait_seconds: u32,
+    ) -> Result<Vec<ReceivedMessage>, ApiError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait_seconds));
+        loop {
+            let notified = self.applied.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let receivable = self.read(|engine, now| {
+                engine.queue(queue)?;
+                Ok::<bool, ApiError>(engine.has_receivable(queue, now))
+            })?;
+            let retry_attempt = request.receive_request_attempt_id.is_some();
+            if receivable || retry_attempt {
+                let command = Command::ReceiveMessage { queue: queue.to_string(), request: request.clone() };
+                let Reply::Received(messages) = self.propose(command).await? else {
+                    return Err(ApiError::internal("unexpected reply to ReceiveMessage"));
+                };
+                if !messages.is_empty() {
+                    return Ok(messages);
+                }
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            let recheck = now + Duration::from_millis(limits::LONG_POLL_RECHECK_MS);
+            let _ = tokio::time::timeout_at(recheck.min(deadline), notified).await;
+        }
+    }
+
+    /// Proposes a `Tick` when some timer or move task needs one.
+    pub async fn tick_if_needed(&self) -> Result<(), ApiError> {
+        if self.read(|engine, now| engine.needs_tick(now)) {
+            self.propose(Command::Tick).await?;
+        }
+        Ok(())
+    }
+}
+
+fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,130 @@
+//! Every error a client can see, mapped in one place to its AWS code (the JSON `__type` and
+//! the legacy Query code carried by `x-amzn-query-error`), HTTP status and fault side.
+
+use shoal_engine::SqsError;
+
+use crate::log::LogError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The shape name: JSON `__type` is `com.amazonaws.sqs#<code>`.
+    pub code: &'static str,
+    /// The legacy Query code, sent as `<Code>` and in `x-amzn-query-error`.
+    pub query_code: &'static str,
+    pub status: u16,
+    pub sender_fault: bool,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(code: &'static str, query_code: &'static str, status: u16, message: impl Into<String>) -> ApiError {
+        ApiError { code, query_code, status, sender_fault: status < 500, message: message.into() }
+    }
+
+    pub fn invalid_action(action: &str) -> ApiError {
+        ApiError::new(
+            "InvalidAction",
+            "InvalidAction",
+            400,
+            format!("the action {action} is not valid for this endpoint"),
+        )
+    }
+
+    pub fn missing_action() -> ApiError {
+        ApiError::new("MissingAction", "MissingAction", 400, "the request must contain an action")
+    }
+
+    pub fn malformed(message: impl Into<String>) -> ApiError {
+        ApiError::new("MalformedQueryString", "MalformedQueryString", 400, message)
+    }
+
+    pub fn serialization(message: impl Into<String>) -> ApiError {
+        ApiError::new("SerializationException", "SerializationException", 400, message)
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> ApiError {
+        ApiError::from(SqsError::InvalidParameterValue(message.into()))
+    }
+
+    pub fn missing_parameter(name: &str) -> ApiError {
+        ApiError::from(SqsError::MissingParameter(name.to_string()))
+    }
+
+    pub fn too_large(limit_bytes: usize) -> ApiError {
+        ApiError::new(
+            "RequestEntityTooLarge",
+            "RequestEntityTooLarge",
+            413,
+            format!("request body is larger than {limit_bytes} bytes"),
+        )
+    }
+
+    pub fn unsupported_service(service: &str) -> ApiError {
+        ApiError::new(
+            "InvalidAction",
+            "InvalidAction",
+            400,
+            format!("the service {service} is not available on this endpoint yet"),
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new("InternalError", "InternalError", 500, message)
+    }
+
+    pub fn json_type(&self) -> String {
+        format!("com.amazonaws.sqs#{}", self.code)
+    }
+
+    /// The value of the `x-amzn-query-error` header.
+    pub fn query_error_header(&self) -> String {
+        let side = if self.sender_fault { "Sender" } else { "Receiver" };
+        format!("{};{side}", self.query_code)
+    }
+}
+
+impl From<SqsError> for ApiError {
+    fn from(error: SqsError) -> ApiError {
+        let message = error.to_string();
+        let (code, query_code, status) = match error {
+            SqsError::QueueDoesNotExist => ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", 400),
+            SqsError::QueueAlreadyExists(_) => ("QueueNameExists", "QueueAlreadyExists", 400),
+            SqsError::QueueDeletedRecently => {
+                ("QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently", 400)
+            }
+            SqsError::InvalidAttributeName(_) => ("InvalidAttributeName", "InvalidAttributeName", 400),
+            SqsError::InvalidAttributeValue(_) => ("InvalidAttributeValue", "InvalidAttributeValue", 400),
+            SqsError::InvalidParameterValue(_) => ("InvalidParameterValue", "InvalidParameterValue", 400),
+            SqsError::MissingParameter(_) => ("MissingParameter", "MissingParameter", 400),
+            SqsError::InvalidMessageContents(_) => ("InvalidMessageContents", "InvalidMessageContents", 400),
+            SqsError::ReceiptHandleIsInvalid(_) => ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 400),
+            SqsError::MessageNotInflight => ("MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", 400),
+            SqsError::OverLimit(_) => ("OverLimit", "OverLimit", 403),
+            SqsError::PurgeQueueInProgress => {
+                ("PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", 403)
+            }
+            SqsError::TooManyEntriesInBatchRequest { .. } => {
+                ("TooManyEntriesInBatchRequest", "AWS.SimpleQueueService.TooManyEntriesInBatchRequest", 400)
+            }
+            SqsError::EmptyBatchRequest => ("EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest", 400),
+            SqsError::BatchEntryIdsNotDistinct(_) => {
+                ("BatchEntryIdsNotDistinct", "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 400)
+            }
+            SqsError::BatchRequestTooLong { .. } => {
+                ("BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong", 400)
+            }
+            SqsError::InvalidBatchEntryId => ("InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId", 400),
+            SqsError::ResourceNotFound(_) => ("ResourceNotFoundException", "ResourceNotFoundException", 404),
+            SqsError::UnsupportedOperation(_) => {
+                ("UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", 400)
+            }
+        };
+        ApiError::new(code, query_code, status, message)
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(error: LogError) -> ApiError {
+        ApiError::new("ServiceUnavailable", "ServiceUnavailable", 503, error.to_string())
+    }
+}

@@ -1,0 +1,165 @@
+//! The HTTP front door: tells the SQS JSON 1.0 protocol from the Query protocol, reads the
+//! body with a bound, runs the action, and renders the reply or error in the caller's protocol.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use crate::broker::Broker;
+use crate::error::ApiError;
+use crate::limits;
+use crate::sqs::{self, query, xml, RequestContext};
+
+const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+const TARGET_PREFIX: &str = "AmazonSQS.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Json,
+    Query,
+}
+
+pub fn router(broker: Broker) -> Router {
+    Router::new().fallback(handle).with_state(broker)
+}
+
+async fn handle(State(broker): State<Broker>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let protocol = if headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
+    let result = serve(&broker, &uri, &headers, body, protocol).await;
+    match result {
+        Ok((action, reply)) => success(protocol, &action, &reply, &request_id),
+        Err(error) => failure(protocol, &error, &request_id),
+    }
+}
+
+async fn serve(
+    broker: &Broker,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    protocol: Protocol,
+) -> Result<(String, Value), ApiError> {
+    let body = to_bytes(body, limits::HTTP_BODY_BYTES_MAX)
+        .await
+        .map_err(|_| ApiError::too_large(limits::HTTP_BODY_BYTES_MAX))?;
+    if let Some(service) = signing_service(headers, uri) {
+        if service != "sqs" {
+            return Err(ApiError::unsupported_service(&service));
+        }
+    }
+    let (action, mut members) = match protocol {
+        Protocol::Json => parse_json(headers, &body)?,
+        Protocol::Query => parse_query(uri, &body)?,
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let context = RequestContext { base_url: format!("http://{host}") };
+    let path = uri.path().trim_matches('/');
+    if !path.is_empty() && !members.contains_key("QueueUrl") {
+        members.insert("QueueUrl".into(), json!(format!("{}/{path}", context.base_url)));
+    }
+    let reply = sqs::dispatch(broker, &context, &action, &members).await?;
+    Ok((action, reply))
+}
+
+/// The service named in the SigV4 credential scope (`AKID/DATE/REGION/SERVICE/aws4_request`),
+/// from the Authorization header or a presigned URL.
+fn signing_service(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split_once("Credential=").map(|(_, rest)| rest.to_string()));
+    let from_query = || {
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.into_owned())
+    };
+    let credential = from_header.or_else(from_query)?;
+    let scope: Vec<&str> = credential.split([',', ' ']).next()?.split('/').collect();
+    (scope.len() == 5).then(|| scope[3].to_ascii_lowercase())
+}
+
+fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<(String, Map<String, Value>), ApiError> {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(action) = target.strip_prefix(TARGET_PREFIX) else {
+        return Err(ApiError::invalid_action(target));
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((action.to_string(), Map::new()));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(members)) => Ok((action.to_string(), members)),
+        Ok(_) => Err(ApiError::serialization("the request body must be a json object")),
+        Err(error) => Err(ApiError::serialization(format!("the request body is not valid json: {error}"))),
+    }
+}
+
+fn parse_query(uri: &Uri, body: &[u8]) -> Result<(String, Map<String, Value>), ApiError> {
+    let mut params: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    params.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    let Some(action) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()) else {
+        return Err(ApiError::missing_action());
+    };
+    if !sqs::ACTIONS.contains(&action.as_str()) {
+        return Err(ApiError::invalid_action(&action));
+    }
+    let members = match query::form_to_json(&action, &params) {
+        Ok(Value::Object(members)) => members,
+        Ok(_) => Map::new(),
+        Err(query::QueryError::UnknownAction(action)) => return Err(ApiError::invalid_action(&action)),
+        Err(query::QueryError::MissingParameter { name }) => return Err(ApiError::missing_parameter(&name)),
+        Err(error) => return Err(ApiError::malformed(error.to_string())),
+    };
+    Ok((action, members))
+}
+
+fn success(protocol: Protocol, action: &str, reply: &Value, request_id: &str) -> Response {
+    let (content_type, body) = match protocol {
+        Protocol::Json => (JSON_CONTENT_TYPE, reply.to_string()),
+        Protocol::Query => ("text/xml", xml::json_to_xml_response(action, reply, request_id)),
+    };
+    respond(StatusCode::OK, content_type, body, request_id, None)
+}
+
+fn failure(protocol: Protocol, error: &ApiError, request_id: &str) -> Response {
+    if error.status >= 500 {
+        tracing::warn!(code = error.code, message = %error.message, "request failed");
+    }
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let (content_type, body) = match protocol {
+        Protocol::Json => {
+            (JSON_CONTENT_TYPE, json!({ "__type": error.json_type(), "message": error.message }).to_string())
+        }
+        Protocol::Query => {
+            ("text/xml", xml::xml_error(error.query_code, &error.message, error.sender_fault, request_id))
+        }
+    };
+    respond(status, content_type, body, request_id, Some(error.query_error_header()))
+}
+
+fn respond(
+    status: StatusCode,
+    content_type: &str,
+    body: String,
+    request_id: &str,
+    query_error: Option<String>,
+) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain")),
+    );
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", value);
+    }
+    if let Some(value) = query_error.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        headers.insert("x-amzn-query-error", value);
+    }
+    response
+}

@@ -1,0 +1,283 @@
+//! The SQS Query protocol model: how each action's JSON members are flattened into form parameters
+//! (requests, read by `query.rs`) and into XML elements (responses, written by `xml.rs`).
+//!
+//! Transcribed from botocore's `query` model of SQS 2012-11-05 (its `locationName` and `flattened`
+//! hints: every SQS list and map is flattened), plus `MessageSystemAttributeNames`, added after SQS
+//! moved to JSON 1.0, under `MessageSystemAttributeName.N` as the AWS API reference documents it.
+//! Members are listed in model order, which is the order responses write them in.
+
+/// How one JSON member looks on the Query wire.
+#[derive(Debug)]
+pub(super) enum Shape {
+    /// Text. In responses this is any JSON scalar (strings, booleans, longs) written as is.
+    String,
+    /// A request integer: the form value must parse as one, and becomes a JSON number.
+    Integer,
+    /// Flattened list: `<item>.N` in requests, repeated `<item>` elements in responses.
+    List {
+        item: &'static str,
+        member: &'static Shape,
+    },
+    /// Flattened map: `<item>.N.<key>` / `<item>.N.<value>` in requests, repeated
+    /// `<item><key>k</key><value>v</value></item>` in responses.
+    Map {
+        item: &'static str,
+        key: &'static str,
+        value: &'static str,
+        value_shape: &'static Shape,
+    },
+    Structure(&'static [Member]),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Member {
+    /// The member name in the JSON 1.0 protocol.
+    pub json: &'static str,
+    pub shape: &'static Shape,
+}
+
+impl Member {
+    /// The first part of the member's form parameter names.
+    pub fn query_name(&self) -> &'static str {
+        match self.shape {
+            Shape::List { item, .. } | Shape::Map { item, .. } => item,
+            Shape::String | Shape::Integer | Shape::Structure(_) => self.json,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Operation {
+    pub name: &'static str,
+    pub input: &'static [Member],
+    /// `None` for actions whose output is empty: their response has no Result element.
+    pub output: Option<&'static [Member]>,
+}
+
+/// The operation called `name`, or `None` for an action SQS does not have.
+pub(super) fn operation(name: &str) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|operation| operation.name == name)
+}
+
+const fn string(json: &'static str) -> Member {
+    Member { json, shape: &Shape::String }
+}
+
+const fn integer(json: &'static str) -> Member {
+    Member { json, shape: &Shape::Integer }
+}
+
+const fn member(json: &'static str, shape: &'static Shape) -> Member {
+    Member { json, shape }
+}
+
+const fn list_of(item: &'static str, member: &'static Shape) -> Shape {
+    Shape::List { item, member }
+}
+
+const fn string_list(item: &'static str) -> Shape {
+    Shape::List { item, member: &Shape::String }
+}
+
+static ATTRIBUTE_MAP: Shape =
+    Shape::Map { item: "Attribute", key: "Name", value: "Value", value_shape: &Shape::String };
+static TAG_MAP: Shape = Shape::Map { item: "Tag", key: "Key", value: "Value", value_shape: &Shape::String };
+static QUEUE_URLS: Shape = string_list("QueueUrl");
+const MESSAGE_ATTRIBUTE_VALUE: [Member; 5] = [
+    string("StringValue"),
+    string("BinaryValue"),
+    member("StringListValues", &string_list("StringListValue")),
+    member("BinaryListValues", &string_list("BinaryListValue")),
+    string("DataType"),
+];
+static MESSAGE_ATTRIBUTE_MAP: Shape = Shape::Map {
+    item: "MessageAttribute",
+    key: "Name",
+    value: "Value",
+    value_shape: &Shape::Structure(&MESSAGE_ATTRIBUTE_VALUE),
+};
+static MESSAGE_SYSTEM_ATTRIBUTE_MAP: Shape = Shape::Map {
+    item: "MessageSystemAttribute",
+    key: "Name",
+    value: "Value",
+    value_shape: &Shape::Structure(&MESSAGE_ATTRIBUTE_VALUE),
+};
+
+const QUEUE_URL: Member = string("QueueUrl");
+const ATTRIBUTES: Member = member("Attributes", &ATTRIBUTE_MAP);
+const ATTRIBUTE_NAMES: Member = member("AttributeNames", &string_list("AttributeName"));
+
+/// The members of SendMessage (after `QueueUrl`) and of a SendMessageBatch entry (after `Id`).
+const fn send_members(first: Member) -> [Member; 7] {
+    [
+        first,
+        string("MessageBody"),
+        integer("DelaySeconds"),
+        member("MessageAttributes", &MESSAGE_ATTRIBUTE_MAP),
+        member("MessageSystemAttributes", &MESSAGE_SYSTEM_ATTRIBUTE_MAP),
+        string("MessageDeduplicationId"),
+        string("MessageGroupId"),
+    ]
+}
+const SEND_MESSAGE_INPUT: [Member; 7] = send_members(QUEUE_URL);
+const SEND_BATCH_ENTRY: [Member; 7] = send_members(string("Id"));
+const DELETE_BATCH_ENTRY: [Member; 2] = [string("Id"), string("ReceiptHandle")];
+const CHANGE_VISIBILITY_BATCH_ENTRY: [Member; 3] =
+    [string("Id"), string("ReceiptHandle"), integer("VisibilityTimeout")];
+
+const MESSAGE: [Member; 7] = [
+    string("MessageId"),
+    string("ReceiptHandle"),
+    string("MD5OfBody"),
+    string("Body"),
+    ATTRIBUTES,
+    string("MD5OfMessageAttributes"),
+    member("MessageAttributes", &MESSAGE_ATTRIBUTE_MAP),
+];
+const SEND_MESSAGE_OUTPUT: [Member; 5] = [
+    string("MD5OfMessageBody"),
+    string("MD5OfMessageAttributes"),
+    string("MD5OfMessageSystemAttributes"),
+    string("MessageId"),
+    string("SequenceNumber"),
+];
+const SEND_BATCH_RESULT_ENTRY: [Member; 6] = [
+    string("Id"),
+    string("MessageId"),
+    string("MD5OfMessageBody"),
+    string("MD5OfMessageAttributes"),
+    string("MD5OfMessageSystemAttributes"),
+    string("SequenceNumber"),
+];
+const ID_ONLY: [Member; 1] = [string("Id")];
+const BATCH_RESULT_ERROR_ENTRY: [Member; 4] = [string("Id"), string("SenderFault"), string("Code"), string("Message")];
+const FAILED: Member =
+    member("Failed", &list_of("BatchResultErrorEntry", &Shape::Structure(&BATCH_RESULT_ERROR_ENTRY)));
+const MOVE_TASK_RESULT_ENTRY: [Member; 9] = [
+    string("TaskHandle"),
+    string("Status"),
+    string("SourceArn"),
+    string("DestinationArn"),
+    string("MaxNumberOfMessagesPerSecond"),
+    string("ApproximateNumberOfMessagesMoved"),
+    string("ApproximateNumberOfMessagesToMove"),
+    string("FailureReason"),
+    string("StartedTimestamp"),
+];
+
+/// Every SQS action.
+pub(super) static OPERATIONS: [Operation; 23] = [
+    Operation {
+        name: "CreateQueue",
+        input: &[string("QueueName"), ATTRIBUTES, member("tags", &TAG_MAP)],
+        output: Some(&[QUEUE_URL]),
+    },
+    Operation { name: "DeleteQueue", input: &[QUEUE_URL], output: None },
+    Operation {
+        name: "GetQueueUrl",
+        input: &[string("QueueName"), string("QueueOwnerAWSAccountId")],
+        output: Some(&[QUEUE_URL]),
+    },
+    Operation {
+        name: "ListQueues",
+        input: &[string("QueueNamePrefix"), string("NextToken"), integer("MaxResults")],
+        output: Some(&[member("QueueUrls", &QUEUE_URLS), string("NextToken")]),
+    },
+    Operation { name: "GetQueueAttributes", input: &[QUEUE_URL, ATTRIBUTE_NAMES], output: Some(&[ATTRIBUTES]) },
+    Operation { name: "SetQueueAttributes", input: &[QUEUE_URL, ATTRIBUTES], output: None },
+    Operation { name: "TagQueue", input: &[QUEUE_URL, member("Tags", &TAG_MAP)], output: None },
+    Operation { name: "UntagQueue", input: &[QUEUE_URL, member("TagKeys", &string_list("TagKey"))], output: None },
+    Operation { name: "ListQueueTags", input: &[QUEUE_URL], output: Some(&[member("Tags", &TAG_MAP)]) },
+    Operation { name: "PurgeQueue", input: &[QUEUE_URL], output: None },
+    Operation {
+        name: "AddPermission",
+        input: &[
+            QUEUE_URL,
+            string("Label"),
+            member("AWSAccountIds", &string_list("AWSAccountId")),
+            member("Actions", &string_list("ActionName")),
+        ],
+        output: None,
+    },
+    Operation { name: "RemovePermission", input: &[QUEUE_URL, string("Label")], output: None },
+    Operation { name: "SendMessage", input: &SEND_MESSAGE_INPUT, output: Some(&SEND_MESSAGE_OUTPUT) },
+    Operation {
+        name: "SendMessageBatch",
+        input: &[
+            QUEUE_URL,
+            member("Entries", &list_of("SendMessageBatchRequestEntry", &Shape::Structure(&SEND_BATCH_ENTRY))),
+        ],
+        output: Some(&[
+            member("Successful", &list_of("SendMessageBatchResultEntry", &Shape::Structure(&SEND_BATCH_RESULT_ENTRY))),
+            FAILED,
+        ]),
+    },
+    Operation {
+        name: "ReceiveMessage",
+        input: &[
+            QUEUE_URL,
+            ATTRIBUTE_NAMES,
+            member("MessageSystemAttributeNames", &string_list("MessageSystemAttributeName")),
+            member("MessageAttributeNames", &string_list("MessageAttributeName")),
+            integer("MaxNumberOfMessages"),
+            integer("VisibilityTimeout"),
+            integer("WaitTimeSeconds"),
+            string("ReceiveRequestAttemptId"),
+        ],
+        output: Some(&[member("Messages", &list_of("Message", &Shape::Structure(&MESSAGE)))]),
+    },
+    Operation { name: "DeleteMessage", input: &[QUEUE_URL, string("ReceiptHandle")], output: None },
+    Operation {
+        name: "DeleteMessageBatch",
+        input: &[
+            QUEUE_URL,
+            member("Entries", &list_of("DeleteMessageBatchRequestEntry", &Shape::Structure(&DELETE_BATCH_ENTRY))),
+        ],
+        output: Some(&[
+            member("Successful", &list_of("DeleteMessageBatchResultEntry", &Shape::Structure(&ID_ONLY))),
+            FAILED,
+        ]),
+    },
+    Operation {
+        name: "ChangeMessageVisibility",
+        input: &[QUEUE_URL, string("ReceiptHandle"), integer("VisibilityTimeout")],
+        output: None,
+    },
+    Operation {
+        name: "ChangeMessageVisibilityBatch",
+        input: &[
+            QUEUE_URL,
+            member(
+                "Entries",
+                &list_of("ChangeMessageVisibilityBatchRequestEntry", &Shape::Structure(&CHANGE_VISIBILITY_BATCH_ENTRY)),
+            ),
+        ],
+        output: Some(&[
+            member("Successful", &list_of("ChangeMessageVisibilityBatchResultEntry", &Shape::Structure(&ID_ONLY))),
+            FAILED,
+        ]),
+    },
+    Operation {
+        name: "ListDeadLetterSourceQueues",
+        input: &[QUEUE_URL, string("NextToken"), integer("MaxResults")],
+        output: Some(&[member("queueUrls", &QUEUE_URLS), string("NextToken")]),
+    },
+    Operation {
+        name: "StartMessageMoveTask",
+        input: &[string("SourceArn"), string("DestinationArn"), integer("MaxNumberOfMessagesPerSecond")],
+        output: Some(&[string("TaskHandle")]),
+    },
+    Operation {
+        name: "CancelMessageMoveTask",
+        input: &[string("TaskHandle")],
+        output: Some(&[string("ApproximateNumberOfMessagesMoved")]),
+    },
+    Operation {
+        name: "ListMessageMoveTasks",
+        input: &[string("SourceArn"), integer("MaxResults")],
+        output: Some(&[member(
+            "Results",
+            &list_of("ListMessageMoveTasksResultEntry", &Shape::Structure(&MOVE_TASK_RESULT_ENTRY)),
+        )]),
+    },
+];

@@ -1,0 +1,151 @@
+//! Queue administration actions.
+
+use serde_json::{json, Value};
+use shoal_engine::{limits, Command, SqsError};
+
+use super::{queue_name_from_url, queue_of, queue_url, Input, RequestContext};
+use crate::broker::Broker;
+use crate::error::ApiError;
+
+pub async fn create_queue(broker: &Broker, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
+    let name = input.required_string("QueueName")?;
+    let attributes = input.string_map("Attributes")?;
+    let mut tags = input.string_map("tags")?;
+    tags.extend(input.string_map("Tags")?);
+    broker.propose(Command::CreateQueue { name: name.clone(), attributes, tags }).await?;
+    Ok(json!({ "QueueUrl": queue_url(context, &broker.account_id, &name) }))
+}
+
+pub async fn delete_queue(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let queue = queue_of(broker, input)?;
+    broker.propose(Command::DeleteQueue { queue }).await?;
+    Ok(json!({}))
+}
+
+pub fn get_queue_url(broker: &Broker, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
+    let name = input.required_string("QueueName")?;
+    if let Some(owner) = input.string("QueueOwnerAWSAccountId")? {
+        if owner != broker.account_id {
+            return Err(ApiError::from(SqsError::QueueDoesNotExist));
+        }
+    }
+    broker.read(|engine, _| engine.queue(&name).map(|_| ()))?;
+    Ok(json!({ "QueueUrl": queue_url(context, &broker.account_id, &name) }))
+}
+
+/// NextToken is the hex of the last name returned, so it is opaque but needs no state.
+fn decode_token(input: &Input<'_>) -> Result<Option<String>, ApiError> {
+    let Some(token) = input.string("NextToken")? else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::invalid_parameter("value for parameter NextToken is invalid");
+    let bytes = hex::decode(token).map_err(|_| invalid())?;
+    String::from_utf8(bytes).map(Some).map_err(|_| invalid())
+}
+
+fn encode_token(last: Option<String>) -> Option<String> {
+    last.map(hex::encode)
+}
+
+pub fn list_queues(broker: &Broker, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
+    let prefix = input.string("QueueNamePrefix")?.unwrap_or_default();
+    let max = input.bounded("MaxResults", 1, i64::from(limits::LIST_QUEUES_RESULTS_MAX))?;
+    let start_after = decode_token(input)?;
+    let (names, next) = broker.read(|engine, _| engine.list_queues(&prefix, start_after.as_deref(), max));
+    let urls: Vec<String> = names.iter().map(|name| queue_url(context, &broker.account_id, name)).collect();
+    let mut reply = json!({ "QueueUrls": urls });
+    if let Some(token) = encode_token(next) {
+        reply["NextToken"] = json!(token);
+    }
+    Ok(reply)
+}
+
+pub fn get_queue_attributes(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let queue = queue_of(broker, input)?;
+    let names = input.string_list("AttributeNames")?;
+    let attributes = broker.read(|engine, now| engine.queue_attributes(&queue, &names, now))?;
+    if attributes.is_empty() {
+        return Ok(json!({}));
+    }
+    Ok(json!({ "Attributes": attributes }))
+}
+
+pub async fn set_queue_attributes(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let queue = queue_of(broker, input)?;
+    let attributes = input.string_map("Attributes")?;
+    if attributes.is_empty() {
+        return Err(ApiError::missing_parameter("Attributes"));
+    }
+    broker.propose(Command::SetQueueAttributes { queue, attributes }).await?;
+    Ok(json!({}))
+}
+
+pub async fn tag_queue(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let queue = queue_of(broker, input)?;
+    let tags = input.string_map("Tags")?;
+    if tags.is_empty() {
+        return Err(ApiError::missing_parameter("Tags"));
+    }
+    broker.propose(Command::TagQueue { queue, tags }).await?;
+    Ok(json!({}))
+}
+
+pub async fn untag_queue(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let queue = queue_of(broker, input)?;
+    let keys = input.string_list("TagKeys")?;
+    if keys.is_empty() {
+        return Err(ApiError::missing_parameter("TagKeys"));
+    }
+    broker.propose(Command::UntagQueue { queue, keys }).await?;
+    Ok(json!({}))
+}
+
+pub fn list_queue_tags(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let queue = queue_of(broker, input)?;
+    let tags = broker.read(|engine, _| engine.queue(&queue).map(|q| q.tags.clone()))?;
+    if tags.is_empty() {
+        return Ok(json!({}));
+    }
+    Ok(json!({ "Tags": tags }))
+}
+
+pub async fn purge_queue(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let queue = queue_of(broker, input)?;
+    broker.propose(Command::PurgeQueue { queue }).await?;
+    Ok(json!({}))
+}
+
+pub async fn add_permission(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let queue = queue_of(broker, input)?;
+    let label = input.required_string("Label")?;
+    let account_ids = input.string_list("AWSAccountIds")?;
+    let actions = input.string_list("Actions")?;
+    broker.propose(Command::AddPermission { queue, label, account_ids, actions }).await?;
+    Ok(json!({}))
+}
+
+pub async fn remove_permission(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let queue = queue_of(broker, input)?;
+    let label = input.required_string("Label")?;
+    broker.propose(Command::RemovePermission { queue, label }).await?;
+    Ok(json!({}))
+}
+
+pub fn list_dead_letter_source_queues(
+    broker: &Broker,
+    context: &RequestContext,
+    input: &Input<'_>,
+) -> Result<Value, ApiError> {
+    let url = input.required_string("QueueUrl")?;
+    let queue = queue_name_from_url(&url, &broker.account_id)?;
+    let max = input.bounded("MaxResults", 1, i64::from(limits::LIST_QUEUES_RESULTS_MAX))?;
+    let start_after = decode_token(input)?;
+    let (names, next) =
+        broker.read(|engine, _| engine.dead_letter_source_queues(&queue, start_after.as_deref(), max))?;
+    let urls: Vec<String> = names.iter().map(|name| queue_url(context, &broker.account_id, name)).collect();
+    let mut reply = json!({ "queueUrls": urls });
+    if let Some(token) = encode_token(next) {
+        reply["NextToken"] = json!(token);
+    }
+    Ok(reply)
+}
