@@ -47,6 +47,9 @@ impl Broker {
         wait_seconds: u32,
     ) -> Result<Vec<ReceivedMessage>, ApiError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait_seconds));
+        // A retried attempt id must reach the engine once even when nothing is visible: its
+        // messages are in flight and come back from the attempt record.
+        let mut replay_attempt = request.receive_request_attempt_id.is_some();
         loop {
             let notified = self.applied.notified();
             tokio::pin!(notified);
@@ -55,8 +58,8 @@ impl Broker {
                 engine.queue(queue)?;
                 Ok::<bool, ApiError>(engine.has_receivable(queue, now))
             })?;
-            let retry_attempt = request.receive_request_attempt_id.is_some();
-            if receivable || retry_attempt {
+            if receivable || replay_attempt {
+                replay_attempt = false;
                 let command = Command::ReceiveMessage { queue: queue.to_string(), request: request.clone() };
                 let Reply::Received(messages) = self.propose(command).await? else {
                     return Err(ApiError::internal("unexpected reply to ReceiveMessage"));

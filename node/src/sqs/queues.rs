@@ -43,8 +43,15 @@ fn decode_token(input: &Input<'_>) -> Result<Option<String>, ApiError> {
     String::from_utf8(bytes).map(Some).map_err(|_| invalid())
 }
 
-fn encode_token(last: Option<String>) -> Option<String> {
-    last.map(hex::encode)
+/// A page of queue URLs under `member`, with a NextToken when more remain.
+fn url_page(broker: &Broker, context: &RequestContext, member: &str, names: &[String], next: Option<String>) -> Value {
+    let urls: Vec<String> = names.iter().map(|name| queue_url(context, &broker.account_id, name)).collect();
+    let mut reply = serde_json::Map::new();
+    reply.insert(member.to_string(), json!(urls));
+    if let Some(last) = next {
+        reply.insert("NextToken".to_string(), json!(hex::encode(last)));
+    }
+    Value::Object(reply)
 }
 
 pub fn list_queues(broker: &Broker, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
@@ -52,12 +59,7 @@ pub fn list_queues(broker: &Broker, context: &RequestContext, input: &Input<'_>)
     let max = input.bounded("MaxResults", 1, i64::from(limits::LIST_QUEUES_RESULTS_MAX))?;
     let start_after = decode_token(input)?;
     let (names, next) = broker.read(|engine, _| engine.list_queues(&prefix, start_after.as_deref(), max));
-    let urls: Vec<String> = names.iter().map(|name| queue_url(context, &broker.account_id, name)).collect();
-    let mut reply = json!({ "QueueUrls": urls });
-    if let Some(token) = encode_token(next) {
-        reply["NextToken"] = json!(token);
-    }
-    Ok(reply)
+    Ok(url_page(broker, context, "QueueUrls", &names, next))
 }
 
 pub fn get_queue_attributes(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
@@ -142,10 +144,5 @@ pub fn list_dead_letter_source_queues(
     let start_after = decode_token(input)?;
     let (names, next) =
         broker.read(|engine, _| engine.dead_letter_source_queues(&queue, start_after.as_deref(), max))?;
-    let urls: Vec<String> = names.iter().map(|name| queue_url(context, &broker.account_id, name)).collect();
-    let mut reply = json!({ "queueUrls": urls });
-    if let Some(token) = encode_token(next) {
-        reply["NextToken"] = json!(token);
-    }
-    Ok(reply)
+    Ok(url_page(broker, context, "queueUrls", &names, next))
 }
