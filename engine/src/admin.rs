@@ -127,7 +127,11 @@ impl Engine {
     ) -> SqsResult<()> {
         let mut config = self.queue(name)?.config.clone();
         config.apply(attributes, false)?;
-        self.validate_redrive(name, &config)?;
+        // Only a new redrive policy is checked: a dead-letter queue deleted since must not
+        // block changes to other attributes of its sources.
+        if attributes.contains_key("RedrivePolicy") {
+            self.validate_redrive(name, &config)?;
+        }
         let queue = self.queue_mut(name)?;
         queue.config = config;
         queue.last_modified_ms = now_ms;
@@ -141,7 +145,10 @@ impl Engine {
         let mut merged = queue.tags.clone();
         merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         if merged.len() > limits::QUEUE_TAGS_MAX {
-            return Err(SqsError::invalid_parameter(format!("a queue can have at most {} tags", limits::QUEUE_TAGS_MAX)));
+            return Err(SqsError::invalid_parameter(format!(
+                "a queue can have at most {} tags",
+                limits::QUEUE_TAGS_MAX
+            )));
         }
         queue.tags = merged;
         Ok(())
@@ -206,7 +213,12 @@ impl Engine {
 
     /// Queue names starting with `prefix`, in name order, after `start_after`, at most `max`.
     /// The second value is the last name returned when more remain.
-    pub fn list_queues(&self, prefix: &str, start_after: Option<&str>, max: Option<u32>) -> (Vec<String>, Option<String>) {
+    pub fn list_queues(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: Option<u32>,
+    ) -> (Vec<String>, Option<String>) {
         let limit = max.unwrap_or(limits::LIST_QUEUES_RESULTS_MAX) as usize;
         let mut names = Vec::new();
         let mut more = false;
@@ -225,7 +237,12 @@ impl Engine {
     }
 
     /// GetQueueAttributes: `All` or the named attributes, as the wire shows them at `now_ms`.
-    pub fn queue_attributes(&self, name: &str, requested: &[String], now_ms: u64) -> SqsResult<BTreeMap<String, String>> {
+    pub fn queue_attributes(
+        &self,
+        name: &str,
+        requested: &[String],
+        now_ms: u64,
+    ) -> SqsResult<BTreeMap<String, String>> {
         let queue = self.queue(name)?;
         let now_ms = now_ms.max(self.now_ms);
         for attribute in requested {

@@ -27,23 +27,76 @@ impl LogEntry {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    CreateQueue { name: String, attributes: BTreeMap<String, String>, tags: BTreeMap<String, String> },
-    DeleteQueue { queue: String },
-    SetQueueAttributes { queue: String, attributes: BTreeMap<String, String> },
-    TagQueue { queue: String, tags: BTreeMap<String, String> },
-    UntagQueue { queue: String, keys: Vec<String> },
-    PurgeQueue { queue: String },
-    AddPermission { queue: String, label: String, account_ids: Vec<String>, actions: Vec<String> },
-    RemovePermission { queue: String, label: String },
-    SendMessage { queue: String, entry: SendEntry },
-    SendMessageBatch { queue: String, entries: Vec<SendEntry> },
-    ReceiveMessage { queue: String, request: ReceiveRequest },
-    DeleteMessage { queue: String, receipt_handle: String },
-    DeleteMessageBatch { queue: String, entries: Vec<DeleteEntry> },
-    ChangeMessageVisibility { queue: String, receipt_handle: String, visibility_timeout_seconds: u32 },
-    ChangeMessageVisibilityBatch { queue: String, entries: Vec<VisibilityEntry> },
-    StartMessageMoveTask { source_arn: String, destination_arn: Option<String>, rate_per_second: Option<u32> },
-    CancelMessageMoveTask { task_handle: String },
+    CreateQueue {
+        name: String,
+        attributes: BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
+    },
+    DeleteQueue {
+        queue: String,
+    },
+    SetQueueAttributes {
+        queue: String,
+        attributes: BTreeMap<String, String>,
+    },
+    TagQueue {
+        queue: String,
+        tags: BTreeMap<String, String>,
+    },
+    UntagQueue {
+        queue: String,
+        keys: Vec<String>,
+    },
+    PurgeQueue {
+        queue: String,
+    },
+    AddPermission {
+        queue: String,
+        label: String,
+        account_ids: Vec<String>,
+        actions: Vec<String>,
+    },
+    RemovePermission {
+        queue: String,
+        label: String,
+    },
+    SendMessage {
+        queue: String,
+        entry: SendEntry,
+    },
+    SendMessageBatch {
+        queue: String,
+        entries: Vec<SendEntry>,
+    },
+    ReceiveMessage {
+        queue: String,
+        request: ReceiveRequest,
+    },
+    DeleteMessage {
+        queue: String,
+        receipt_handle: String,
+    },
+    DeleteMessageBatch {
+        queue: String,
+        entries: Vec<DeleteEntry>,
+    },
+    ChangeMessageVisibility {
+        queue: String,
+        receipt_handle: String,
+        visibility_timeout_seconds: u32,
+    },
+    ChangeMessageVisibilityBatch {
+        queue: String,
+        entries: Vec<VisibilityEntry>,
+    },
+    StartMessageMoveTask {
+        source_arn: String,
+        destination_arn: Option<String>,
+        rate_per_second: Option<u32>,
+    },
+    CancelMessageMoveTask {
+        task_handle: String,
+    },
     /// Fires timers of every queue and advances move tasks.
     Tick,
 }

@@ -99,9 +99,12 @@ impl Engine {
                 )));
             }
         }
-        let running = self.move_tasks.values().any(|t| t.source_arn == source_arn && t.status == MoveTaskStatus::Running);
+        let running =
+            self.move_tasks.values().any(|t| t.source_arn == source_arn && t.status == MoveTaskStatus::Running);
         if running {
-            return Err(SqsError::UnsupportedOperation("a message move task is already running on this queue".to_string()));
+            return Err(SqsError::UnsupportedOperation(
+                "a message move task is already running on this queue".to_string(),
+            ));
         }
         let queue = self.queue(&source)?;
         let to_move = queue.counts(now_ms).visible as u64;
@@ -147,9 +150,12 @@ impl Engine {
         }
         let max = max.unwrap_or(1);
         if !(1..=limits::MOVE_TASKS_LISTED_MAX).contains(&max) {
-            return Err(SqsError::invalid_parameter("value for parameter MaxResults is invalid: must be between 1 and 10"));
+            return Err(SqsError::invalid_parameter(
+                "value for parameter MaxResults is invalid: must be between 1 and 10",
+            ));
         }
-        let mut tasks: Vec<MoveTask> = self.move_tasks.values().filter(|t| t.source_arn == source_arn).cloned().collect();
+        let mut tasks: Vec<MoveTask> =
+            self.move_tasks.values().filter(|t| t.source_arn == source_arn).cloned().collect();
         tasks.sort_by_key(|t| std::cmp::Reverse(t.number));
         tasks.truncate(max as usize);
         Ok(tasks)
@@ -248,7 +254,8 @@ impl Engine {
         if let Some(reason) = failure {
             task.status = MoveTaskStatus::Failed;
             task.failure_reason = Some(reason);
-        } else if nothing_left || self.queues.get(&source).is_some_and(|q| q.visible_up_to(task.last_seq, 1).is_empty()) {
+        } else if nothing_left || self.queues.get(&source).is_some_and(|q| q.visible_up_to(task.last_seq, 1).is_empty())
+        {
             task.status = MoveTaskStatus::Completed;
         }
     }

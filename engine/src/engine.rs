@@ -130,7 +130,11 @@ impl Engine {
     /// Does some timer or task need a `Tick` at `now_ms`? Read-only.
     pub fn needs_tick(&self, now_ms: u64) -> bool {
         let queue_due = self.queues.values().any(|q| q.next_deadline_ms().is_some_and(|at| at <= now_ms));
-        queue_due || self.has_running_move_task() || !self.recently_deleted.is_empty()
+        let name_due = self
+            .recently_deleted
+            .values()
+            .any(|deleted_ms| deleted_ms.saturating_add(crate::limits::QUEUE_RECREATE_DELAY_MS) <= now_ms);
+        queue_due || self.has_running_move_task() || name_due
     }
 
     pub fn queue(&self, name: &str) -> SqsResult<&Queue> {

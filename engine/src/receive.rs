@@ -32,11 +32,10 @@ impl Engine {
             if queue.is_fifo() {
                 return Ok(Vec::new());
             }
-            return Err(SqsError::OverLimit(format!(
-                "too many messages in flight: the limit is {in_flight_max}"
-            )));
+            return Err(SqsError::OverLimit(format!("too many messages in flight: the limit is {in_flight_max}")));
         }
-        let max = request.max_messages as usize;
+        // Never past the in-flight limit, even by part of one receive.
+        let max = (request.max_messages as usize).min(in_flight_max - queue.in_flight_count());
         let mut chosen: Vec<Seq> = Vec::new();
         let mut dead: Vec<Message> = Vec::new();
         while chosen.len() < max {

@@ -113,7 +113,10 @@ impl QueueConfig {
         for (name, value) in attributes {
             next.set(name, value, creating)?;
         }
-        if next.kms_master_key_id.is_some() && next.sqs_managed_sse && attributes.contains_key("SqsManagedSseEnabled") {
+        // Checked on the request: applying SqsManagedSseEnabled=true has already cleared the key.
+        let kms_requested = attributes.get("KmsMasterKeyId").is_some_and(|v| !v.is_empty());
+        let sse_requested = attributes.get("SqsManagedSseEnabled").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if kms_requested && sse_requested {
             return Err(SqsError::invalid_attribute(
                 "SqsManagedSseEnabled",
                 "you can use one type of server-side encryption (sse) at one time",
@@ -265,7 +268,8 @@ fn parse_redrive_policy(value: &str) -> SqsResult<Option<RedrivePolicy>> {
         return Ok(None);
     }
     let invalid = |reason: &str| SqsError::invalid_attribute("RedrivePolicy", reason);
-    let json: serde_json::Value = serde_json::from_str(value).map_err(|_| invalid("redrive policy is not valid json"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(value).map_err(|_| invalid("redrive policy is not valid json"))?;
     let Some(arn) = json.get("deadLetterTargetArn").and_then(|v| v.as_str()) else {
         return Err(invalid("redrive policy does not contain mandatory attribute: deadLetterTargetArn"));
     };
@@ -286,7 +290,8 @@ fn parse_redrive_allow_policy(value: &str) -> SqsResult<Option<RedriveAllowPolic
         return Ok(None);
     }
     let invalid = |reason: &str| SqsError::invalid_attribute("RedriveAllowPolicy", reason);
-    let json: serde_json::Value = serde_json::from_str(value).map_err(|_| invalid("redrive allow policy is not valid json"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(value).map_err(|_| invalid("redrive allow policy is not valid json"))?;
     let policy = match json.get("redrivePermission").and_then(|v| v.as_str()) {
         Some("allowAll") => RedriveAllowPolicy::AllowAll,
         Some("denyAll") => RedriveAllowPolicy::DenyAll,
@@ -326,16 +331,23 @@ mod tests {
 
     #[test]
     fn test_config_fifo_attributes_only_on_fifo_queues() {
-        assert!(matches!(check(false, &[("ContentBasedDeduplication", "true")]), Err(SqsError::InvalidAttributeName(_))));
-        let config = check(true, &[("ContentBasedDeduplication", "true"), ("DeduplicationScope", "messageGroup")]).unwrap();
+        assert!(matches!(
+            check(false, &[("ContentBasedDeduplication", "true")]),
+            Err(SqsError::InvalidAttributeName(_))
+        ));
+        let config =
+            check(true, &[("ContentBasedDeduplication", "true"), ("DeduplicationScope", "messageGroup")]).unwrap();
         assert!(config.content_based_deduplication);
         assert_eq!(config.render("DeduplicationScope").as_deref(), Some("messageGroup"));
     }
 
     #[test]
     fn test_config_redrive_policy_round_trips() {
-        let config =
-            check(false, &[("RedrivePolicy", r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:1:d","maxReceiveCount":"3"}"#)]).unwrap();
+        let config = check(
+            false,
+            &[("RedrivePolicy", r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:1:d","maxReceiveCount":"3"}"#)],
+        )
+        .unwrap();
         assert_eq!(config.redrive_policy.as_ref().unwrap().max_receive_count, 3);
         assert_eq!(
             config.render("RedrivePolicy").unwrap(),

@@ -129,12 +129,18 @@ impl Queue {
     /// A retried receive with a known attempt id gets the same messages and receipt handles
     /// again, with their visibility timeout restarted, as long as all are still in flight
     /// from that receive. Otherwise the attempt is forgotten and `None` returned.
-    pub fn replay_receive_attempt(&mut self, attempt_id: &str, visibility_timeout_seconds: u32, now_ms: u64) -> Option<Vec<Seq>> {
+    pub fn replay_receive_attempt(
+        &mut self,
+        attempt_id: &str,
+        visibility_timeout_seconds: u32,
+        now_ms: u64,
+    ) -> Option<Vec<Seq>> {
         let attempt = self.receive_attempts.get(attempt_id)?;
         let still_held = attempt.expires_ms > now_ms
             && attempt.receipts.iter().all(|(seq, count)| {
                 self.messages.get(seq).is_some_and(|m| {
-                    m.receive_count == *count && matches!(m.state, MessageState::InFlight { visible_at_ms } if visible_at_ms > now_ms)
+                    m.receive_count == *count
+                        && matches!(m.state, MessageState::InFlight { visible_at_ms } if visible_at_ms > now_ms)
                 })
             });
         if !still_held {
@@ -159,10 +165,7 @@ impl Queue {
     }
 
     pub fn remember_receive_attempt(&mut self, attempt_id: String, seqs: &[Seq], now_ms: u64) {
-        let receipts = seqs
-            .iter()
-            .filter_map(|seq| self.messages.get(seq).map(|m| (*seq, m.receive_count)))
-            .collect();
+        let receipts = seqs.iter().filter_map(|seq| self.messages.get(seq).map(|m| (*seq, m.receive_count))).collect();
         let expires_ms = now_ms + crate::limits::DEDUPLICATION_WINDOW_MS;
         if let Some(old) = self.receive_attempts.get(&attempt_id) {
             self.receive_attempt_expiry.remove(&(old.expires_ms, attempt_id.clone()));
@@ -172,19 +175,16 @@ impl Queue {
     }
 
     pub(super) fn expire_fifo_windows(&mut self, now_ms: u64) {
-        while let Some((at, key)) = self.deduplication_expiry.first().cloned() {
-            if at > now_ms {
-                break;
+        // Peek before popping: this runs on every entry, and cloning the key would allocate.
+        while self.deduplication_expiry.first().is_some_and(|(at, _)| *at <= now_ms) {
+            if let Some((_, key)) = self.deduplication_expiry.pop_first() {
+                self.deduplication.remove(&key);
             }
-            self.deduplication_expiry.pop_first();
-            self.deduplication.remove(&key);
         }
-        while let Some((at, key)) = self.receive_attempt_expiry.first().cloned() {
-            if at > now_ms {
-                break;
+        while self.receive_attempt_expiry.first().is_some_and(|(at, _)| *at <= now_ms) {
+            if let Some((_, key)) = self.receive_attempt_expiry.pop_first() {
+                self.receive_attempts.remove(&key);
             }
-            self.receive_attempt_expiry.pop_first();
-            self.receive_attempts.remove(&key);
         }
     }
 }

@@ -140,11 +140,26 @@ impl Queue {
     pub fn counts(&self, now_ms: u64) -> MessageCounts {
         let due_delayed = self.delayed.range(..(now_ms.saturating_add(1), 0)).count();
         let due_in_flight = self.in_flight.range(..(now_ms.saturating_add(1), 0)).count();
-        MessageCounts {
+        let mut counts = MessageCounts {
             visible: self.visible.len() + due_delayed + due_in_flight,
             in_flight: self.in_flight.len() - due_in_flight,
             delayed: self.delayed.len() - due_delayed,
+        };
+        // Messages past their retention are gone at `now_ms`, even before `advance` removes them.
+        let retention_ms = u64::from(self.config.retention_seconds) * 1000;
+        if let Some(expired_up_to_ms) = now_ms.checked_sub(retention_ms) {
+            for (_, seq) in self.by_sent.range(..(expired_up_to_ms.saturating_add(1), 0)) {
+                let Some(message) = self.messages.get(seq) else {
+                    continue;
+                };
+                match message.state {
+                    MessageState::Delayed { visible_at_ms } if visible_at_ms > now_ms => counts.delayed -= 1,
+                    MessageState::InFlight { visible_at_ms } if visible_at_ms > now_ms => counts.in_flight -= 1,
+                    _ => counts.visible -= 1,
+                }
+            }
         }
+        counts
     }
 
     /// Would a receive at `now_ms` find a message? Read-only, for long polling.

@@ -1,0 +1,368 @@
+//! Test harness for the engine: one engine, a clock the test advances by hand, and one helper per
+//! command, so that each test reads as input and expected output. Time is an input here: tests
+//! never sleep, they move `now_ms`.
+
+// Each integration-test file compiles this module on its own and uses a different part of it.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use shoal_engine::command::{
+    BatchReply, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SendResult, VisibilityEntry,
+};
+use shoal_engine::dlq::MoveTask;
+use shoal_engine::message::{AttributeValue, MessageAttributes};
+use shoal_engine::{Command, Engine, EngineConfig, LogEntry, Outcome, Reply, SqsResult};
+
+pub const ACCOUNT_ID: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+/// Where the clock of a new harness starts: a realistic epoch time, 2023-11-14.
+pub const START_MS: u64 = 1_700_000_000_000;
+
+pub fn engine_config() -> EngineConfig {
+    EngineConfig { account_id: ACCOUNT_ID.to_string(), region: REGION.to_string() }
+}
+
+pub fn arn(name: &str) -> String {
+    format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}")
+}
+
+pub struct Harness {
+    pub engine: Engine,
+    pub now_ms: u64,
+    next_message: u64,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Harness::new()
+    }
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        Harness { engine: Engine::new(engine_config()), now_ms: START_MS, next_message: 1 }
+    }
+
+    /// A harness around an existing engine, its clock at the engine's last applied time.
+    pub fn with_engine(engine: Engine) -> Harness {
+        let now_ms = engine.now_ms();
+        Harness { engine, now_ms, next_message: 1_000_000 }
+    }
+
+    pub fn advance_ms(&mut self, ms: u64) {
+        self.now_ms += ms;
+    }
+
+    pub fn advance_seconds(&mut self, seconds: u64) {
+        self.advance_ms(seconds * 1000);
+    }
+
+    /// Applies a command stamped with the harness clock.
+    pub fn apply(&mut self, command: Command) -> Outcome {
+        self.engine.apply(&LogEntry::new(self.now_ms, command))
+    }
+
+    pub fn tick(&mut self) {
+        assert_eq!(self.apply(Command::Tick), Ok(Reply::Done));
+    }
+
+    pub fn create(&mut self, name: &str, attributes: &[(&str, &str)]) -> SqsResult<String> {
+        self.create_with_tags(name, attributes, &[])
+    }
+
+    pub fn create_with_tags(
+        &mut self,
+        name: &str,
+        attributes: &[(&str, &str)],
+        tags: &[(&str, &str)],
+    ) -> SqsResult<String> {
+        let command =
+            Command::CreateQueue { name: name.to_string(), attributes: string_map(attributes), tags: string_map(tags) };
+        match self.apply(command)? {
+            Reply::QueueCreated { name } => Ok(name),
+            other => panic!("unexpected reply to CreateQueue: {other:?}"),
+        }
+    }
+
+    /// Creates a FIFO queue named `name` (which should end in `.fifo`) with the given extra attributes.
+    pub fn create_fifo(&mut self, name: &str, attributes: &[(&str, &str)]) -> SqsResult<String> {
+        let mut all = vec![("FifoQueue", "true")];
+        all.extend_from_slice(attributes);
+        self.create(name, &all)
+    }
+
+    pub fn delete_queue(&mut self, name: &str) -> SqsResult<()> {
+        self.apply(Command::DeleteQueue { queue: name.to_string() }).map(expect_done)
+    }
+
+    pub fn set_attributes(&mut self, name: &str, attributes: &[(&str, &str)]) -> SqsResult<()> {
+        let command = Command::SetQueueAttributes { queue: name.to_string(), attributes: string_map(attributes) };
+        self.apply(command).map(expect_done)
+    }
+
+    pub fn attributes(&self, name: &str, requested: &[&str]) -> SqsResult<BTreeMap<String, String>> {
+        let requested: Vec<String> = requested.iter().map(|s| s.to_string()).collect();
+        self.engine.queue_attributes(name, &requested, self.now_ms)
+    }
+
+    pub fn attribute(&self, name: &str, attribute: &str) -> Option<String> {
+        self.attributes(name, &[attribute]).unwrap().remove(attribute)
+    }
+
+    /// (ApproximateNumberOfMessages, ...NotVisible, ...Delayed) at the harness clock.
+    pub fn counts(&self, name: &str) -> (u64, u64, u64) {
+        let attributes = self
+            .attributes(
+                name,
+                &[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )
+            .unwrap();
+        let number = |key: &str| attributes[key].parse::<u64>().unwrap();
+        (
+            number("ApproximateNumberOfMessages"),
+            number("ApproximateNumberOfMessagesNotVisible"),
+            number("ApproximateNumberOfMessagesDelayed"),
+        )
+    }
+
+    fn fill_message_id(&mut self, entry: &mut SendEntry) {
+        if entry.message_id.is_empty() {
+            entry.message_id = format!("00000000-0000-4000-8000-{:012}", self.next_message);
+            self.next_message += 1;
+        }
+    }
+
+    /// Sends `entry`; an empty `message_id` is filled in, as the proposer would.
+    pub fn send_entry(&mut self, queue: &str, mut entry: SendEntry) -> SqsResult<SendResult> {
+        self.fill_message_id(&mut entry);
+        match self.apply(Command::SendMessage { queue: queue.to_string(), entry })? {
+            Reply::Sent(result) => Ok(result),
+            other => panic!("unexpected reply to SendMessage: {other:?}"),
+        }
+    }
+
+    pub fn send(&mut self, queue: &str, body: &str) -> SqsResult<SendResult> {
+        self.send_entry(queue, entry(body))
+    }
+
+    pub fn send_fifo(&mut self, queue: &str, group: &str, deduplication_id: &str, body: &str) -> SqsResult<SendResult> {
+        self.send_entry(queue, fifo_entry(group, Some(deduplication_id), body))
+    }
+
+    pub fn send_batch(&mut self, queue: &str, entries: Vec<SendEntry>) -> SqsResult<BatchReply<SendResult>> {
+        let mut entries = entries;
+        for entry in &mut entries {
+            self.fill_message_id(entry);
+        }
+        match self.apply(Command::SendMessageBatch { queue: queue.to_string(), entries })? {
+            Reply::SentBatch(reply) => Ok(reply),
+            other => panic!("unexpected reply to SendMessageBatch: {other:?}"),
+        }
+    }
+
+    pub fn receive_request(&mut self, queue: &str, request: ReceiveRequest) -> SqsResult<Vec<ReceivedMessage>> {
+        match self.apply(Command::ReceiveMessage { queue: queue.to_string(), request })? {
+            Reply::Received(messages) => Ok(messages),
+            other => panic!("unexpected reply to ReceiveMessage: {other:?}"),
+        }
+    }
+
+    /// Receives up to `max` messages with the queue's visibility timeout.
+    pub fn receive(&mut self, queue: &str, max: u32) -> Vec<ReceivedMessage> {
+        self.receive_request(queue, receive_request(max, None)).unwrap()
+    }
+
+    /// Receives up to `max` messages, hidden for `visibility_timeout_seconds`.
+    pub fn receive_for(&mut self, queue: &str, max: u32, visibility_timeout_seconds: u32) -> Vec<ReceivedMessage> {
+        self.receive_request(queue, receive_request(max, Some(visibility_timeout_seconds))).unwrap()
+    }
+
+    /// Receives with a ReceiveRequestAttemptId (FIFO).
+    pub fn receive_attempt(&mut self, queue: &str, max: u32, attempt_id: &str) -> Vec<ReceivedMessage> {
+        let request = ReceiveRequest {
+            max_messages: max,
+            visibility_timeout_seconds: None,
+            receive_request_attempt_id: Some(attempt_id.to_string()),
+        };
+        self.receive_request(queue, request).unwrap()
+    }
+
+    pub fn delete(&mut self, queue: &str, receipt_handle: &str) -> SqsResult<()> {
+        let command = Command::DeleteMessage { queue: queue.to_string(), receipt_handle: receipt_handle.to_string() };
+        self.apply(command).map(expect_done)
+    }
+
+    pub fn delete_batch(&mut self, queue: &str, entries: &[(&str, &str)]) -> SqsResult<BatchReply<()>> {
+        let entries = entries
+            .iter()
+            .map(|(id, handle)| DeleteEntry { id: id.to_string(), receipt_handle: handle.to_string() })
+            .collect();
+        match self.apply(Command::DeleteMessageBatch { queue: queue.to_string(), entries })? {
+            Reply::DeletedBatch(reply) => Ok(reply),
+            other => panic!("unexpected reply to DeleteMessageBatch: {other:?}"),
+        }
+    }
+
+    pub fn change_visibility(&mut self, queue: &str, receipt_handle: &str, seconds: u32) -> SqsResult<()> {
+        let command = Command::ChangeMessageVisibility {
+            queue: queue.to_string(),
+            receipt_handle: receipt_handle.to_string(),
+            visibility_timeout_seconds: seconds,
+        };
+        self.apply(command).map(expect_done)
+    }
+
+    pub fn change_visibility_batch(&mut self, queue: &str, entries: &[(&str, &str, u32)]) -> SqsResult<BatchReply<()>> {
+        let entries = entries
+            .iter()
+            .map(|(id, handle, seconds)| VisibilityEntry {
+                id: id.to_string(),
+                receipt_handle: handle.to_string(),
+                visibility_timeout_seconds: *seconds,
+            })
+            .collect();
+        match self.apply(Command::ChangeMessageVisibilityBatch { queue: queue.to_string(), entries })? {
+            Reply::ChangedBatch(reply) => Ok(reply),
+            other => panic!("unexpected reply to ChangeMessageVisibilityBatch: {other:?}"),
+        }
+    }
+
+    pub fn purge(&mut self, queue: &str) -> SqsResult<()> {
+        self.apply(Command::PurgeQueue { queue: queue.to_string() }).map(expect_done)
+    }
+
+    pub fn tag(&mut self, queue: &str, tags: &[(&str, &str)]) -> SqsResult<()> {
+        self.apply(Command::TagQueue { queue: queue.to_string(), tags: string_map(tags) }).map(expect_done)
+    }
+
+    pub fn untag(&mut self, queue: &str, keys: &[&str]) -> SqsResult<()> {
+        let keys = keys.iter().map(|k| k.to_string()).collect();
+        self.apply(Command::UntagQueue { queue: queue.to_string(), keys }).map(expect_done)
+    }
+
+    pub fn tags(&self, queue: &str) -> BTreeMap<String, String> {
+        self.engine.queue(queue).unwrap().tags.clone()
+    }
+
+    pub fn add_permission(&mut self, queue: &str, label: &str, accounts: &[&str], actions: &[&str]) -> SqsResult<()> {
+        let command = Command::AddPermission {
+            queue: queue.to_string(),
+            label: label.to_string(),
+            account_ids: accounts.iter().map(|s| s.to_string()).collect(),
+            actions: actions.iter().map(|s| s.to_string()).collect(),
+        };
+        self.apply(command).map(expect_done)
+    }
+
+    pub fn remove_permission(&mut self, queue: &str, label: &str) -> SqsResult<()> {
+        self.apply(Command::RemovePermission { queue: queue.to_string(), label: label.to_string() }).map(expect_done)
+    }
+
+    pub fn start_move_task(&mut self, source: &str, destination: Option<&str>, rate: Option<u32>) -> SqsResult<String> {
+        let command = Command::StartMessageMoveTask {
+            source_arn: arn(source),
+            destination_arn: destination.map(arn),
+            rate_per_second: rate,
+        };
+        match self.apply(command)? {
+            Reply::MoveTaskStarted { task_handle } => Ok(task_handle),
+            other => panic!("unexpected reply to StartMessageMoveTask: {other:?}"),
+        }
+    }
+
+    pub fn cancel_move_task(&mut self, task_handle: &str) -> SqsResult<u64> {
+        match self.apply(Command::CancelMessageMoveTask { task_handle: task_handle.to_string() })? {
+            Reply::MoveTaskCancelled { approximate_number_of_messages_moved } => {
+                Ok(approximate_number_of_messages_moved)
+            }
+            other => panic!("unexpected reply to CancelMessageMoveTask: {other:?}"),
+        }
+    }
+
+    pub fn move_tasks(&self, source: &str, max: Option<u32>) -> SqsResult<Vec<MoveTask>> {
+        self.engine.list_message_move_tasks(&arn(source), max)
+    }
+
+    /// Receives everything visible (visibility 0 so nothing stays hidden) and returns the bodies.
+    pub fn peek_bodies(&mut self, queue: &str) -> Vec<String> {
+        let mut bodies = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        loop {
+            let batch = self.receive_for(queue, 10, 0);
+            let fresh: Vec<&ReceivedMessage> = batch.iter().filter(|m| seen.insert(m.message_id.clone())).collect();
+            if fresh.is_empty() {
+                return bodies;
+            }
+            bodies.extend(fresh.iter().map(|m| m.body.clone()));
+        }
+    }
+}
+
+fn expect_done(reply: Reply) {
+    assert_eq!(reply, Reply::Done);
+}
+
+pub fn string_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+pub fn receive_request(max: u32, visibility_timeout_seconds: Option<u32>) -> ReceiveRequest {
+    ReceiveRequest { max_messages: max, visibility_timeout_seconds, receive_request_attempt_id: None }
+}
+
+/// A standard-queue message; the harness fills in its MessageId.
+pub fn entry(body: &str) -> SendEntry {
+    SendEntry {
+        id: String::new(),
+        message_id: String::new(),
+        body: body.to_string(),
+        delay_seconds: None,
+        attributes: MessageAttributes::new(),
+        system_attributes: BTreeMap::new(),
+        deduplication_id: None,
+        group_id: None,
+        sender_id: ACCOUNT_ID.to_string(),
+    }
+}
+
+/// A batch entry with id `id`.
+pub fn batch_entry(id: &str, body: &str) -> SendEntry {
+    SendEntry { id: id.to_string(), ..entry(body) }
+}
+
+pub fn fifo_entry(group: &str, deduplication_id: Option<&str>, body: &str) -> SendEntry {
+    SendEntry {
+        group_id: Some(group.to_string()),
+        deduplication_id: deduplication_id.map(str::to_string),
+        ..entry(body)
+    }
+}
+
+pub fn string_attribute(value: &str) -> AttributeValue {
+    AttributeValue { data_type: "String".to_string(), string_value: Some(value.to_string()), binary_value: None }
+}
+
+pub fn number_attribute(value: &str) -> AttributeValue {
+    AttributeValue { data_type: "Number".to_string(), string_value: Some(value.to_string()), binary_value: None }
+}
+
+pub fn binary_attribute(value: &[u8]) -> AttributeValue {
+    AttributeValue { data_type: "Binary".to_string(), string_value: None, binary_value: Some(value.to_vec()) }
+}
+
+pub fn attributes(pairs: &[(&str, AttributeValue)]) -> MessageAttributes {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+pub fn bodies(messages: &[ReceivedMessage]) -> Vec<&str> {
+    messages.iter().map(|m| m.body.as_str()).collect()
+}
+
+pub fn receive_count(message: &ReceivedMessage) -> u32 {
+    message.system_attributes["ApproximateReceiveCount"].parse().unwrap()
+}
