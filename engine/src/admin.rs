@@ -244,7 +244,7 @@ impl Engine {
         now_ms: u64,
     ) -> SqsResult<BTreeMap<String, String>> {
         let queue = self.queue(name)?;
-        let now_ms = now_ms.max(self.now_ms);
+        let now_ms = now_ms.max(self.now_ms).min(crate::limits::TIME_MS_MAX);
         for attribute in requested {
             let known = attribute == "All"
                 || SETTABLE_ATTRIBUTES.contains(&attribute.as_str())

@@ -2,6 +2,7 @@
 //! so that a command can be written to the log and applied again on another replica.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -174,7 +175,7 @@ pub struct SendResult {
 pub struct ReceivedMessage {
     pub message_id: String,
     pub receipt_handle: String,
-    pub body: String,
+    pub body: Arc<str>,
     pub md5_of_body: String,
     pub attributes: MessageAttributes,
     pub system_attributes: BTreeMap<String, String>,

@@ -60,7 +60,7 @@ impl Engine {
                 entry.format_version
             )));
         }
-        let now_ms = entry.time_ms.max(self.now_ms);
+        let now_ms = entry.time_ms.max(self.now_ms).min(crate::limits::TIME_MS_MAX);
         self.now_ms = now_ms;
         if let Some(name) = entry.command.queue() {
             if let Some(queue) = self.queues.get_mut(name) {
@@ -161,7 +161,7 @@ impl Engine {
 
     /// Would a receive on `queue` find a message at `now_ms`? For long polling.
     pub fn has_receivable(&self, queue: &str, now_ms: u64) -> bool {
-        let now_ms = now_ms.max(self.now_ms);
+        let now_ms = now_ms.max(self.now_ms).min(crate::limits::TIME_MS_MAX);
         self.queues.get(queue).is_some_and(|q| q.has_receivable(now_ms))
     }
 

@@ -78,3 +78,8 @@ const _: () = assert!(VISIBILITY_TIMEOUT_SECONDS_DEFAULT <= VISIBILITY_TIMEOUT_S
 const _: () = assert!(BATCH_ENTRIES_MAX as u32 == RECEIVE_MESSAGES_MAX);
 const _: () = assert!(MOVE_TASK_RATE_DEFAULT <= MOVE_TASK_RATE_MAX);
 const _: () = assert!(MOVE_TASKS_LISTED_MAX as usize <= MOVE_TASKS_KEPT);
+
+/// Entry times are clamped to this, so that adding any timeout or window to a time cannot
+/// overflow (about 146 million years after 1970; a broken clock cannot panic the engine).
+pub const TIME_MS_MAX: u64 = u64::MAX / 4;
+const _: () = assert!(TIME_MS_MAX.checked_add(RETENTION_SECONDS_MAX as u64 * 1000 * 4).is_some());

@@ -1,6 +1,7 @@
 //! SendMessage and SendMessageBatch: validation, FIFO deduplication, enqueueing.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -106,7 +107,7 @@ fn send_to_queue(queue: &mut Queue, entry: &SendEntry, now_ms: u64) -> SqsResult
     let delay_seconds = entry.delay_seconds.unwrap_or(queue.config.delay_seconds);
     let message = Message {
         message_id: entry.message_id.clone(),
-        body: entry.body.clone(),
+        body: Arc::from(entry.body.as_str()),
         md5_of_body: md5_of_body.clone(),
         attributes: entry.attributes.clone(),
         system_attributes: entry.system_attributes.clone(),

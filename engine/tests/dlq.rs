@@ -31,7 +31,7 @@ fn test_dead_letter_queue_receives_message_after_max_receive_count() {
 
     let dead = h.receive("dlq", 10).remove(0);
     assert_eq!(dead.message_id, sent.message_id);
-    assert_eq!(dead.body, "poison");
+    assert_eq!(&*dead.body, "poison");
     assert_eq!(dead.md5_of_body, sent.md5_of_body);
     assert_eq!(dead.system_attributes["DeadLetterQueueSourceArn"], arn("src"));
     assert_eq!(dead.system_attributes["SentTimestamp"], common::START_MS.to_string());

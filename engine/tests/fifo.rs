@@ -28,7 +28,7 @@ fn test_fifo_group_is_delivered_in_send_order() {
     let mut delivered = Vec::new();
     for _ in 0..3 {
         let message = h.receive(Q, 1).remove(0);
-        delivered.push(message.body.clone());
+        delivered.push(message.body.to_string());
         h.delete(Q, &message.receipt_handle).unwrap();
     }
     assert_eq!(delivered, ["1", "2", "3"]);
@@ -40,7 +40,7 @@ fn test_fifo_group_is_blocked_while_a_message_is_in_flight() {
     let mut h = fifo(&[]);
     send_all(&mut h, &[("g", "1"), ("g", "2")]);
     let first = h.receive(Q, 1).remove(0);
-    assert_eq!(first.body, "1");
+    assert_eq!(&*first.body, "1");
     assert!(h.receive(Q, 10).is_empty(), "2 waits for 1");
     assert!(!h.engine.has_receivable(Q, h.now_ms));
     h.delete(Q, &first.receipt_handle).unwrap();
@@ -72,7 +72,7 @@ fn test_fifo_message_reappears_at_head_of_its_group_after_visibility_timeout() {
     let first = h.receive(Q, 1).remove(0);
     h.advance_seconds(5);
     let again = h.receive(Q, 1).remove(0);
-    assert_eq!(again.body, "1");
+    assert_eq!(&*again.body, "1");
     assert_eq!(receive_count(&again), 2);
     assert!(matches!(h.delete(Q, &first.receipt_handle), Err(SqsError::ReceiptHandleIsInvalid(_))));
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::{bodies, entry, Harness, START_MS};
 use shoal_engine::command::{SendEntry, FORMAT_VERSION};
-use shoal_engine::{Command, Engine, LogEntry, Reply, SqsError};
+use shoal_engine::{Command, Engine, EngineConfig, LogEntry, Reply, SqsError};
 
 #[test]
 fn test_log_entry_of_another_format_version_is_refused_and_changes_nothing() {
@@ -125,4 +125,31 @@ fn test_commands_name_their_queue() {
     let create =
         Command::CreateQueue { name: "n".to_string(), attributes: Default::default(), tags: Default::default() };
     assert_eq!(create.queue(), Some("n"));
+}
+
+#[test]
+fn test_time_near_the_end_of_u64_is_clamped_not_overflowed() {
+    let mut engine = Engine::new(EngineConfig { account_id: "000000000000".into(), region: "us-east-1".into() });
+    let create = Command::CreateQueue {
+        name: "q".into(),
+        attributes: [("DelaySeconds".to_string(), "900".to_string())].into(),
+        tags: Default::default(),
+    };
+    assert!(engine.apply(&LogEntry::new(u64::MAX, create)).is_ok());
+    assert_eq!(engine.now_ms(), shoal_engine::limits::TIME_MS_MAX);
+    let send = SendEntry {
+        id: String::new(),
+        message_id: "m1".into(),
+        body: "late".into(),
+        delay_seconds: None,
+        attributes: Default::default(),
+        system_attributes: Default::default(),
+        deduplication_id: None,
+        group_id: None,
+        sender_id: "000000000000".into(),
+    };
+    let outcome = engine.apply(&LogEntry::new(u64::MAX, Command::SendMessage { queue: "q".into(), entry: send }));
+    assert!(matches!(outcome, Ok(Reply::Sent(_))));
+    let counts = engine.queue_attributes("q", &["ApproximateNumberOfMessagesDelayed".to_string()], u64::MAX).unwrap();
+    assert_eq!(counts["ApproximateNumberOfMessagesDelayed"], "1");
 }

@@ -123,7 +123,7 @@ impl Model {
                     let model = &mut self.messages[index];
                     model.receive_count += 1;
                     assert_eq!(receive_count(message), model.receive_count, "receive count of {}", model.message_id);
-                    assert_eq!(message.body, model.body);
+                    assert_eq!(&*message.body, model.body.as_str());
                     model.visible_at_ms = now_ms + u64::from(*visibility_seconds) * 1000;
                     model.current_handle = Some(message.receipt_handle.clone());
                     self.handles.push((index, message.receipt_handle.clone()));

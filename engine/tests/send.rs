@@ -28,7 +28,7 @@ fn test_send_message_returns_message_id_and_md5_of_body() {
 
     let received = h.receive("q", 1);
     assert_eq!(received[0].message_id, "m-1");
-    assert_eq!(received[0].body, "hello");
+    assert_eq!(&*received[0].body, "hello");
     assert_eq!(received[0].md5_of_body, "5d41402abc4b2a76b9719d911017c592");
 }
 

@@ -9,6 +9,7 @@ mod fifo;
 mod receipt;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +34,8 @@ pub enum MessageState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub message_id: String,
-    pub body: String,
+    /// Shared with receive replies, so a receive never copies the body.
+    pub body: Arc<str>,
     pub md5_of_body: String,
     pub attributes: MessageAttributes,
     pub system_attributes: MessageAttributes,

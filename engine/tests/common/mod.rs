@@ -298,7 +298,7 @@ impl Harness {
             if fresh.is_empty() {
                 return bodies;
             }
-            bodies.extend(fresh.iter().map(|m| m.body.clone()));
+            bodies.extend(fresh.iter().map(|m| m.body.to_string()));
         }
     }
 }
@@ -360,7 +360,7 @@ pub fn attributes(pairs: &[(&str, AttributeValue)]) -> MessageAttributes {
 }
 
 pub fn bodies(messages: &[ReceivedMessage]) -> Vec<&str> {
-    messages.iter().map(|m| m.body.as_str()).collect()
+    messages.iter().map(|m| &*m.body).collect()
 }
 
 pub fn receive_count(message: &ReceivedMessage) -> u32 {
