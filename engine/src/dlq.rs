@@ -213,9 +213,11 @@ impl Engine {
         let Some(source) = self.queue_name_from_arn(&task.source_arn).map(str::to_string) else {
             return;
         };
-        let Some(source_queue) = self.queues.get(&source) else {
+        let Some(source_queue) = self.queues.get_mut(&source) else {
             return;
         };
+        // Messages whose visibility timeout ended are movable now, not at the next command.
+        source_queue.advance(now_ms);
         let seqs = source_queue.visible_up_to(task.last_seq, budget);
         let nothing_left = source_queue.visible_up_to(task.last_seq, 1).is_empty();
         let mut moved = 0u64;
