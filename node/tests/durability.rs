@@ -1,0 +1,263 @@
+//! Durability: what a client was told is done survives `kill -9` and a restart on the same data
+//! directory: sent messages, deletes, and the visibility timeout of messages in flight.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry};
+use common::{body, create_queue, message_id, receive, receive_count, Server};
+
+const MESSAGES_SENT: usize = 200;
+/// Receives tried while draining, far more than the 20 full batches needed.
+const DRAIN_RECEIVES_MAX: usize = 200;
+
+#[tokio::test]
+async fn test_durability_acknowledged_sends_survive_kill9() {
+    let mut server = Server::start().await;
+    let client = server.client().await;
+    let url = create_queue(&client, "durable", &[(QueueAttributeName::VisibilityTimeout, "120")]).await;
+    let expected: BTreeSet<String> = (0..MESSAGES_SENT).map(|i| format!("message-{i:03}")).collect();
+    // The first half in batches of ten, the second half as single sends from ten concurrent
+    // senders, so that several proposals share one write to the log.
+    for batch in 0..MESSAGES_SENT / 20 {
+        let mut request = client.send_message_batch().queue_url(&url);
+        for i in 0..10 {
+            let text = format!("message-{:03}", batch * 10 + i);
+            request = request.entries(
+                SendMessageBatchRequestEntry::builder().id(format!("e{i}")).message_body(text).build().unwrap(),
+            );
+        }
+        let output = request.send().await.unwrap();
+        assert_eq!(output.successful().len(), 10, "{output:?}");
+    }
+    let mut senders = Vec::new();
+    for sender in 0..10 {
+        let client = client.clone();
+        let url = url.clone();
+        senders.push(tokio::spawn(async move {
+            for i in (MESSAGES_SENT / 2 + sender..MESSAGES_SENT).step_by(10) {
+                common::send(&client, &url, &format!("message-{i:03}")).await;
+            }
+        }));
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+
+    server.kill9();
+    server.restart().await;
+    let client = server.client().await;
+
+    assert_eq!(common::queue_attribute(&client, &url, QueueAttributeName::VisibilityTimeout).await, "120");
+    assert_eq!(common::message_counts(&client, &url).await, (MESSAGES_SENT as u64, 0, 0));
+    let mut received = BTreeSet::new();
+    for _ in 0..DRAIN_RECEIVES_MAX {
+        if received.len() == MESSAGES_SENT {
+            break;
+        }
+        let messages = receive(&client, &url, 10, 0).await;
+        assert!(!messages.is_empty(), "the queue ran dry after {} messages", received.len());
+        let mut delete = client.delete_message_batch().queue_url(&url);
+        for (i, message) in messages.iter().enumerate() {
+            assert!(received.insert(body(message).to_string()), "{} was delivered twice", body(message));
+            delete = delete.entries(
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(format!("d{i}"))
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let output = delete.send().await.unwrap();
+        assert!(output.failed().is_empty(), "{output:?}");
+    }
+    assert_eq!(received, expected);
+    assert!(receive(&client, &url, 10, 0).await.is_empty());
+    assert_eq!(common::message_counts(&client, &url).await, (0, 0, 0));
+}
+
+#[tokio::test]
+async fn test_durability_acknowledged_delete_survives_kill9() {
+    let mut server = Server::start().await;
+    let client = server.client().await;
+    let url = create_queue(&client, "deletes", &[]).await;
+    common::send(&client, &url, "deleted").await;
+    common::send(&client, &url, "kept").await;
+    let messages = receive(&client, &url, 10, 0).await;
+    assert_eq!(messages.len(), 2);
+    for message in &messages {
+        if body(message) == "deleted" {
+            common::delete(&client, &url, message).await;
+        } else {
+            client
+                .change_message_visibility()
+                .queue_url(&url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    server.kill9();
+    server.restart().await;
+    let client = server.client().await;
+
+    assert_eq!(common::message_counts(&client, &url).await, (1, 0, 0));
+    let after = receive(&client, &url, 10, 0).await;
+    assert_eq!(after.iter().map(body).collect::<Vec<_>>(), ["kept"]);
+    assert_eq!(receive_count(&after[0]), 2, "the receive before the crash still counts");
+}
+
+#[tokio::test]
+async fn test_durability_in_flight_message_stays_invisible_until_its_timeout() {
+    const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(5);
+    let mut server = Server::start().await;
+    let client = server.client().await;
+    let url = create_queue(&client, "in-flight", &[]).await;
+    let id = common::send(&client, &url, "held").await;
+    let before_receive = Instant::now();
+    let held = common::receive_with_visibility(&client, &url, 1, VISIBILITY_TIMEOUT.as_secs() as i32).await;
+    assert_eq!(held.len(), 1);
+
+    server.kill9();
+    server.restart().await;
+    let client = server.client().await;
+
+    let restarted_after = before_receive.elapsed();
+    assert!(
+        restarted_after + Duration::from_secs(1) < VISIBILITY_TIMEOUT,
+        "the restart took {restarted_after:?}, too close to the visibility timeout to check invisibility"
+    );
+    assert!(receive(&client, &url, 10, 0).await.is_empty(), "the message in flight was handed out after the restart");
+    assert_eq!(common::message_counts(&client, &url).await, (0, 1, 0));
+
+    // Long polls wait out the rest of the timeout.
+    let mut back = Vec::new();
+    for _ in 0..3 {
+        back = receive(&client, &url, 1, 5).await;
+        if !back.is_empty() {
+            break;
+        }
+    }
+    let reappeared_after = before_receive.elapsed();
+    assert_eq!(back.len(), 1, "the message did not come back after its visibility timeout");
+    assert!(
+        reappeared_after + Duration::from_millis(100) >= VISIBILITY_TIMEOUT,
+        "the message came back after {reappeared_after:?}, before its timeout"
+    );
+    assert_eq!(message_id(&back[0]), id);
+    assert_eq!(receive_count(&back[0]), 2);
+
+    // The old handle is stale; the new one deletes, and that too survives a crash.
+    let stale = held[0].receipt_handle().unwrap();
+    let error = common::service_error(client.delete_message().queue_url(&url).receipt_handle(stale).send().await);
+    assert!(error.is_receipt_handle_is_invalid(), "{error:?}");
+    common::delete(&client, &url, &back[0]).await;
+    server.kill9();
+    server.restart().await;
+    let client = server.client().await;
+    assert_eq!(common::message_counts(&client, &url).await, (0, 0, 0));
+}
+
+#[tokio::test]
+async fn test_durability_sends_acknowledged_before_a_crash_mid_stream_survive() {
+    const SENDERS: usize = 8;
+    const ACKNOWLEDGED_BEFORE_KILL: usize = 100;
+    let mut server = Server::start().await;
+    let client = server.client().await;
+    let url = create_queue(&client, "mid-stream", &[]).await;
+    let acknowledged = Arc::new(Mutex::new(BTreeSet::new()));
+    let attempted = Arc::new(Mutex::new(BTreeSet::new()));
+    let mut senders = Vec::new();
+    for sender in 0..SENDERS {
+        let client = client.clone();
+        let url = url.clone();
+        let acknowledged = acknowledged.clone();
+        let attempted = attempted.clone();
+        senders.push(tokio::spawn(async move {
+            // Bounded: the server is killed long before a sender gets through this many.
+            for i in 0..10_000 {
+                let text = format!("s{sender}-{i}");
+                attempted.lock().unwrap().insert(text.clone());
+                // A failed send (the server died) has an unknown outcome: it may or may not be there.
+                if client.send_message().queue_url(&url).message_body(&text).send().await.is_err() {
+                    return;
+                }
+                acknowledged.lock().unwrap().insert(text);
+            }
+        }));
+    }
+    common::wait_for("acknowledged sends", Duration::from_secs(30), Duration::from_millis(10), || {
+        let count = acknowledged.lock().unwrap().len();
+        async move { (count >= ACKNOWLEDGED_BEFORE_KILL).then_some(()) }
+    })
+    .await;
+    server.kill9();
+    for sender in senders {
+        tokio::time::timeout(Duration::from_secs(30), sender)
+            .await
+            .expect("senders stop once the server is gone")
+            .unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let attempted = attempted.lock().unwrap().clone();
+
+    server.restart().await;
+    let client = server.client().await;
+    let mut received = BTreeSet::new();
+    for _ in 0..attempted.len() {
+        let messages = receive(&client, &url, 10, 0).await;
+        if messages.is_empty() {
+            break;
+        }
+        for message in &messages {
+            assert!(received.insert(body(message).to_string()), "{} was delivered twice", body(message));
+        }
+    }
+    let lost: Vec<&String> = acknowledged.difference(&received).collect();
+    assert!(lost.is_empty(), "{} acknowledged sends were lost after kill -9: {lost:?}", lost.len());
+    let invented: Vec<&String> = received.difference(&attempted).collect();
+    assert!(invented.is_empty(), "messages nobody sent: {invented:?}");
+}
+
+#[tokio::test]
+async fn test_durability_fifo_deduplication_and_queue_deletion_survive_kill9() {
+    let mut server = Server::start().await;
+    let client = server.client().await;
+    let fifo = common::create_fifo_queue(&client, "dedup.fifo", &[]).await;
+    let send = |client: aws_sdk_sqs::Client, body: &'static str| {
+        let fifo = fifo.clone();
+        async move {
+            let output = client
+                .send_message()
+                .queue_url(&fifo)
+                .message_body(body)
+                .message_group_id("g")
+                .message_deduplication_id("once")
+                .send()
+                .await
+                .unwrap();
+            (output.message_id().unwrap().to_string(), output.sequence_number().unwrap().to_string())
+        }
+    };
+    let first = send(client.clone(), "first").await;
+    let doomed = create_queue(&client, "doomed", &[]).await;
+    client.delete_queue().queue_url(&doomed).send().await.unwrap();
+
+    server.kill9();
+    server.restart().await;
+    let client = server.client().await;
+
+    assert_eq!(send(client.clone(), "second").await, first, "the deduplication window survives a crash");
+    let messages = receive(&client, &fifo, 10, 0).await;
+    assert_eq!(messages.iter().map(body).collect::<Vec<_>>(), ["first"]);
+    let error = common::service_error(client.get_queue_url().queue_name("doomed").send().await);
+    assert!(error.is_queue_does_not_exist(), "{error:?}");
+    let error = common::service_error(client.create_queue().queue_name("doomed").send().await);
+    assert!(error.is_queue_deleted_recently(), "{error:?}");
+}
