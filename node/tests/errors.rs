@@ -272,3 +272,30 @@ async fn test_error_raw_query_protocol_error_is_xml() {
     assert_eq!(response.status, 400, "{}", response.body);
     assert_eq!(response.header("x-amzn-query-error"), Some("InvalidAction;Sender"));
 }
+
+#[tokio::test]
+async fn test_error_raw_oversized_body_is_refused_with_413() {
+    let (server, client) = common::start().await;
+    let url = create_queue(&client, "big", &[]).await;
+    let stream = tokio::net::TcpStream::connect(server.address()).await.expect("connecting to the server");
+    let (mut reader, mut writer) = stream.into_split();
+    let body = format!("{{\"QueueUrl\": \"{url}\", \"MessageBody\": \"{}\"}}", "x".repeat(9 * 1024 * 1024));
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AmazonSQS.SendMessage\r\n\r\n",
+        server.address(),
+        body.len()
+    );
+    // The server may answer and close before reading everything, so write errors are expected.
+    let writing = tokio::spawn(async move {
+        let _ = writer.write_all(head.as_bytes()).await;
+        let _ = writer.write_all(body.as_bytes()).await;
+    });
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut response)).await;
+    writing.abort();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 413"), "expected a 413, got: {}", text.lines().next().unwrap_or(""));
+    assert!(text.to_ascii_lowercase().contains("x-amzn-query-error: requestentitytoolarge;sender"), "{text}");
+    // Nothing was enqueued.
+    assert_eq!(common::message_counts(&client, &url).await, (0, 0, 0));
+}
