@@ -163,6 +163,70 @@ fn is_number(text: &str) -> bool {
     digits_ok && exponent_ok
 }
 
+/// A message id as stored: the canonical UUID form the node generates is kept as 16 bytes
+/// in line, anything else as a string, so the common case costs no allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageId {
+    Uuid(u128),
+    Other(Box<str>),
+}
+
+impl MessageId {
+    pub fn new(id: &str) -> MessageId {
+        parse_canonical_uuid(id).map(MessageId::Uuid).unwrap_or_else(|| MessageId::Other(id.into()))
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MessageId::Other(id) => f.write_str(id),
+            MessageId::Uuid(value) => {
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                let mut text = [b'-'; 36];
+                let mut nibble = 32;
+                for (position, slot) in text.iter_mut().enumerate() {
+                    if matches!(position, 8 | 13 | 18 | 23) {
+                        continue;
+                    }
+                    nibble -= 1;
+                    *slot = DIGITS[((value >> (nibble * 4)) & 0xf) as usize];
+                }
+                f.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?)
+            }
+        }
+    }
+}
+
+/// Lowercase hyphenated UUID text (8-4-4-4-12) to its value; `None` for anything else, so
+/// that formatting the value gives back exactly the same text.
+fn parse_canonical_uuid(id: &str) -> Option<u128> {
+    let bytes = id.as_bytes();
+    if bytes.len() != 36 {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for (position, byte) in bytes.iter().enumerate() {
+        if matches!(position, 8 | 13 | 18 | 23) {
+            if *byte != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let digit = match byte {
+            b'0'..=b'9' => byte - b'0',
+            b'a'..=b'f' => byte - b'a' + 10,
+            _ => return None,
+        };
+        value = (value << 4) | u128::from(digit);
+    }
+    Some(value)
+}
+
+pub fn md5_digest(bytes: &[u8]) -> [u8; 16] {
+    Md5::digest(bytes).into()
+}
+
 pub fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
@@ -204,6 +268,21 @@ mod tests {
 
     fn string_attribute(value: &str) -> AttributeValue {
         AttributeValue { data_type: "String".into(), string_value: Some(value.into()), binary_value: None }
+    }
+
+    #[test]
+    fn test_message_id_round_trips_uuids_and_other_strings() {
+        for id in [
+            "0f8b6f1e-9c1a-4d2b-8e3f-123456789abc",
+            "00000000-0000-4000-8000-000000000001",
+            "m-1",
+            "0F8B6F1E-9C1A-4D2B-8E3F-123456789ABC",
+            "",
+        ] {
+            assert_eq!(MessageId::new(id).to_string(), id);
+        }
+        assert!(matches!(MessageId::new("0f8b6f1e-9c1a-4d2b-8e3f-123456789abc"), MessageId::Uuid(_)));
+        assert!(matches!(MessageId::new("0F8B6F1E-9C1A-4D2B-8E3F-123456789ABC"), MessageId::Other(_)));
     }
 
     #[test]

@@ -120,7 +120,7 @@ fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
     let message = queue.message(seq)?;
     let receipt = ReceiptHandle { incarnation: queue.incarnation, seq, receive_count: message.receive_count };
     let mut system = BTreeMap::new();
-    system.insert("SenderId".to_string(), message.sender_id.clone());
+    system.insert("SenderId".to_string(), message.sender_id.to_string());
     system.insert("SentTimestamp".to_string(), message.sent_ms.to_string());
     system.insert("ApproximateReceiveCount".to_string(), message.receive_count.to_string());
     if let Some(first) = message.first_receive_ms {
@@ -146,10 +146,10 @@ fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
         system.insert("DeadLetterQueueSourceArn".to_string(), arn.clone());
     }
     Some(ReceivedMessage {
-        message_id: message.message_id.clone(),
+        message_id: message.message_id.to_string(),
         receipt_handle: receipt.encode(),
         body: message.body.clone(),
-        md5_of_body: message.md5_of_body.clone(),
+        md5_of_body: hex::encode(message.md5_of_body),
         attributes: message.attributes.clone(),
         system_attributes: system,
     })

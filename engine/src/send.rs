@@ -9,7 +9,7 @@ use crate::command::{BatchReply, SendEntry, SendResult};
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use crate::message::{self, md5_hex};
+use crate::message::{self, MessageId};
 use crate::queue::{DeduplicationEntry, Message, MessageState, Queue};
 
 /// Checks the shape shared by every batch request: 1 to 10 entries with distinct, valid ids.
@@ -82,7 +82,8 @@ impl Engine {
 
 fn send_to_queue(queue: &mut Queue, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {
     validate_entry(queue, entry)?;
-    let md5_of_body = md5_hex(entry.body.as_bytes());
+    let body_digest = message::md5_digest(entry.body.as_bytes());
+    let md5_of_body = hex::encode(body_digest);
     let md5_of_attributes = message::md5_of_attributes(&entry.attributes);
     let md5_of_system_attributes = message::md5_of_attributes(&entry.system_attributes);
     let mut deduplication_key = None;
@@ -106,12 +107,12 @@ fn send_to_queue(queue: &mut Queue, entry: &SendEntry, now_ms: u64) -> SqsResult
     }
     let delay_seconds = entry.delay_seconds.unwrap_or(queue.config.delay_seconds);
     let message = Message {
-        message_id: entry.message_id.clone(),
+        message_id: MessageId::new(&entry.message_id),
         body: Arc::from(entry.body.as_str()),
-        md5_of_body: md5_of_body.clone(),
+        md5_of_body: body_digest,
         attributes: entry.attributes.clone(),
         system_attributes: entry.system_attributes.clone(),
-        sender_id: entry.sender_id.clone(),
+        sender_id: queue.sender_id(&entry.sender_id),
         sent_ms: now_ms,
         first_receive_ms: None,
         receive_count: 0,

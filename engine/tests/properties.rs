@@ -611,8 +611,9 @@ fn run_redrive(fifo: bool, ops: &[RedriveOp]) {
     assert_eq!(h.engine.queue(source).unwrap().len(), 0);
     let mut dead: BTreeSet<String> = BTreeSet::new();
     for (_, message) in h.engine.queue(dead_letter_queue).unwrap().messages() {
-        assert!(dead.insert(message.message_id.clone()), "{} twice in the dead-letter queue", message.message_id);
-        assert_eq!(receives.get(&message.message_id), Some(&MAX_RECEIVE_COUNT));
+        let message_id = message.message_id.to_string();
+        assert!(dead.insert(message_id.clone()), "{message_id} twice in the dead-letter queue");
+        assert_eq!(receives.get(&message_id), Some(&MAX_RECEIVE_COUNT));
         assert_eq!(message.dead_letter_source_arn.as_deref(), Some(arn(source).as_str()));
     }
     // A delete with the handle of a message that has since been moved succeeds without deleting

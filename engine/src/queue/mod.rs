@@ -19,7 +19,7 @@ pub use receipt::ReceiptHandle;
 
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use crate::message::MessageAttributes;
+use crate::message::{MessageAttributes, MessageId};
 
 /// Position of a message in its queue, in send order. Never reused within a queue.
 pub type Seq = u64;
@@ -33,13 +33,14 @@ pub enum MessageState {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
-    pub message_id: String,
+    pub message_id: MessageId,
     /// Shared with receive replies, so a receive never copies the body.
     pub body: Arc<str>,
-    pub md5_of_body: String,
+    pub md5_of_body: [u8; 16],
     pub attributes: MessageAttributes,
     pub system_attributes: MessageAttributes,
-    pub sender_id: String,
+    /// Shared by every message of a sender.
+    pub sender_id: Arc<str>,
     pub sent_ms: u64,
     pub first_receive_ms: Option<u64>,
     /// Also the receive generation carried by receipt handles.
@@ -92,6 +93,7 @@ pub struct Queue {
     deduplication_expiry: BTreeSet<(u64, String)>,
     receive_attempts: BTreeMap<String, fifo::ReceiveAttempt>,
     receive_attempt_expiry: BTreeSet<(u64, String)>,
+    last_sender_id: Option<Arc<str>>,
 }
 
 impl Queue {
@@ -119,6 +121,7 @@ impl Queue {
             deduplication_expiry: BTreeSet::new(),
             receive_attempts: BTreeMap::new(),
             receive_attempt_expiry: BTreeSet::new(),
+            last_sender_id: None,
         }
     }
 
@@ -382,6 +385,18 @@ impl Queue {
     /// Visible messages at or before `max_seq`, oldest first (for move tasks).
     pub fn visible_up_to(&self, max_seq: Seq, max: usize) -> Vec<Seq> {
         self.visible.range(..=max_seq).take(max).copied().collect()
+    }
+
+    /// The sender id as a shared string: consecutive messages of one sender share one copy.
+    pub fn sender_id(&mut self, sender_id: &str) -> Arc<str> {
+        match &self.last_sender_id {
+            Some(last) if &**last == sender_id => last.clone(),
+            _ => {
+                let shared: Arc<str> = Arc::from(sender_id);
+                self.last_sender_id = Some(shared.clone());
+                shared
+            }
+        }
     }
 
     pub fn last_seq(&self) -> Seq {
