@@ -1,0 +1,124 @@
+//! End-to-end benchmark of one `shoal` node through the SQS API: concurrent producers send
+//! 1 KiB messages, concurrent consumers receive (max 10, long polling) and batch-delete them.
+//! Prints sustained messages/s and end-to-end latency percentiles (send start -> received).
+//! Asserts nothing about speed.
+//!
+//! `cargo bench -p shoal-node --bench e2e`; `SHOAL_E2E_SECONDS`, `SHOAL_E2E_PRODUCERS` and
+//! `SHOAL_E2E_CONSUMERS` change the run (defaults 10 s, 8, 8).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use tokio::sync::Mutex;
+
+const BODY_BYTES: usize = 1024;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// The body carries its send time, padded to BODY_BYTES.
+fn body(sent_us: u64) -> String {
+    let mut text = format!("{sent_us:020}:");
+    text.extend(std::iter::repeat_n('x', BODY_BYTES - text.len()));
+    text
+}
+
+fn percentile(sorted: &[u64], fraction: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let index = ((sorted.len() - 1) as f64 * fraction).round() as usize;
+    sorted[index]
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds = env_number("SHOAL_E2E_SECONDS", 10);
+    let producers = env_number("SHOAL_E2E_PRODUCERS", 8);
+    let consumers = env_number("SHOAL_E2E_CONSUMERS", 8);
+    let (server, client) = common::start().await;
+    let url = common::create_queue(&client, "bench", &[]).await;
+    println!(
+        "shoal end-to-end: 1 node, {producers} producers, {consumers} consumers, {BODY_BYTES} B bodies, {seconds} s"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let latencies_us = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..producers {
+        let (client, url, stop, sent) = (client.clone(), url.clone(), stop.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let result = client.send_message().queue_url(&url).message_body(body(now_us())).send().await;
+                if result.is_ok() {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for _ in 0..consumers {
+        let (client, url, stop, latencies_us) = (client.clone(), url.clone(), stop.clone(), latencies_us.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut local = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(reply) = client
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                let received_us = now_us();
+                let mut entries = Vec::new();
+                for (index, message) in reply.messages().iter().enumerate() {
+                    let sent_us: u64 =
+                        message.body().and_then(|b| b.get(..20)).and_then(|t| t.parse().ok()).unwrap_or(0);
+                    local.push(received_us.saturating_sub(sent_us));
+                    let entry = DeleteMessageBatchRequestEntry::builder()
+                        .id(index.to_string())
+                        .receipt_handle(message.receipt_handle().unwrap_or_default())
+                        .build()
+                        .expect("a complete delete entry");
+                    entries.push(entry);
+                }
+                if !entries.is_empty() {
+                    let _ = client.delete_message_batch().queue_url(&url).set_entries(Some(entries)).send().await;
+                }
+            }
+            latencies_us.lock().await.extend(local);
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let mut latencies = latencies_us.lock().await.clone();
+    latencies.sort_unstable();
+    let sent = sent.load(Ordering::Relaxed);
+    println!("sent      {:>10.0} msg/s ({sent} in {elapsed:.1} s)", sent as f64 / elapsed);
+    println!("received  {:>10.0} msg/s ({} in {elapsed:.1} s)", latencies.len() as f64 / elapsed, latencies.len());
+    println!(
+        "end-to-end latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.50) as f64 / 1000.0,
+        percentile(&latencies, 0.99) as f64 / 1000.0,
+        latencies.last().copied().unwrap_or(0) as f64 / 1000.0
+    );
+    drop(server);
+}
