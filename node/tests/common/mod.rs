@@ -101,6 +101,33 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM and waits (bounded) for a clean exit; returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let signalled = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        assert!(signalled.is_ok_and(|s| s.success()), "sending SIGTERM to shoal");
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(START_POLL_INTERVAL);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    /// Starts the process again on the same data directory and port; it must not be running.
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none(), "start_again on a running server");
+        if let Err(error) = self.spawn_and_wait().await {
+            panic!("shoal did not start again: {error}\n--- server log ---\n{}", self.log_tail());
+        }
+    }
+
     /// Kills the process if it runs, then starts it again on the same data directory and port.
     pub async fn restart(&mut self) {
         self.kill9();
@@ -147,7 +174,7 @@ impl Server {
         }
     }
 
-    fn log_tail(&self) -> String {
+    pub fn log_tail(&self) -> String {
         let Ok(mut file) = File::open(self.log_path()) else {
             return "(no log)".to_string();
         };
