@@ -92,14 +92,7 @@ async fn test_durability_acknowledged_delete_survives_kill9() {
         if body(message) == "deleted" {
             common::delete(&client, &url, message).await;
         } else {
-            client
-                .change_message_visibility()
-                .queue_url(&url)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .visibility_timeout(0)
-                .send()
-                .await
-                .unwrap();
+            common::make_visible(&client, &url, message).await;
         }
     }
 

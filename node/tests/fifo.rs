@@ -68,14 +68,7 @@ async fn test_fifo_group_in_flight_blocks_it_while_other_groups_are_served() {
 
     // A message made visible again goes out before the rest of its group.
     for message in &second {
-        client
-            .change_message_visibility()
-            .queue_url(&url)
-            .receipt_handle(message.receipt_handle().unwrap())
-            .visibility_timeout(0)
-            .send()
-            .await
-            .unwrap();
+        common::make_visible(&client, &url, message).await;
     }
     let fourth = receive(&client, &url, 1, 0).await;
     assert_eq!(fourth.iter().map(body).collect::<Vec<_>>(), ["b1"]);

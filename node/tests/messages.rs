@@ -129,14 +129,7 @@ async fn test_message_attributes_round_trip_with_md5() {
     assert_eq!(message.md5_of_message_attributes(), Some(md5_of_message_attributes(&subset).as_str()));
 
     // Asking for none returns none.
-    client
-        .change_message_visibility()
-        .queue_url(&url)
-        .receipt_handle(message.receipt_handle().unwrap())
-        .visibility_timeout(0)
-        .send()
-        .await
-        .unwrap();
+    common::make_visible(&client, &url, message).await;
     let output = client.receive_message().queue_url(&url).send().await.unwrap();
     let message = &output.messages()[0];
     assert!(message.message_attributes().is_none_or(|a| a.is_empty()), "{message:?}");

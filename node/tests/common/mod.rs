@@ -263,17 +263,7 @@ pub async fn message_counts(client: &Client, url: &str) -> (u64, u64, u64) {
 
 /// ReceiveMessage asking for every system and message attribute.
 pub async fn receive(client: &Client, url: &str, max_messages: i32, wait_seconds: i32) -> Vec<Message> {
-    let output = client
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(max_messages)
-        .wait_time_seconds(wait_seconds)
-        .message_system_attribute_names(MessageSystemAttributeName::All)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("ReceiveMessage: {e:?}"));
-    output.messages().to_vec()
+    receive_all_attributes(client, url, max_messages, Some(wait_seconds), None).await
 }
 
 /// ReceiveMessage with an explicit visibility timeout, asking for every attribute.
@@ -283,17 +273,40 @@ pub async fn receive_with_visibility(
     max_messages: i32,
     timeout_seconds: i32,
 ) -> Vec<Message> {
+    receive_all_attributes(client, url, max_messages, None, Some(timeout_seconds)).await
+}
+
+async fn receive_all_attributes(
+    client: &Client,
+    url: &str,
+    max_messages: i32,
+    wait_seconds: Option<i32>,
+    timeout_seconds: Option<i32>,
+) -> Vec<Message> {
     let output = client
         .receive_message()
         .queue_url(url)
         .max_number_of_messages(max_messages)
-        .visibility_timeout(timeout_seconds)
+        .set_wait_time_seconds(wait_seconds)
+        .set_visibility_timeout(timeout_seconds)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .message_attribute_names("All")
         .send()
         .await
         .unwrap_or_else(|e| panic!("ReceiveMessage: {e:?}"));
     output.messages().to_vec()
+}
+
+/// ChangeMessageVisibility to 0: the message is visible again at once.
+pub async fn make_visible(client: &Client, url: &str, message: &Message) {
+    client
+        .change_message_visibility()
+        .queue_url(url)
+        .receipt_handle(message.receipt_handle().unwrap_or_default())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ChangeMessageVisibility: {e:?}"));
 }
 
 pub async fn send(client: &Client, url: &str, body: &str) -> String {
