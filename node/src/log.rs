@@ -47,7 +47,15 @@ impl CommandLog {
     ) -> std::io::Result<(CommandLog, JoinHandle<()>)> {
         let (sender, receiver) = mpsc::channel(limits::PROPOSAL_QUEUE_CAPACITY);
         let mut writer = Writer { store, engine, next_index, snapshot_index, applied, receiver };
-        let handle = std::thread::Builder::new().name("shoal-log-writer".into()).spawn(move || writer.run())?;
+        let handle = std::thread::Builder::new().name("shoal-log-writer".into()).spawn(move || {
+            // Crash-only: a panic while writing or applying leaves the engine in doubt, so the
+            // process stops and recovers from the log on restart. Nothing acknowledged is lost:
+            // replies go out only after their entries are synced.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run())).is_err() {
+                tracing::error!("the command log writer panicked; aborting so a restart recovers from the log");
+                std::process::abort();
+            }
+        })?;
         Ok((CommandLog { sender }, handle))
     }
 
