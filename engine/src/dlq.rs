@@ -243,7 +243,7 @@ impl Engine {
             message.first_receive_ms = None;
             message.sequence_number = None;
             message.dead_letter_source_arn = None;
-            message.sent_ms = now_ms;
+            message.enqueued_ms = now_ms;
             if let Some(queue) = self.queues.get_mut(&destination) {
                 queue.enqueue(message, 0, now_ms);
                 moved += 1;

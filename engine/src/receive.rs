@@ -88,6 +88,11 @@ impl Engine {
             message.first_receive_ms = None;
             message.sequence_number = None;
             message.dead_letter_source_arn = Some(source_arn.to_string());
+            // As in SQS: a standard dead-letter queue keeps the original enqueue time for
+            // retention; a FIFO one starts it anew.
+            if queue.is_fifo() {
+                message.enqueued_ms = now_ms;
+            }
             queue.enqueue(message, 0, now_ms);
         }
     }

@@ -114,6 +114,7 @@ fn send_to_queue(queue: &mut Queue, entry: &SendEntry, now_ms: u64) -> SqsResult
         system_attributes: entry.system_attributes.clone(),
         sender_id: queue.sender_id(&entry.sender_id),
         sent_ms: now_ms,
+        enqueued_ms: now_ms,
         first_receive_ms: None,
         receive_count: 0,
         received_ms: 0,

@@ -339,3 +339,30 @@ fn test_deleting_the_dead_letter_queue_fails_its_running_task() {
     assert_eq!(h.counts("src"), (1, 0, 0));
     assert!(!h.engine.needs_tick(h.now_ms), "no running task is left to drive");
 }
+
+/// Retention in a standard dead-letter queue counts from the original send; a FIFO dead-letter
+/// queue starts it anew, as in SQS. SentTimestamp is the original send time in both.
+#[test]
+fn test_dead_letter_queue_retention_counts_from_send_for_standard_and_restarts_for_fifo() {
+    let mut h = Harness::new();
+    h.create("dlq", &[("MessageRetentionPeriod", "120")]).unwrap();
+    h.create("src", &[("RedrivePolicy", &redrive("dlq", 1))]).unwrap();
+    h.create_fifo("dlq.fifo", &[("MessageRetentionPeriod", "120")]).unwrap();
+    h.create_fifo("src.fifo", &[("RedrivePolicy", &redrive("dlq.fifo", 1))]).unwrap();
+    h.send("src", "standard").unwrap();
+    h.send_fifo("src.fifo", "g", "d", "fifo").unwrap();
+    h.receive_for("src", 1, 0);
+    h.receive_for("src.fifo", 1, 0);
+    h.advance_seconds(100);
+    assert!(h.receive("src", 1).is_empty(), "moved to the dead-letter queue");
+    assert!(h.receive("src.fifo", 1).is_empty(), "moved to the dead-letter queue");
+    assert_eq!(h.counts("dlq"), (1, 0, 0));
+    assert_eq!(h.counts("dlq.fifo"), (1, 0, 0));
+
+    h.advance_seconds(30);
+    h.tick();
+    assert_eq!(h.counts("dlq"), (0, 0, 0), "130 s after its send, past the 120 s retention");
+    assert_eq!(h.counts("dlq.fifo"), (1, 0, 0), "30 s after the move");
+    let dead = h.receive("dlq.fifo", 1).remove(0);
+    assert_eq!(dead.system_attributes["SentTimestamp"], common::START_MS.to_string());
+}

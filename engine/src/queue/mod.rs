@@ -42,6 +42,9 @@ pub struct Message {
     /// Shared by every message of a sender.
     pub sender_id: Arc<str>,
     pub sent_ms: u64,
+    /// When the message entered this queue; retention counts from here. Equal to `sent_ms`
+    /// except after a move task, or a move to a FIFO dead-letter queue, which restart it.
+    pub enqueued_ms: u64,
     pub first_receive_ms: Option<u64>,
     /// Also the receive generation carried by receipt handles.
     pub receive_count: u32,
@@ -85,7 +88,7 @@ pub struct Queue {
     visible: BTreeSet<Seq>,
     delayed: BTreeSet<(u64, Seq)>,
     in_flight: BTreeSet<(u64, Seq)>,
-    by_sent: BTreeSet<(u64, Seq)>,
+    by_enqueued: BTreeSet<(u64, Seq)>,
     groups: BTreeMap<String, Group>,
     /// FIFO groups whose head is visible and which have nothing in flight, by head position.
     available_groups: BTreeSet<(Seq, String)>,
@@ -114,7 +117,7 @@ impl Queue {
             visible: BTreeSet::new(),
             delayed: BTreeSet::new(),
             in_flight: BTreeSet::new(),
-            by_sent: BTreeSet::new(),
+            by_enqueued: BTreeSet::new(),
             groups: BTreeMap::new(),
             available_groups: BTreeSet::new(),
             deduplication: BTreeMap::new(),
@@ -153,7 +156,7 @@ impl Queue {
         // Messages past their retention are gone at `now_ms`, even before `advance` removes them.
         let retention_ms = u64::from(self.config.retention_seconds) * 1000;
         if let Some(expired_up_to_ms) = now_ms.checked_sub(retention_ms) {
-            for (_, seq) in self.by_sent.range(..(expired_up_to_ms.saturating_add(1), 0)) {
+            for (_, seq) in self.by_enqueued.range(..(expired_up_to_ms.saturating_add(1), 0)) {
                 let Some(message) = self.messages.get(seq) else {
                     continue;
                 };
@@ -182,7 +185,7 @@ impl Queue {
         [
             self.delayed.first().map(|(at, _)| *at),
             self.in_flight.first().map(|(at, _)| *at),
-            self.by_sent.first().map(|(sent, _)| sent + retention_ms),
+            self.by_enqueued.first().map(|(enqueued, _)| enqueued + retention_ms),
             self.deduplication_expiry.first().map(|(at, _)| *at),
             self.receive_attempt_expiry.first().map(|(at, _)| *at),
         ]
@@ -210,8 +213,8 @@ impl Queue {
             self.group_in_flight_ended(seq);
         }
         let retention_ms = u64::from(self.config.retention_seconds) * 1000;
-        while let Some(&(sent_ms, seq)) = self.by_sent.first() {
-            if sent_ms.saturating_add(retention_ms) > now_ms {
+        while let Some(&(enqueued_ms, seq)) = self.by_enqueued.first() {
+            if enqueued_ms.saturating_add(retention_ms) > now_ms {
                 break;
             }
             self.remove(seq);
@@ -247,7 +250,7 @@ impl Queue {
             self.delayed.insert((visible_at_ms, seq));
             MessageState::Delayed { visible_at_ms }
         };
-        self.by_sent.insert((message.sent_ms, seq));
+        self.by_enqueued.insert((message.enqueued_ms, seq));
         let group_id = if self.is_fifo() { message.group_id.clone() } else { None };
         self.messages.insert(seq, message);
         if let Some(group_id) = group_id {
@@ -271,7 +274,7 @@ impl Queue {
                 self.in_flight.remove(&(visible_at_ms, seq));
             }
         }
-        self.by_sent.remove(&(message.sent_ms, seq));
+        self.by_enqueued.remove(&(message.enqueued_ms, seq));
         if let Some(group_id) = &message.group_id {
             self.remove_from_group(group_id, seq, matches!(message.state, MessageState::InFlight { .. }));
         }
@@ -284,7 +287,7 @@ impl Queue {
         self.visible.clear();
         self.delayed.clear();
         self.in_flight.clear();
-        self.by_sent.clear();
+        self.by_enqueued.clear();
         self.groups.clear();
         self.available_groups.clear();
         self.receive_attempts.clear();
