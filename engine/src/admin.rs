@@ -6,7 +6,7 @@ use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
 use crate::queue::config::{READ_ONLY_ATTRIBUTES, SETTABLE_ATTRIBUTES};
-use crate::queue::{Permission, Queue, QueueConfig, RedriveAllowPolicy};
+use crate::queue::{Queue, QueueConfig, RedriveAllowPolicy};
 
 /// Checks a queue name; returns whether it names a FIFO queue.
 pub fn validate_queue_name(name: &str, fifo: bool) -> SqsResult<()> {
@@ -27,6 +27,43 @@ pub fn validate_queue_name(name: &str, fifo: bool) -> SqsResult<()> {
     Err(SqsError::invalid_parameter(
         "can only include alphanumeric characters, hyphens, or underscores; 1 to 80 in length",
     ))
+}
+
+/// Actions AddPermission may grant (besides `*`).
+const PERMISSION_ACTIONS: [&str; 9] = [
+    "SendMessage",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "ChangeMessageVisibility",
+    "GetQueueAttributes",
+    "GetQueueUrl",
+    "ListDeadLetterSourceQueues",
+    "PurgeQueue",
+    "ListQueueTags",
+];
+
+/// The queue's policy document, or a new empty one.
+fn parse_policy(queue: &Queue) -> SqsResult<serde_json::Value> {
+    match &queue.config.policy {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|_| SqsError::invalid_parameter("the queue's Policy attribute is not valid json")),
+        None => Ok(serde_json::json!({
+            "Version": "2012-10-17",
+            "Id": format!("{}/SQSDefaultPolicy", queue.arn),
+            "Statement": [],
+        })),
+    }
+}
+
+fn policy_statements(policy: &mut serde_json::Value) -> SqsResult<&mut Vec<serde_json::Value>> {
+    let Some(document) = policy.as_object_mut() else {
+        return Err(SqsError::invalid_parameter("the queue's Policy attribute is not a json object"));
+    };
+    let statements = document.entry("Statement").or_insert_with(|| serde_json::json!([]));
+    if statements.is_object() {
+        *statements = serde_json::Value::Array(vec![statements.take()]);
+    }
+    statements.as_array_mut().ok_or_else(|| SqsError::invalid_parameter("the queue's Policy has no statement list"))
 }
 
 fn validate_tags(tags: &BTreeMap<String, String>) -> SqsResult<()> {
@@ -171,6 +208,8 @@ impl Engine {
         Ok(())
     }
 
+    /// AddPermission: a statement `Sid = label` allowing the accounts the actions on this queue,
+    /// added to the queue's Policy attribute (created when the queue has none).
     pub(crate) fn add_permission(
         &mut self,
         name: &str,
@@ -190,24 +229,46 @@ impl Engine {
         if actions.is_empty() {
             return Err(SqsError::MissingParameter("Actions".to_string()));
         }
+        for action in actions {
+            if action != "*" && !PERMISSION_ACTIONS.contains(&action.as_str()) {
+                return Err(SqsError::invalid_parameter(format!("value {action} for parameter ActionName is invalid")));
+            }
+        }
         let queue = self.queue_mut(name)?;
-        if queue.permissions.contains_key(label) {
+        let mut policy = parse_policy(queue)?;
+        let statements = policy_statements(&mut policy)?;
+        if statements.iter().any(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(label)) {
             return Err(SqsError::invalid_parameter(format!(
                 "value {label} for parameter Label is invalid: already exists"
             )));
         }
-        let permission = Permission { account_ids: account_ids.to_vec(), actions: actions.to_vec() };
-        queue.permissions.insert(label.to_string(), permission);
+        let principals: Vec<String> = account_ids.iter().map(|id| format!("arn:aws:iam::{id}:root")).collect();
+        let actions: Vec<String> = actions.iter().map(|action| format!("SQS:{action}")).collect();
+        statements.push(serde_json::json!({
+            "Sid": label,
+            "Effect": "Allow",
+            "Principal": { "AWS": principals },
+            "Action": actions,
+            "Resource": queue.arn,
+        }));
+        queue.config.policy = Some(policy.to_string());
         Ok(())
     }
 
+    /// RemovePermission: drops the statement `Sid = label` from the queue's Policy.
     pub(crate) fn remove_permission(&mut self, name: &str, label: &str) -> SqsResult<()> {
         let queue = self.queue_mut(name)?;
-        if queue.permissions.remove(label).is_none() {
+        let mut policy = parse_policy(queue)?;
+        let statements = policy_statements(&mut policy)?;
+        let before = statements.len();
+        statements.retain(|s| s.get("Sid").and_then(|v| v.as_str()) != Some(label));
+        if statements.len() == before {
             return Err(SqsError::invalid_parameter(format!(
                 "value {label} for parameter Label is invalid: does not exist"
             )));
         }
+        let empty = statements.is_empty();
+        queue.config.policy = if empty { None } else { Some(policy.to_string()) };
         Ok(())
     }
 

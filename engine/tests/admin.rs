@@ -356,20 +356,43 @@ fn test_tag_queue_rejects_bad_keys_values_and_too_many_tags() {
 }
 
 #[test]
-fn test_add_permission_and_remove_permission() {
+fn test_add_permission_and_remove_permission_edit_the_policy_attribute() {
     let mut h = Harness::new();
     h.create("q", &[]).unwrap();
+    assert_eq!(h.attribute("q", "Policy"), None);
     h.add_permission("q", "send-only", &["111122223333"], &["SendMessage"]).unwrap();
-    let permissions = &h.engine.queue("q").unwrap().permissions;
-    assert_eq!(permissions["send-only"].account_ids, ["111122223333"]);
-    assert_eq!(permissions["send-only"].actions, ["SendMessage"]);
+    h.add_permission("q", "all", &["444455556666", "777788889999"], &["*"]).unwrap();
+    let policy: serde_json::Value = serde_json::from_str(&h.attribute("q", "Policy").unwrap()).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2);
+    assert_eq!(statements[0]["Sid"], "send-only");
+    assert_eq!(statements[0]["Effect"], "Allow");
+    assert_eq!(statements[0]["Principal"]["AWS"], serde_json::json!(["arn:aws:iam::111122223333:root"]));
+    assert_eq!(statements[0]["Action"], serde_json::json!(["SQS:SendMessage"]));
+    assert_eq!(statements[0]["Resource"], arn("q"));
+    assert_eq!(statements[1]["Action"], serde_json::json!(["SQS:*"]));
 
     let again = h.add_permission("q", "send-only", &["111122223333"], &["ReceiveMessage"]);
     assert!(matches!(again, Err(SqsError::InvalidParameterValue(_))));
     h.remove_permission("q", "send-only").unwrap();
-    assert!(h.engine.queue("q").unwrap().permissions.is_empty());
+    let policy: serde_json::Value = serde_json::from_str(&h.attribute("q", "Policy").unwrap()).unwrap();
+    assert_eq!(policy["Statement"].as_array().unwrap().len(), 1);
     assert!(matches!(h.remove_permission("q", "send-only"), Err(SqsError::InvalidParameterValue(_))));
+    h.remove_permission("q", "all").unwrap();
+    assert_eq!(h.attribute("q", "Policy"), None, "the last statement removed removes the policy");
     assert_eq!(h.remove_permission("missing", "x"), Err(SqsError::QueueDoesNotExist));
+}
+
+#[test]
+fn test_add_permission_extends_a_policy_set_as_an_attribute() {
+    let mut h = Harness::new();
+    let set = r#"{"Version":"2012-10-17","Statement":{"Sid":"mine","Effect":"Deny","Principal":"*","Action":"SQS:*"}}"#;
+    h.create("q", &[("Policy", set)]).unwrap();
+    h.add_permission("q", "extra", &["111122223333"], &["ReceiveMessage"]).unwrap();
+    let policy: serde_json::Value = serde_json::from_str(&h.attribute("q", "Policy").unwrap()).unwrap();
+    let sids: Vec<&str> = policy["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+    assert_eq!(sids, ["mine", "extra"]);
+    assert!(matches!(h.add_permission("q", "bad", &["1"], &["CreateQueue"]), Err(SqsError::InvalidParameterValue(_))));
 }
 
 #[test]

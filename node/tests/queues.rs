@@ -283,6 +283,11 @@ async fn test_permission_add_and_remove() {
         .send()
         .await
         .unwrap();
+    let policy = queue_attribute(&client, &url, QueueAttributeName::Policy).await;
+    let policy: serde_json::Value = serde_json::from_str(&policy).expect("the policy is json");
+    assert_eq!(policy["Statement"][0]["Sid"], "let-them-send");
+    assert_eq!(policy["Statement"][0]["Action"], serde_json::json!(["SQS:SendMessage", "SQS:ReceiveMessage"]));
+    assert_eq!(policy["Statement"][0]["Principal"]["AWS"], serde_json::json!(["arn:aws:iam::111111111111:root"]));
     let error = service_error(
         client
             .add_permission()

@@ -57,12 +57,6 @@ pub struct Message {
     pub dead_letter_source_arn: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Permission {
-    pub account_ids: Vec<String>,
-    pub actions: Vec<String>,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageCounts {
     pub visible: usize,
@@ -78,7 +72,6 @@ pub struct Queue {
     pub incarnation: u64,
     pub config: QueueConfig,
     pub tags: BTreeMap<String, String>,
-    pub permissions: BTreeMap<String, Permission>,
     pub created_ms: u64,
     pub last_modified_ms: u64,
     pub last_purge_ms: Option<u64>,
@@ -107,7 +100,6 @@ impl Queue {
             incarnation,
             config,
             tags: BTreeMap::new(),
-            permissions: BTreeMap::new(),
             created_ms: now_ms,
             last_modified_ms: now_ms,
             last_purge_ms: None,
