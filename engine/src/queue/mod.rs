@@ -77,7 +77,8 @@ pub struct Queue {
     pub last_purge_ms: Option<u64>,
     next_seq: Seq,
     next_sequence_number: u128,
-    messages: BTreeMap<Seq, Message>,
+    /// Boxed so the tree's nodes stay small: lookups and removals touch few cache lines.
+    messages: BTreeMap<Seq, Box<Message>>,
     visible: BTreeSet<Seq>,
     delayed: BTreeSet<(u64, Seq)>,
     in_flight: BTreeSet<(u64, Seq)>,
@@ -133,7 +134,7 @@ impl Queue {
     }
 
     pub fn message(&self, seq: Seq) -> Option<&Message> {
-        self.messages.get(&seq)
+        self.messages.get(&seq).map(|m| &**m)
     }
 
     /// Counts as they are at `now_ms`, without changing state.
@@ -244,7 +245,7 @@ impl Queue {
         };
         self.by_enqueued.insert((message.enqueued_ms, seq));
         let group_id = if self.is_fifo() { message.group_id.clone() } else { None };
-        self.messages.insert(seq, message);
+        self.messages.insert(seq, Box::new(message));
         if let Some(group_id) = group_id {
             self.groups.entry(group_id.clone()).or_default().messages.insert(seq);
             self.refresh_group(&group_id);
@@ -254,7 +255,7 @@ impl Queue {
 
     /// Removes a message from every index. Returns it.
     pub fn remove(&mut self, seq: Seq) -> Option<Message> {
-        let message = self.messages.remove(&seq)?;
+        let message = *self.messages.remove(&seq)?;
         match message.state {
             MessageState::Visible => {
                 self.visible.remove(&seq);
@@ -374,7 +375,7 @@ impl Queue {
 
     /// Every message, in queue order (for move tasks and tests).
     pub fn messages(&self) -> impl Iterator<Item = (&Seq, &Message)> {
-        self.messages.iter()
+        self.messages.iter().map(|(seq, message)| (seq, &**message))
     }
 
     /// Visible messages at or before `max_seq`, oldest first (for move tasks).
