@@ -251,7 +251,14 @@ impl Engine {
             "Action": actions,
             "Resource": queue.arn,
         }));
-        queue.config.policy = Some(policy.to_string());
+        let text = policy.to_string();
+        if text.len() > limits::POLICY_BYTES_MAX {
+            return Err(SqsError::OverLimit(format!(
+                "the queue policy would exceed {} bytes",
+                limits::POLICY_BYTES_MAX
+            )));
+        }
+        queue.config.policy = Some(text);
         Ok(())
     }
 

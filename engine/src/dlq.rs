@@ -86,9 +86,13 @@ impl Engine {
             return Err(SqsError::invalid_parameter("source queue must be configured as a dead-letter queue"));
         }
         if let Some(destination) = destination_arn {
-            let exists = self.queue_name_from_arn(destination).is_some_and(|n| self.queues.contains_key(n));
-            if !exists {
+            let Some(destination_queue) = self.queue_name_from_arn(destination).and_then(|n| self.queues.get(n)) else {
                 return Err(SqsError::ResourceNotFound("the destination queue does not exist".to_string()));
+            };
+            if destination_queue.is_fifo() != self.queue(&source)?.is_fifo() {
+                return Err(SqsError::invalid_parameter(
+                    "the destination queue must be of the same type (fifo or standard) as the source queue",
+                ));
             }
         }
         if let Some(rate) = rate_per_second {
@@ -236,6 +240,11 @@ impl Engine {
                 failure = Some("the destination queue of a message does not exist".to_string());
                 break;
             };
+            let source_fifo = self.queues.get(&source).is_some_and(|q| q.is_fifo());
+            if self.queues.get(&destination).is_some_and(|q| q.is_fifo() != source_fifo) {
+                failure = Some("the destination queue of a message is not of the source queue's type".to_string());
+                break;
+            }
             let Some(mut message) = self.queues.get_mut(&source).and_then(|q| q.remove(seq)) else {
                 continue;
             };

@@ -105,7 +105,10 @@ fn send_to_queue(queue: &mut Queue, entry: &SendEntry, now_ms: u64) -> SqsResult
         }
         deduplication_key = Some((key, deduplication_id));
     }
-    let delay_seconds = entry.delay_seconds.unwrap_or(queue.config.delay_seconds);
+    let delay_seconds = match entry.delay_seconds {
+        Some(delay) if !queue.is_fifo() => delay,
+        _ => queue.config.delay_seconds,
+    };
     let message = Message {
         message_id: MessageId::new(&entry.message_id),
         body: Arc::from(entry.body.as_str()),
@@ -164,7 +167,8 @@ fn validate_entry(queue: &Queue, entry: &SendEntry) -> SqsResult<()> {
         )));
     }
     if let Some(delay) = entry.delay_seconds {
-        if queue.is_fifo() {
+        // As SQS: a FIFO send may say DelaySeconds=0 (the queue's delay applies), nothing else.
+        if queue.is_fifo() && delay != 0 {
             return Err(SqsError::invalid_parameter(
                 "value for parameter DelaySeconds is invalid: the request include parameter that is not valid for this queue type",
             ));

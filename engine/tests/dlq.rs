@@ -238,6 +238,15 @@ fn test_message_move_task_to_an_explicit_destination() {
 }
 
 #[test]
+fn test_message_move_task_refuses_a_destination_of_the_other_queue_type() {
+    let mut h = dead_letter_queue_with(1);
+    h.create_fifo("elsewhere.fifo", &[]).unwrap();
+    let result = h.start_move_task("dlq", Some("elsewhere.fifo"), None);
+    assert!(matches!(result, Err(SqsError::InvalidParameterValue(_))), "{result:?}");
+    assert_eq!(h.counts("dlq"), (1, 0, 0), "nothing moved");
+}
+
+#[test]
 fn test_message_move_task_leaves_messages_sent_after_its_start() {
     let mut h = dead_letter_queue_with(2);
     h.start_move_task("dlq", None, Some(1)).unwrap();

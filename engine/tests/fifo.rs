@@ -158,6 +158,15 @@ fn test_fifo_without_deduplication_id_or_content_based_deduplication_is_refused(
 }
 
 #[test]
+fn test_fifo_send_with_delay_seconds_zero_is_accepted_and_the_queue_delay_applies() {
+    let mut h = fifo(&[("DelaySeconds", "5")]);
+    h.send_entry(Q, SendEntry { delay_seconds: Some(0), ..fifo_entry("g", Some("d"), "x") }).unwrap();
+    assert_eq!(h.counts(Q), (0, 0, 1), "the queue's 5 s delay, not 0");
+    h.advance_seconds(5);
+    assert_eq!(bodies(&h.receive(Q, 1)), ["x"]);
+}
+
+#[test]
 fn test_fifo_validates_group_and_deduplication_ids() {
     let mut h = fifo(&[]);
     let long = "x".repeat(129);

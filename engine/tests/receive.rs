@@ -331,3 +331,25 @@ fn test_receive_message_refuses_more_than_120000_messages_in_flight() {
     assert_eq!(h.receive("q", 10).len(), 1);
     assert!(matches!(h.receive_request("q", receive_request(1, None)), Err(SqsError::OverLimit(_))));
 }
+
+#[test]
+fn test_fifo_at_the_in_flight_limit_has_nothing_receivable() {
+    let mut h = Harness::new();
+    h.create_fifo("q.fifo", &[("ContentBasedDeduplication", "true")]).unwrap();
+    for chunk in 0..12_001u32 {
+        let entries = (0..10)
+            .map(|i| shoal_engine::command::SendEntry {
+                group_id: Some(format!("g{chunk}-{i}")),
+                ..common::batch_entry(&format!("e{i}"), &format!("m{chunk}-{i}"))
+            })
+            .collect();
+        h.send_batch("q.fifo", entries).unwrap();
+    }
+    for _ in 0..12_000 {
+        assert_eq!(h.receive_for("q.fifo", 10, 600).len(), 10);
+    }
+    assert!(!h.engine.has_receivable("q.fifo", h.now_ms), "a receive would return nothing, so a long poll must wait");
+    assert!(h.receive("q.fifo", 10).is_empty());
+    h.advance_seconds(600);
+    assert!(h.engine.has_receivable("q.fifo", h.now_ms), "visibility timeouts ended");
+}

@@ -167,6 +167,10 @@ impl Queue {
     pub fn has_receivable(&self, now_ms: u64) -> bool {
         let due = |set: &BTreeSet<(u64, Seq)>| set.first().is_some_and(|(at, _)| *at <= now_ms);
         if self.is_fifo() {
+            // At the in-flight limit a FIFO receive returns nothing, so nothing is receivable.
+            if self.in_flight.len() >= limits::IN_FLIGHT_FIFO_MAX {
+                return due(&self.in_flight);
+            }
             return !self.available_groups.is_empty() || due(&self.delayed) || due(&self.in_flight);
         }
         !self.visible.is_empty() || due(&self.delayed) || due(&self.in_flight)
