@@ -80,6 +80,28 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Read-only: would SendMessage of `entry` be refused whatever the state? Lets the node
+    /// refuse bad input before it is written to the log.
+    pub fn check_send(&self, name: &str, entry: &SendEntry) -> SqsResult<()> {
+        validate_entry(self.queue(name)?, entry)
+    }
+
+    /// Read-only: the whole-request checks of SendMessageBatch (entry failures are per entry).
+    pub fn check_send_batch(&self, name: &str, entries: &[SendEntry]) -> SqsResult<()> {
+        self.queue(name)?;
+        validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let total_bytes: usize = entries.iter().map(|e| message::message_size_bytes(&e.body, &e.attributes)).sum();
+        if total_bytes > limits::MESSAGE_SIZE_BYTES_MAX as usize {
+            return Err(SqsError::BatchRequestTooLong {
+                sent_bytes: total_bytes,
+                max_bytes: limits::MESSAGE_SIZE_BYTES_MAX,
+            });
+        }
+        Ok(())
+    }
+}
+
 fn send_to_queue(queue: &mut Queue, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {
     validate_entry(queue, entry)?;
     let body_digest = message::md5_digest(entry.body.as_bytes());

@@ -47,13 +47,13 @@ impl Broker {
         wait_seconds: u32,
     ) -> Result<Vec<ReceivedMessage>, ApiError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait_seconds));
-        // A retried attempt id must reach the engine once even when nothing is visible: its
-        // messages are in flight and come back from the attempt record.
-        let mut replay_attempt = request.receive_request_attempt_id.is_some();
+        let fifo = self.read(|engine, _| engine.queue(queue).map(|q| q.is_fifo()))?;
+        // A retried FIFO attempt id must reach the engine once even when nothing is visible:
+        // its messages are in flight and come back from the attempt record.
+        let mut replay_attempt = fifo && request.receive_request_attempt_id.is_some();
         loop {
-            let notified = self.applied.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+            let mut applied = Box::pin(self.applied.notified());
+            applied.as_mut().enable();
             let receivable = self.read(|engine, now| {
                 engine.queue(queue)?;
                 Ok::<bool, ApiError>(engine.has_receivable(queue, now))
@@ -67,13 +67,16 @@ impl Broker {
                 if !messages.is_empty() {
                     return Ok(messages);
                 }
+                // Our own receive's batch fired `applied`; wait for a later one instead.
+                applied = Box::pin(self.applied.notified());
+                applied.as_mut().enable();
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
                 return Ok(Vec::new());
             }
             let recheck = now + Duration::from_millis(limits::LONG_POLL_RECHECK_MS);
-            let _ = tokio::time::timeout_at(recheck.min(deadline), notified).await;
+            let _ = tokio::time::timeout_at(recheck.min(deadline), applied).await;
         }
     }
 

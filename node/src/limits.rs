@@ -7,11 +7,20 @@ pub const HTTP_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
 pub const PROPOSAL_QUEUE_CAPACITY: usize = 4096;
 /// Proposals written with one fsync.
 pub const PROPOSAL_BATCH_MAX: usize = 1024;
+/// Bytes of log entries written with one fsync (one entry more may overshoot it).
+pub const PROPOSAL_BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Log entries between engine snapshots.
 pub const SNAPSHOT_INTERVAL_ENTRIES: u64 = 50_000;
+/// Log bytes between engine snapshots, so large messages cannot grow the log without bound.
+pub const SNAPSHOT_INTERVAL_BYTES: usize = 256 * 1024 * 1024;
+/// Largest snapshot stored as one RocksDB value (RocksDB drops values over 4 GiB silently).
+/// A larger engine keeps its whole log instead; chunked snapshots come with replication.
+pub const SNAPSHOT_BYTES_MAX: usize = 3 * 1024 * 1024 * 1024;
 /// How often a long poll re-checks for messages whose delay or visibility timeout ended.
 pub const LONG_POLL_RECHECK_MS: u64 = 100;
 /// How often the node checks whether the engine needs a `Tick`.
 pub const TICK_INTERVAL_MS: u64 = 1000;
 
 const _: () = assert!(PROPOSAL_BATCH_MAX <= PROPOSAL_QUEUE_CAPACITY);
+const _: () = assert!(HTTP_BODY_BYTES_MAX < PROPOSAL_BATCH_BYTES_MAX);
+const _: () = assert!((SNAPSHOT_BYTES_MAX as u64) < u32::MAX as u64);

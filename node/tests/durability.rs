@@ -292,3 +292,28 @@ async fn test_durability_clean_stop_snapshot_then_crash_replays_log_after_it() {
         (0..20).flat_map(|i| [format!("before-{i:02}"), format!("after-{i:02}")]).collect();
     assert_eq!(bodies, expected);
 }
+
+/// Only accepted mutations reach the log: refused requests and idle long polls write nothing,
+/// which a restart shows by how many entries it replays.
+#[tokio::test]
+async fn test_durability_refused_requests_and_idle_polls_write_nothing_to_the_log() {
+    let mut server = Server::start().await;
+    let client = server.client().await;
+    let url = create_queue(&client, "quiet", &[]).await;
+    let missing = url.replace("quiet", "missing");
+    for _ in 0..3 {
+        let refused = client.send_message().queue_url(&missing).message_body("x").send().await;
+        assert!(refused.is_err(), "a send to a missing queue is refused");
+    }
+    let too_big = "x".repeat(1024 * 1024 + 1);
+    assert!(client.send_message().queue_url(&url).message_body(too_big).send().await.is_err());
+    let idle = Instant::now();
+    assert!(receive(&client, &url, 10, 2).await.is_empty());
+    assert!(idle.elapsed() >= Duration::from_secs(2), "the poll waited");
+    server.kill9();
+    server.restart().await;
+    let log = server.log_tail();
+    let replays: Vec<&str> = log.lines().filter(|l| l.contains("recovered")).map(str::trim).collect();
+    let last = replays.last().copied().unwrap_or_default();
+    assert!(last.contains("replayed=1"), "only the CreateQueue entry was logged: {last}");
+}

@@ -299,3 +299,35 @@ async fn test_error_raw_oversized_body_is_refused_with_413() {
     // Nothing was enqueued.
     assert_eq!(common::message_counts(&client, &url).await, (0, 0, 0));
 }
+
+#[tokio::test]
+async fn test_error_batch_visibility_out_of_range_fails_only_its_entry() {
+    let (_server, client) = common::start().await;
+    let url = create_queue(&client, "batch-range", &[]).await;
+    common::send(&client, &url, "a").await;
+    common::send(&client, &url, "b").await;
+    let messages = common::receive(&client, &url, 10, 1).await;
+    assert_eq!(messages.len(), 2);
+    let entry = |id: &str, handle: &str, seconds: i32| {
+        ChangeMessageVisibilityBatchRequestEntry::builder()
+            .id(id)
+            .receipt_handle(handle)
+            .visibility_timeout(seconds)
+            .build()
+            .unwrap()
+    };
+    let output = client
+        .change_message_visibility_batch()
+        .queue_url(&url)
+        .entries(entry("ok", messages[0].receipt_handle().unwrap(), 60))
+        .entries(entry("too-long", messages[1].receipt_handle().unwrap(), 50_000))
+        .send()
+        .await
+        .unwrap();
+    let successful: Vec<&str> = output.successful().iter().map(|e| e.id()).collect();
+    assert_eq!(successful, ["ok"]);
+    assert_eq!(output.failed().len(), 1);
+    assert_eq!(output.failed()[0].id(), "too-long");
+    assert_eq!(output.failed()[0].code(), "InvalidParameterValue");
+    assert!(output.failed()[0].sender_fault());
+}

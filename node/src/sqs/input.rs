@@ -48,7 +48,9 @@ impl<'a> Input<'a> {
     pub fn bounded(&self, name: &str, min: i64, max: i64) -> Result<Option<u32>, ApiError> {
         match self.integer(name)? {
             None => Ok(None),
-            Some(value) if (min..=max).contains(&value) => Ok(Some(value as u32)),
+            Some(value) if (min..=max).contains(&value) => {
+                u32::try_from(value).map(Some).map_err(|_| wrong_type(name, "an integer from 0 to 4294967295"))
+            }
             Some(value) => Err(ApiError::invalid_parameter(format!(
                 "value {value} for parameter {name} is invalid: must be between {min} and {max}"
             ))),

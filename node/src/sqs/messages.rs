@@ -81,6 +81,7 @@ pub async fn send_message(broker: &Broker, input: &Input<'_>) -> Result<Value, A
         return Err(ApiError::missing_parameter("MessageBody"));
     }
     let entry = send_entry(broker, input, String::new())?;
+    broker.read(|engine, _| engine.check_send(&queue, &entry))?;
     let Reply::Sent(result) = broker.propose(Command::SendMessage { queue, entry }).await? else {
         return Err(unexpected("SendMessage"));
     };
@@ -94,6 +95,7 @@ pub async fn send_message_batch(broker: &Broker, input: &Input<'_>) -> Result<Va
         let id = entry.string("Id")?.unwrap_or_default();
         entries.push(send_entry(broker, &entry, id)?);
     }
+    broker.read(|engine, _| engine.check_send_batch(&queue, &entries))?;
     let Reply::SentBatch(reply) = broker.propose(Command::SendMessageBatch { queue, entries }).await? else {
         return Err(unexpected("SendMessageBatch"));
     };
@@ -231,7 +233,11 @@ pub async fn change_message_visibility_batch(broker: &Broker, input: &Input<'_>)
     for entry in input.objects("Entries")? {
         let id = entry.string("Id")?.unwrap_or_default();
         let receipt_handle = entry.required_string("ReceiptHandle")?;
-        entries.push(VisibilityEntry { id, receipt_handle, visibility_timeout_seconds: visibility_timeout(&entry)? });
+        // Only the type is checked here; the range is checked per entry by the engine.
+        let visibility_timeout_seconds = entry
+            .bounded("VisibilityTimeout", 0, i64::from(u32::MAX))?
+            .ok_or_else(|| ApiError::missing_parameter("VisibilityTimeout"))?;
+        entries.push(VisibilityEntry { id, receipt_handle, visibility_timeout_seconds });
     }
     let command = Command::ChangeMessageVisibilityBatch { queue, entries };
     let Reply::ChangedBatch(reply) = broker.propose(command).await? else {

@@ -107,10 +107,13 @@ pub fn queue_name_from_url(url: &str, account_id: &str) -> Result<String, ApiErr
     Ok(name.to_string())
 }
 
-/// The queue a request is about, from its `QueueUrl` member.
+/// The queue a request is about, from its `QueueUrl` member. It must exist: a request for a
+/// missing queue is refused here, before anything is written to the log.
 pub fn queue_of(broker: &Broker, input: &Input) -> Result<String, ApiError> {
     let url = input.required_string("QueueUrl")?;
-    queue_name_from_url(&url, &broker.account_id)
+    let name = queue_name_from_url(&url, &broker.account_id)?;
+    broker.read(|engine, _| engine.queue(&name).map(|_| ()))?;
+    Ok(name)
 }
 
 #[cfg(test)]
