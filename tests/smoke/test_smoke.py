@@ -114,6 +114,16 @@ def test_boto3_fifo_content_deduplication_delivers_once(sqs):
     assert again.get("Messages", []) == []
 
 
+def test_boto3_fifo_send_with_delay_seconds_zero_is_accepted(sqs):
+    queue_url = sqs.create_queue(
+        QueueName="zero-delay.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    sent = sqs.send_message(QueueUrl=queue_url, MessageBody="now", MessageGroupId="g", DelaySeconds=0)
+    messages = receive_all(sqs, queue_url, 1)
+    assert [message["MessageId"] for message in messages] == [sent["MessageId"]]
+
+
 def test_boto3_get_queue_url_missing_queue_is_nonexistent_queue(sqs):
     with pytest.raises(ClientError) as raised:
         sqs.get_queue_url(QueueName="no-such-queue")
