@@ -1,6 +1,7 @@
 //! The broker: the engine behind its command log, reads against the applied state, and long
 //! polling. Everything the HTTP layer needs goes through here.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,13 +18,21 @@ pub struct Broker {
     engine: Arc<Mutex<Engine>>,
     log: CommandLog,
     applied: Arc<Notify>,
+    /// Set at shutdown: long polls return at once instead of holding the server open.
+    stopping: Arc<AtomicBool>,
     pub account_id: String,
 }
 
 impl Broker {
     pub fn new(engine: Arc<Mutex<Engine>>, log: CommandLog, applied: Arc<Notify>) -> Broker {
         let account_id = lock(&engine).config().account_id.clone();
-        Broker { engine, log, applied, account_id }
+        Broker { engine, log, applied, stopping: Arc::new(AtomicBool::new(false)), account_id }
+    }
+
+    /// Ends every long poll now (with what it has) and every later one at once.
+    pub fn begin_shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.applied.notify_waiters();
     }
 
     /// Runs `f` on the applied state. Keep `f` short: the log writer waits for the lock.
@@ -72,7 +81,7 @@ impl Broker {
                 applied.as_mut().enable();
             }
             let now = tokio::time::Instant::now();
-            if now >= deadline {
+            if now >= deadline || self.stopping.load(Ordering::SeqCst) {
                 return Ok(Vec::new());
             }
             let recheck = now + Duration::from_millis(limits::LONG_POLL_RECHECK_MS);

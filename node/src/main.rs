@@ -86,7 +86,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(args.http_addr).await.with_context(|| format!("binding {}", args.http_addr))?;
     tracing::info!(address = %args.http_addr, data_dir = %args.data_dir.display(), "shoal is serving");
-    axum::serve(listener, http::router(broker)).with_graceful_shutdown(shutdown_signal()).await?;
+    let stopping = broker.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        stopping.begin_shutdown();
+    };
+    axum::serve(listener, http::router(broker)).with_graceful_shutdown(shutdown).await?;
     ticker.abort();
     let _ = ticker.await;
     tracing::info!("http server stopped; flushing the command log");

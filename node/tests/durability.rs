@@ -317,3 +317,24 @@ async fn test_durability_refused_requests_and_idle_polls_write_nothing_to_the_lo
     let last = replays.last().copied().unwrap_or_default();
     assert!(last.contains("replayed=1"), "only the CreateQueue entry was logged: {last}");
 }
+
+/// SIGTERM ends long polls at once (empty), so a stop does not wait out their 20 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_durability_sigterm_ends_long_polls_and_exits_promptly() {
+    let mut server = Server::start().await;
+    let client = server.client().await;
+    let url = create_queue(&client, "polled", &[]).await;
+    let poll = {
+        let (client, url) = (client.clone(), url.clone());
+        tokio::spawn(async move { client.receive_message().queue_url(url).wait_time_seconds(20).send().await })
+    };
+    // Let the poll reach the server (bounded: it is in flight once the server holds it).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = Instant::now();
+    assert!(server.terminate(), "shoal exits cleanly on SIGTERM");
+    assert!(stopping.elapsed() < Duration::from_secs(5), "stopped in {:?}", stopping.elapsed());
+    let answered = tokio::time::timeout(Duration::from_secs(5), poll).await.expect("the poll ends").unwrap();
+    if let Ok(output) = answered {
+        assert!(output.messages().is_empty(), "an empty answer, nothing lost");
+    }
+}
