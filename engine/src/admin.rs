@@ -79,6 +79,14 @@ fn validate_tags(tags: &BTreeMap<String, String>) -> SqsResult<()> {
 }
 
 impl Engine {
+    /// Read-only: would CreateQueue be refused for its name or attributes alone? Lets the node
+    /// refuse bad input before it is written to the log.
+    pub fn check_create_queue(&self, name: &str, attributes: &BTreeMap<String, String>) -> SqsResult<()> {
+        let fifo = attributes.get("FifoQueue").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        validate_queue_name(name, fifo || name.ends_with(".fifo"))?;
+        QueueConfig::defaults(fifo).apply(attributes, true)
+    }
+
     pub(crate) fn create_queue(
         &mut self,
         name: &str,

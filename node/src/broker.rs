@@ -2,7 +2,7 @@
 //! polling. Everything the HTTP layer needs goes through here.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use shoal_engine::command::{ReceiveRequest, ReceivedMessage};
@@ -15,7 +15,7 @@ use crate::log::{now_ms, CommandLog};
 
 #[derive(Clone)]
 pub struct Broker {
-    engine: Arc<Mutex<Engine>>,
+    engine: Arc<RwLock<Engine>>,
     log: CommandLog,
     applied: Arc<Notify>,
     /// Set at shutdown: long polls return at once instead of holding the server open.
@@ -24,7 +24,7 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(engine: Arc<Mutex<Engine>>, log: CommandLog, applied: Arc<Notify>) -> Broker {
+    pub fn new(engine: Arc<RwLock<Engine>>, log: CommandLog, applied: Arc<Notify>) -> Broker {
         let account_id = lock(&engine).config().account_id.clone();
         Broker { engine, log, applied, stopping: Arc::new(AtomicBool::new(false)), account_id }
     }
@@ -35,7 +35,8 @@ impl Broker {
         self.applied.notify_waiters();
     }
 
-    /// Runs `f` on the applied state. Keep `f` short: the log writer waits for the lock.
+    /// Runs `f` on the applied state. Keep `f` short: the log writer waits for it to apply.
+    /// Reads share the lock with each other and with a snapshot being written.
     pub fn read<T>(&self, f: impl FnOnce(&Engine, u64) -> T) -> T {
         let engine = lock(&self.engine);
         f(&engine, now_ms())
@@ -98,6 +99,6 @@ impl Broker {
     }
 }
 
-fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
-    engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+fn lock(engine: &RwLock<Engine>) -> RwLockReadGuard<'_, Engine> {
+    engine.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

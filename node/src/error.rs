@@ -59,6 +59,15 @@ impl ApiError {
         )
     }
 
+    pub fn request_timeout(limit_ms: u64) -> ApiError {
+        ApiError::new(
+            "RequestTimeout",
+            "RequestTimeout",
+            400,
+            format!("the request body did not arrive within {limit_ms} ms"),
+        )
+    }
+
     pub fn unsupported_service(service: &str) -> ApiError {
         ApiError::new(
             "InvalidAction",

@@ -1,6 +1,8 @@
 //! The HTTP front door: tells the SQS JSON 1.0 protocol from the Query protocol, reads the
 //! body with a bound, runs the action, and renders the reply or error in the caller's protocol.
 
+use std::time::Duration;
+
 use axum::body::{to_bytes, Body};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -43,8 +45,10 @@ async fn serve(
     body: Body,
     protocol: Protocol,
 ) -> Result<(String, Value), ApiError> {
-    let body = to_bytes(body, limits::HTTP_BODY_BYTES_MAX)
+    let read_timeout = Duration::from_millis(limits::HTTP_BODY_READ_TIMEOUT_MS);
+    let body = tokio::time::timeout(read_timeout, to_bytes(body, limits::HTTP_BODY_BYTES_MAX))
         .await
+        .map_err(|_| ApiError::request_timeout(limits::HTTP_BODY_READ_TIMEOUT_MS))?
         .map_err(|_| ApiError::too_large(limits::HTTP_BODY_BYTES_MAX))?;
     if let Some(service) = signing_service(headers, uri) {
         if service != "sqs" {

@@ -16,6 +16,12 @@ pub const SNAPSHOT_INTERVAL_BYTES: usize = 256 * 1024 * 1024;
 /// Largest snapshot stored as one RocksDB value (RocksDB drops values over 4 GiB silently).
 /// A larger engine keeps its whole log instead; chunked snapshots come with replication.
 pub const SNAPSHOT_BYTES_MAX: usize = 3 * 1024 * 1024 * 1024;
+/// After failed snapshots the intervals double, up to this many times (64x).
+pub const SNAPSHOT_BACKOFF_SHIFT_MAX: u32 = 6;
+/// A request body must arrive within this time.
+pub const HTTP_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// After SIGTERM, connections get this long to finish before they are dropped.
+pub const SHUTDOWN_GRACE_MS: u64 = 25_000;
 /// How often a long poll re-checks for messages whose delay or visibility timeout ended.
 pub const LONG_POLL_RECHECK_MS: u64 = 100;
 /// How often the node checks whether the engine needs a `Tick`.

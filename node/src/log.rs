@@ -2,7 +2,7 @@
 //! with one fsync per batch, then applied to the engine in log order. A proposer hears back
 //! only after its entry is on disk and applied.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,10 +23,18 @@ struct Proposal {
     reply: oneshot::Sender<Outcome>,
 }
 
+// Nearly every request is a proposal, so boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Request {
+    Propose(Proposal),
+    /// Write what came before, snapshot, and stop; later proposals get `LogError::Stopped`.
+    Stop,
+}
+
 /// The handle proposers use; cheap to clone.
 #[derive(Clone)]
 pub struct CommandLog {
-    sender: mpsc::Sender<Proposal>,
+    sender: mpsc::Sender<Request>,
 }
 
 pub fn now_ms() -> u64 {
@@ -38,19 +46,19 @@ impl CommandLog {
     /// notified after every applied batch.
     pub fn start(
         store: Store,
-        engine: Arc<Mutex<Engine>>,
-        next_index: u64,
-        snapshot_index: u64,
+        engine: Arc<RwLock<Engine>>,
+        recovered: &Recovered,
         applied: Arc<Notify>,
     ) -> std::io::Result<(CommandLog, JoinHandle<()>)> {
         let (sender, receiver) = mpsc::channel(limits::PROPOSAL_QUEUE_CAPACITY);
         let mut writer = Writer {
             store,
             engine,
-            next_index,
-            snapshot_index,
-            next_snapshot_attempt_index: snapshot_index + limits::SNAPSHOT_INTERVAL_ENTRIES,
-            bytes_since_snapshot: 0,
+            next_index: recovered.next_index,
+            snapshot_index: recovered.snapshot_index,
+            next_snapshot_attempt_index: recovered.snapshot_index + limits::SNAPSHOT_INTERVAL_ENTRIES,
+            bytes_since_snapshot: recovered.replayed_bytes,
+            snapshot_backoff: 0,
             applied,
             receiver,
         };
@@ -69,41 +77,58 @@ impl CommandLog {
     /// Proposes a command; resolves once it is durable and applied.
     pub async fn propose(&self, command: Command) -> Result<Outcome, LogError> {
         let (reply, answer) = oneshot::channel();
-        self.sender.send(Proposal { command, reply }).await.map_err(|_| LogError::Stopped)?;
+        self.sender.send(Request::Propose(Proposal { command, reply })).await.map_err(|_| LogError::Stopped)?;
         answer.await.map_err(|_| LogError::Stopped)
+    }
+
+    /// Asks the writer to finish what it has, snapshot and stop.
+    pub async fn stop(&self) {
+        let _ = self.sender.send(Request::Stop).await;
     }
 }
 
 struct Writer {
     store: Store,
-    engine: Arc<Mutex<Engine>>,
+    engine: Arc<RwLock<Engine>>,
     next_index: u64,
     snapshot_index: u64,
     /// A failed snapshot is retried only after this many more entries, not after every batch.
     next_snapshot_attempt_index: u64,
     bytes_since_snapshot: usize,
+    /// Doubles the snapshot intervals after each failed snapshot (up to a bound), so an engine
+    /// too large to snapshot is not encoded again and again.
+    snapshot_backoff: u32,
     applied: Arc<Notify>,
-    receiver: mpsc::Receiver<Proposal>,
+    receiver: mpsc::Receiver<Request>,
 }
 
 impl Writer {
     fn run(&mut self) {
-        while let Some(first) = self.receiver.blocking_recv() {
+        let mut stopping = false;
+        while !stopping {
+            let Some(Request::Propose(first)) = self.receiver.blocking_recv() else {
+                break;
+            };
             let mut batch = vec![first];
             while batch.len() < limits::PROPOSAL_BATCH_MAX {
                 match self.receiver.try_recv() {
-                    Ok(proposal) => batch.push(proposal),
+                    Ok(Request::Propose(proposal)) => batch.push(proposal),
+                    Ok(Request::Stop) => {
+                        stopping = true;
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
             self.write_and_apply(batch);
             let last_index = self.next_index - 1;
             let due_by_entries = last_index >= self.next_snapshot_attempt_index;
-            let due_by_bytes = self.bytes_since_snapshot >= limits::SNAPSHOT_INTERVAL_BYTES;
+            let due_by_bytes = self.bytes_since_snapshot >= limits::SNAPSHOT_INTERVAL_BYTES << self.snapshot_backoff;
             if due_by_entries || due_by_bytes {
                 self.snapshot();
             }
         }
+        self.receiver.close();
         if self.next_index - 1 > self.snapshot_index {
             self.snapshot();
         }
@@ -148,7 +173,7 @@ impl Writer {
         }
         self.next_index += entries.len() as u64;
         self.bytes_since_snapshot += encoded.iter().map(Vec::len).sum::<usize>();
-        let mut engine = self.engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut engine = self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for (entry, reply) in entries.iter().zip(replies) {
             let outcome = engine.apply(entry);
             let _ = reply.send(outcome);
@@ -159,29 +184,45 @@ impl Writer {
 
     fn snapshot(&mut self) {
         let last_index = self.next_index - 1;
-        self.next_snapshot_attempt_index = last_index + limits::SNAPSHOT_INTERVAL_ENTRIES;
         self.bytes_since_snapshot = 0;
-        let engine = self.engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A read lock: requests keep reading while the snapshot is encoded and written.
+        let engine = self.engine.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         match self.store.save_snapshot(&engine, last_index, limits::SNAPSHOT_BYTES_MAX) {
-            Ok(()) => self.snapshot_index = last_index,
-            Err(error) => tracing::error!(%error, "saving a snapshot failed; the log is kept"),
+            Ok(()) => {
+                self.snapshot_index = last_index;
+                self.snapshot_backoff = 0;
+            }
+            Err(error) => {
+                self.snapshot_backoff = (self.snapshot_backoff + 1).min(limits::SNAPSHOT_BACKOFF_SHIFT_MAX);
+                tracing::error!(%error, backoff = self.snapshot_backoff, "saving a snapshot failed; the log is kept");
+            }
         }
+        self.next_snapshot_attempt_index = last_index + (limits::SNAPSHOT_INTERVAL_ENTRIES << self.snapshot_backoff);
     }
 }
 
-/// Rebuilds the engine from the store's snapshot and the log after it. Returns the engine,
-/// the index the next entry gets, and the snapshot's index.
-pub fn recover(store: &Store, fresh: impl FnOnce() -> Engine) -> Result<(Engine, u64, u64), StoreError> {
+/// Where recovery left the log: the writer continues from here.
+pub struct Recovered {
+    pub next_index: u64,
+    pub snapshot_index: u64,
+    /// Log bytes after the snapshot, so the next snapshot is not put off by restarts.
+    pub replayed_bytes: usize,
+}
+
+/// Rebuilds the engine from the store's snapshot and the log after it.
+pub fn recover(store: &Store, fresh: impl FnOnce() -> Engine) -> Result<(Engine, Recovered), StoreError> {
     let (mut engine, snapshot_index) = match store.load_snapshot()? {
         Some((engine, index)) => (engine, index),
         None => (fresh(), 0),
     };
     let mut replayed = 0u64;
-    let last_index = store.replay_after(snapshot_index, |entry| {
+    let mut replayed_bytes = 0usize;
+    let last_index = store.replay_after(snapshot_index, |entry, size_bytes| {
         // Outcomes were answered before the crash; replay only rebuilds the state.
         let _ = engine.apply(entry);
         replayed += 1;
+        replayed_bytes += size_bytes;
     })?;
     tracing::info!(snapshot_index, replayed, "recovered");
-    Ok((engine, last_index + 1, snapshot_index))
+    Ok((engine, Recovered { next_index: last_index + 1, snapshot_index, replayed_bytes }))
 }

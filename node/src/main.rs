@@ -8,9 +8,10 @@ mod log;
 mod sqs;
 mod store;
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -67,7 +68,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
     let store = store::Store::open(&args.data_dir.join("db")).context("opening the store")?;
     let config = EngineConfig { account_id: args.account_id.clone(), region: args.region.clone() };
-    let (engine, next_index, snapshot_index) =
+    let (engine, recovered) =
         log::recover(&store, || Engine::new(config.clone())).context("recovering the command log")?;
     if engine.config() != &config {
         anyhow::bail!(
@@ -76,25 +77,40 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             engine.config().region
         );
     }
-    let engine = Arc::new(Mutex::new(engine));
+    let engine = Arc::new(RwLock::new(engine));
     let applied = Arc::new(Notify::new());
-    let (command_log, writer) =
-        log::CommandLog::start(store, engine.clone(), next_index, snapshot_index, applied.clone())?;
-    let broker = broker::Broker::new(engine, command_log, applied);
+    let (command_log, writer) = log::CommandLog::start(store, engine.clone(), &recovered, applied.clone())?;
+    let broker = broker::Broker::new(engine, command_log.clone(), applied);
 
     let ticker = tokio::spawn(run_ticker(broker.clone()));
     let listener =
         tokio::net::TcpListener::bind(args.http_addr).await.with_context(|| format!("binding {}", args.http_addr))?;
     tracing::info!(address = %args.http_addr, data_dir = %args.data_dir.display(), "shoal is serving");
     let stopping = broker.clone();
+    let (signalled, signal_seen) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown_signal().await;
         stopping.begin_shutdown();
+        let _ = signalled.send(());
     };
-    axum::serve(listener, http::router(broker)).with_graceful_shutdown(shutdown).await?;
+    let server = axum::serve(listener, http::router(broker)).with_graceful_shutdown(shutdown);
+    // After the signal, connections get a bounded time to finish; a client that never
+    // finishes its request cannot keep the process (and its final snapshot) waiting.
+    let grace_ended = async {
+        if signal_seen.await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(limits::SHUTDOWN_GRACE_MS)).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server.into_future() => result?,
+        () = grace_ended => tracing::warn!("connections still open after the shutdown grace period; closing them"),
+    }
     ticker.abort();
     let _ = ticker.await;
     tracing::info!("http server stopped; flushing the command log");
+    command_log.stop().await;
     tokio::task::spawn_blocking(move || writer.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the command log writer panicked"))?;

@@ -88,7 +88,7 @@ impl Store {
     /// Calls `apply` with every entry after `after_index`, in order, one at a time (the log is
     /// never held in memory whole). Returns the last index seen. A hole or an entry of an
     /// unknown format stops recovery with an error rather than being skipped.
-    pub fn replay_after(&self, after_index: u64, mut apply: impl FnMut(&LogEntry)) -> Result<u64, StoreError> {
+    pub fn replay_after(&self, after_index: u64, mut apply: impl FnMut(&LogEntry, usize)) -> Result<u64, StoreError> {
         let log = self.family(LOG_FAMILY)?;
         let start = (after_index + 1).to_be_bytes();
         let mut last_index = after_index;
@@ -103,7 +103,7 @@ impl Store {
             if entry.format_version != FORMAT_VERSION {
                 return Err(StoreError::EntryVersion { index, version: entry.format_version });
             }
-            apply(&entry);
+            apply(&entry, value.len());
             last_index = index;
         }
         Ok(last_index)
@@ -194,7 +194,7 @@ mod tests {
         /// Snapshot (if any) plus replay, as a restart does.
         fn recover(&self) -> (Engine, u64) {
             let (mut engine, snapshot_index) = self.store().load_snapshot().unwrap().unwrap_or((fresh_engine(), 0));
-            let last = self.store().replay_after(snapshot_index, |entry| drop(engine.apply(entry))).unwrap();
+            let last = self.store().replay_after(snapshot_index, |entry, _| drop(engine.apply(entry))).unwrap();
             (engine, last)
         }
     }
@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(last, 3);
         assert_eq!(recovered.queues().count(), 3);
         let mut replayed = 0;
-        temp.store().replay_after(0, |_| replayed += 1).unwrap_err();
+        temp.store().replay_after(0, |_, _| replayed += 1).unwrap_err();
         assert_eq!(replayed, 0, "entries 1 and 2 are gone, so replaying from 0 finds a hole at once");
     }
 
@@ -258,7 +258,7 @@ mod tests {
         let mut future = create("a");
         future.format_version = FORMAT_VERSION + 1;
         temp.store().append_synced(1, &encode(&[future])).unwrap();
-        let error = temp.store().replay_after(0, |_| {}).unwrap_err();
+        let error = temp.store().replay_after(0, |_, _| {}).unwrap_err();
         assert!(matches!(error, StoreError::EntryVersion { index: 1, .. }), "{error}");
     }
 }

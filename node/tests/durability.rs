@@ -307,6 +307,12 @@ async fn test_durability_refused_requests_and_idle_polls_write_nothing_to_the_lo
     }
     let too_big = "x".repeat(1024 * 1024 + 1);
     assert!(client.send_message().queue_url(&url).message_body(too_big).send().await.is_err());
+    let garbage_handle = "not-a-handle".repeat(1000);
+    assert!(client.delete_message().queue_url(&url).receipt_handle(&garbage_handle).send().await.is_err());
+    let bad_change = client.change_message_visibility().queue_url(&url).receipt_handle(&garbage_handle);
+    assert!(bad_change.visibility_timeout(5).send().await.is_err());
+    let bad_create = client.create_queue().queue_name("bad").attributes(QueueAttributeName::DelaySeconds, "901");
+    assert!(bad_create.send().await.is_err());
     let idle = Instant::now();
     assert!(receive(&client, &url, 10, 2).await.is_empty());
     assert!(idle.elapsed() >= Duration::from_secs(2), "the poll waited");

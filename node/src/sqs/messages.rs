@@ -6,6 +6,7 @@ use shoal_engine::command::{
     BatchReply, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SendResult, VisibilityEntry,
 };
 use shoal_engine::message::{md5_of_attributes, MessageAttributes};
+use shoal_engine::queue::ReceiptHandle;
 use shoal_engine::{limits, Command, Reply};
 
 use super::{queue_of, Input};
@@ -195,6 +196,7 @@ pub async fn receive_message(broker: &Broker, input: &Input<'_>) -> Result<Value
 pub async fn delete_message(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
     let queue = queue_of(broker, input)?;
     let receipt_handle = input.required_string("ReceiptHandle")?;
+    ReceiptHandle::decode(&receipt_handle)?;
     broker.propose(Command::DeleteMessage { queue, receipt_handle }).await?;
     Ok(json!({}))
 }
@@ -221,6 +223,7 @@ fn visibility_timeout(input: &Input<'_>) -> Result<u32, ApiError> {
 pub async fn change_message_visibility(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
     let queue = queue_of(broker, input)?;
     let receipt_handle = input.required_string("ReceiptHandle")?;
+    ReceiptHandle::decode(&receipt_handle)?;
     let visibility_timeout_seconds = visibility_timeout(input)?;
     let command = Command::ChangeMessageVisibility { queue, receipt_handle, visibility_timeout_seconds };
     broker.propose(command).await?;

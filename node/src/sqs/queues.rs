@@ -12,6 +12,7 @@ pub async fn create_queue(broker: &Broker, context: &RequestContext, input: &Inp
     let attributes = input.string_map("Attributes")?;
     let mut tags = input.string_map("tags")?;
     tags.extend(input.string_map("Tags")?);
+    broker.read(|engine, _| engine.check_create_queue(&name, &attributes))?;
     broker.propose(Command::CreateQueue { name: name.clone(), attributes, tags }).await?;
     Ok(json!({ "QueueUrl": queue_url(context, &broker.account_id, &name) }))
 }
