@@ -161,8 +161,13 @@ impl Engine {
 
     /// Would a receive on `queue` find a message at `now_ms`? For long polling.
     pub fn has_receivable(&self, queue: &str, now_ms: u64) -> bool {
+        self.receivable_estimate(queue, now_ms, 1) > 0
+    }
+
+    /// About how many receives on `queue` could each get something at `now_ms`, up to `cap`.
+    pub fn receivable_estimate(&self, queue: &str, now_ms: u64, cap: usize) -> usize {
         let now_ms = now_ms.max(self.now_ms).min(crate::limits::TIME_MS_MAX);
-        self.queues.get(queue).is_some_and(|q| q.has_receivable(now_ms))
+        self.queues.get(queue).map_or(0, |q| q.receivable_estimate(now_ms, cap))
     }
 
     /// Total number of messages across all queues.

@@ -1,8 +1,9 @@
 //! The broker: the engine behind its command log, reads against the applied state, and long
 //! polling. Everything the HTTP layer needs goes through here.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use shoal_engine::command::{ReceiveRequest, ReceivedMessage};
@@ -20,13 +21,24 @@ pub struct Broker {
     applied: Arc<Notify>,
     /// Set at shutdown: long polls return at once instead of holding the server open.
     stopping: Arc<AtomicBool>,
+    /// Receives proposed and not yet answered, per queue: a long poller proposes only while
+    /// the queue has more receivable messages than that, so one new message does not make
+    /// every poller write an empty receive to the log.
+    pending_receives: Arc<Mutex<HashMap<String, usize>>>,
     pub account_id: String,
 }
 
 impl Broker {
     pub fn new(engine: Arc<RwLock<Engine>>, log: CommandLog, applied: Arc<Notify>) -> Broker {
         let account_id = lock(&engine).config().account_id.clone();
-        Broker { engine, log, applied, stopping: Arc::new(AtomicBool::new(false)), account_id }
+        Broker {
+            engine,
+            log,
+            applied,
+            stopping: Arc::new(AtomicBool::new(false)),
+            pending_receives: Arc::new(Mutex::new(HashMap::new())),
+            account_id,
+        }
     }
 
     /// Ends every long poll now (with what it has) and every later one at once.
@@ -66,9 +78,10 @@ impl Broker {
             applied.as_mut().enable();
             let receivable = self.read(|engine, now| {
                 engine.queue(queue)?;
-                Ok::<bool, ApiError>(engine.has_receivable(queue, now))
+                Ok::<usize, ApiError>(engine.receivable_estimate(queue, now, limits::RECEIVE_ESTIMATE_CAP))
             })?;
-            if receivable || replay_attempt {
+            let limit = if replay_attempt { usize::MAX } else { receivable };
+            if let Some(_slot) = self.try_receive_slot(queue, limit) {
                 replay_attempt = false;
                 let command = Command::ReceiveMessage { queue: queue.to_string(), request: request.clone() };
                 let Reply::Received(messages) = self.propose(command).await? else {
@@ -90,6 +103,17 @@ impl Broker {
         }
     }
 
+    /// Takes a pending-receive slot for `queue` when fewer than `receivable` are taken.
+    fn try_receive_slot(&self, queue: &str, receivable: usize) -> Option<ReceiveSlot> {
+        let mut pending = self.pending_receives.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let taken = pending.get(queue).copied().unwrap_or(0);
+        if taken >= receivable {
+            return None;
+        }
+        pending.insert(queue.to_string(), taken + 1);
+        Some(ReceiveSlot { pending: self.pending_receives.clone(), queue: queue.to_string() })
+    }
+
     /// Proposes a `Tick` when some timer or move task needs one.
     pub async fn tick_if_needed(&self) -> Result<(), ApiError> {
         if self.read(|engine, now| engine.needs_tick(now)) {
@@ -101,4 +125,22 @@ impl Broker {
 
 fn lock(engine: &RwLock<Engine>) -> RwLockReadGuard<'_, Engine> {
     engine.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One pending receive on a queue; released when dropped, whatever the outcome.
+struct ReceiveSlot {
+    pending: Arc<Mutex<HashMap<String, usize>>>,
+    queue: String,
+}
+
+impl Drop for ReceiveSlot {
+    fn drop(&mut self) {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(taken) = pending.get_mut(&self.queue) {
+            *taken -= 1;
+            if *taken == 0 {
+                pending.remove(&self.queue);
+            }
+        }
+    }
 }

@@ -24,6 +24,8 @@ pub const HTTP_BODY_READ_TIMEOUT_MS: u64 = 30_000;
 pub const SHUTDOWN_GRACE_MS: u64 = 25_000;
 /// How often a long poll re-checks for messages whose delay or visibility timeout ended.
 pub const LONG_POLL_RECHECK_MS: u64 = 100;
+/// Receivable messages counted per queue when deciding whether another long poller proposes.
+pub const RECEIVE_ESTIMATE_CAP: usize = 1024;
 /// How often the node checks whether the engine needs a `Tick`.
 pub const TICK_INTERVAL_MS: u64 = 1000;
 

@@ -165,15 +165,20 @@ impl Queue {
 
     /// Would a receive at `now_ms` find a message? Read-only, for long polling.
     pub fn has_receivable(&self, now_ms: u64) -> bool {
-        let due = |set: &BTreeSet<(u64, Seq)>| set.first().is_some_and(|(at, _)| *at <= now_ms);
-        if self.is_fifo() {
-            // At the in-flight limit a FIFO receive returns nothing, so nothing is receivable.
-            if self.in_flight.len() >= limits::IN_FLIGHT_FIFO_MAX {
-                return due(&self.in_flight);
-            }
-            return !self.available_groups.is_empty() || due(&self.delayed) || due(&self.in_flight);
+        self.receivable_estimate(now_ms, 1) > 0
+    }
+
+    /// About how many receives at `now_ms` could each get something, counted up to `cap`:
+    /// visible messages (FIFO: available groups) plus timers that are due. Read-only, so that
+    /// many long pollers do not all propose a receive for one new message.
+    pub fn receivable_estimate(&self, now_ms: u64, cap: usize) -> usize {
+        let due = |set: &BTreeSet<(u64, Seq)>| set.iter().take_while(|(at, _)| *at <= now_ms).take(cap).count();
+        if self.is_fifo() && self.in_flight.len() >= limits::IN_FLIGHT_FIFO_MAX {
+            // At the in-flight limit a FIFO receive returns nothing until a timeout ends.
+            return due(&self.in_flight).min(cap);
         }
-        !self.visible.is_empty() || due(&self.delayed) || due(&self.in_flight)
+        let ready = if self.is_fifo() { self.available_groups.len() } else { self.visible.len() };
+        ready.saturating_add(due(&self.delayed)).saturating_add(due(&self.in_flight)).min(cap)
     }
 
     /// The earliest time at which a timer of this queue fires, if any.
