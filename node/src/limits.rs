@@ -20,7 +20,8 @@ pub const SNAPSHOT_BYTES_MAX: usize = 3 * 1024 * 1024 * 1024;
 pub const SNAPSHOT_BACKOFF_SHIFT_MAX: u32 = 6;
 /// A request body must arrive within this time.
 pub const HTTP_BODY_READ_TIMEOUT_MS: u64 = 30_000;
-/// After SIGTERM, connections get this long to finish before they are dropped.
+/// After SIGTERM, connections get this long to finish before they are dropped (default of
+/// `--shutdown-grace-ms`).
 pub const SHUTDOWN_GRACE_MS: u64 = 25_000;
 /// How often a long poll re-checks for messages whose delay or visibility timeout ended.
 pub const LONG_POLL_RECHECK_MS: u64 = 100;

@@ -46,6 +46,9 @@ struct ServeArgs {
     /// Region in ARNs.
     #[arg(long, env = "SHOAL_REGION", default_value = "us-east-1")]
     region: String,
+    /// After SIGTERM, how long open connections get to finish before they are dropped.
+    #[arg(long, env = "SHOAL_SHUTDOWN_GRACE_MS", default_value_t = limits::SHUTDOWN_GRACE_MS)]
+    shutdown_grace_ms: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -98,7 +101,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // finishes its request cannot keep the process (and its final snapshot) waiting.
     let grace_ended = async {
         if signal_seen.await.is_ok() {
-            tokio::time::sleep(Duration::from_millis(limits::SHUTDOWN_GRACE_MS)).await;
+            tokio::time::sleep(Duration::from_millis(args.shutdown_grace_ms)).await;
         } else {
             std::future::pending::<()>().await;
         }

@@ -378,3 +378,29 @@ async fn test_durability_many_pollers_write_one_receive_for_one_message() {
     // CreateQueue, SendMessage, one ReceiveMessage; a poller racing the first may add one.
     assert!(replayed <= 4, "{replayed} entries for {POLLERS} pollers and one message: {last}");
 }
+
+/// A client that never finishes its request cannot keep a stopping node alive: after the grace
+/// period the connection is dropped, the log is flushed and snapshotted, and the process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_durability_sigterm_is_bounded_by_the_grace_period_despite_a_stalled_client() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = Server::start_with_env(&[("SHOAL_SHUTDOWN_GRACE_MS", "1000")]).await;
+    let client = server.client().await;
+    let url = create_queue(&client, "stalled", &[]).await;
+    client.send_message().queue_url(&url).message_body("kept").send().await.unwrap();
+    let mut stalled = tokio::net::TcpStream::connect(server.address()).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AmazonSQS.ListQueues\r\nContent-Length: 100\r\n\r\n{{",
+        server.address()
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopping = Instant::now();
+    assert!(server.terminate(), "shoal exits cleanly on SIGTERM");
+    assert!(stopping.elapsed() < Duration::from_secs(10), "stopped in {:?}", stopping.elapsed());
+    assert!(server.log_tail().contains("command log writer stopped"), "{}", server.log_tail());
+    drop(stalled);
+    server.start_again().await;
+    let client = server.client().await;
+    assert_eq!(body(&receive(&client, &url, 1, 1).await[0]), "kept");
+}

@@ -39,16 +39,24 @@ pub struct Server {
     child: Option<Child>,
     root: PathBuf,
     port: u16,
+    /// Environment variables given to every start of the process.
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Starts a server on a fresh data directory and waits until it listens.
     pub async fn start() -> Server {
+        Server::start_with_env(&[]).await
+    }
+
+    /// `start` with extra environment variables (e.g. `SHOAL_SHUTDOWN_GRACE_MS`).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Server {
         let number = NEXT_SERVER.fetch_add(1, Ordering::Relaxed);
         let root = std::env::temp_dir().join(format!("shoal-node-test-{}-{number}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).expect("creating the test directory");
-        let mut server = Server { child: None, root, port: 0 };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut server = Server { child: None, root, port: 0, env };
         for attempt in 1..=START_ATTEMPTS_MAX {
             server.port = free_port();
             match server.spawn_and_wait().await {
@@ -150,6 +158,7 @@ impl Server {
             .arg("--http-addr")
             .arg(self.address())
             .env("SHOAL_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_for_stdout))
             .stderr(Stdio::from(log))
