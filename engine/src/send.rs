@@ -63,15 +63,8 @@ impl Engine {
         entries: &[SendEntry],
         now_ms: u64,
     ) -> SqsResult<BatchReply<SendResult>> {
+        self.check_send_batch(name, entries)?;
         let queue = self.queue_mut(name)?;
-        validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
-        let total_bytes: usize = entries.iter().map(|e| message::message_size_bytes(&e.body, &e.attributes)).sum();
-        if total_bytes > limits::MESSAGE_SIZE_BYTES_MAX as usize {
-            return Err(SqsError::BatchRequestTooLong {
-                sent_bytes: total_bytes,
-                max_bytes: limits::MESSAGE_SIZE_BYTES_MAX,
-            });
-        }
         let mut reply = BatchReply::default();
         for entry in entries {
             reply.push(entry.id.clone(), send_to_queue(queue, entry, now_ms));
