@@ -188,7 +188,8 @@ impl Writer {
         // A read lock: requests keep reading while the snapshot is encoded and written.
         let engine = self.engine.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         match self.store.save_snapshot(&engine, last_index, limits::SNAPSHOT_BYTES_MAX) {
-            Ok(()) => {
+            Ok(size_bytes) => {
+                tracing::info!(last_index, size_bytes, "snapshot saved");
                 self.snapshot_index = last_index;
                 self.snapshot_backoff = 0;
             }

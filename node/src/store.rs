@@ -125,7 +125,7 @@ impl Store {
     /// Saves the engine as of `last_index` (synced), checks it was stored whole, then drops
     /// the log up to it. A snapshot over `max_bytes` is refused and the log kept: RocksDB
     /// silently drops values over 4 GiB, so the size is checked here and the write read back.
-    pub fn save_snapshot(&self, engine: &Engine, last_index: u64, max_bytes: usize) -> Result<(), StoreError> {
+    pub fn save_snapshot(&self, engine: &Engine, last_index: u64, max_bytes: usize) -> Result<usize, StoreError> {
         let snapshot = SnapshotRef { format_version: SNAPSHOT_FORMAT_VERSION, last_index, engine };
         let bytes = postcard::to_stdvec(&snapshot).map_err(StoreError::Encode)?;
         if bytes.len() > max_bytes {
@@ -143,7 +143,7 @@ impl Store {
         }
         let log = self.family(LOG_FAMILY)?;
         self.db.delete_range_cf(log, 0u64.to_be_bytes(), (last_index + 1).to_be_bytes())?;
-        Ok(())
+        Ok(bytes.len())
     }
 }
 
