@@ -66,6 +66,27 @@ fn policy_statements(policy: &mut serde_json::Value) -> SqsResult<&mut Vec<serde
     statements.as_array_mut().ok_or_else(|| SqsError::invalid_parameter("the queue's Policy has no statement list"))
 }
 
+/// One page of `names` (in name order): those after `start_after`, at most `max` (default
+/// 1000), and the last one returned when more remain and the caller asked for pages.
+pub(crate) fn page_of_names<'a>(
+    names: impl Iterator<Item = &'a String>,
+    start_after: Option<&str>,
+    max: Option<u32>,
+) -> (Vec<String>, Option<String>) {
+    let limit = max.unwrap_or(limits::LIST_QUEUES_RESULTS_MAX) as usize;
+    let mut page = Vec::new();
+    let mut more = false;
+    for name in names.filter(|name| start_after.is_none_or(|after| name.as_str() > after)) {
+        if page.len() == limit {
+            more = true;
+            break;
+        }
+        page.push(name.clone());
+    }
+    let next = if more && max.is_some() { page.last().cloned() } else { None };
+    (page, next)
+}
+
 fn validate_tags(tags: &BTreeMap<String, String>) -> SqsResult<()> {
     for (key, value) in tags {
         if key.is_empty() || key.len() > limits::TAG_KEY_LENGTH_MAX || key.to_ascii_lowercase().starts_with("aws:") {
@@ -295,21 +316,8 @@ impl Engine {
         start_after: Option<&str>,
         max: Option<u32>,
     ) -> (Vec<String>, Option<String>) {
-        let limit = max.unwrap_or(limits::LIST_QUEUES_RESULTS_MAX) as usize;
-        let mut names = Vec::new();
-        let mut more = false;
-        for name in self.queues.keys() {
-            if !name.starts_with(prefix) || start_after.is_some_and(|after| name.as_str() <= after) {
-                continue;
-            }
-            if names.len() == limit {
-                more = true;
-                break;
-            }
-            names.push(name.clone());
-        }
-        let next = if more && max.is_some() { names.last().cloned() } else { None };
-        (names, next)
+        let names = self.queues.keys().filter(|name| name.starts_with(prefix));
+        page_of_names(names, start_after, max)
     }
 
     /// GetQueueAttributes: `All` or the named attributes, as the wire shows them at `now_ms`.

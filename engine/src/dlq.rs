@@ -51,23 +51,13 @@ impl Engine {
         start_after: Option<&str>,
         max: Option<u32>,
     ) -> SqsResult<(Vec<String>, Option<String>)> {
-        let arn = self.queue(name)?.arn.clone();
-        let limit = max.unwrap_or(limits::LIST_QUEUES_RESULTS_MAX) as usize;
-        let mut names = Vec::new();
-        let mut more = false;
-        for queue in self.queues.values() {
-            let targets_us = queue.config.redrive_policy.as_ref().is_some_and(|p| p.dead_letter_target_arn == arn);
-            if !targets_us || start_after.is_some_and(|after| queue.name.as_str() <= after) {
-                continue;
-            }
-            if names.len() == limit {
-                more = true;
-                break;
-            }
-            names.push(queue.name.clone());
-        }
-        let next = if more && max.is_some() { names.last().cloned() } else { None };
-        Ok((names, next))
+        let arn = &self.queue(name)?.arn;
+        let sources = self
+            .queues
+            .values()
+            .filter(|queue| queue.config.redrive_policy.as_ref().is_some_and(|p| &p.dead_letter_target_arn == arn))
+            .map(|queue| &queue.name);
+        Ok(crate::admin::page_of_names(sources, start_after, max))
     }
 
     pub(crate) fn start_message_move_task(
@@ -223,7 +213,6 @@ impl Engine {
         // Messages whose visibility timeout ended are movable now, not at the next command.
         source_queue.advance(now_ms);
         let seqs = source_queue.visible_up_to(task.last_seq, budget);
-        let nothing_left = source_queue.visible_up_to(task.last_seq, 1).is_empty();
         let mut moved = 0u64;
         let mut failure = None;
         for seq in seqs {
@@ -248,9 +237,7 @@ impl Engine {
             let Some(mut message) = self.queues.get_mut(&source).and_then(|q| q.remove(seq)) else {
                 continue;
             };
-            message.receive_count = 0;
-            message.first_receive_ms = None;
-            message.sequence_number = None;
+            message.restart_receives();
             message.dead_letter_source_arn = None;
             message.enqueued_ms = now_ms;
             if let Some(queue) = self.queues.get_mut(&destination) {
@@ -265,8 +252,7 @@ impl Engine {
         if let Some(reason) = failure {
             task.status = MoveTaskStatus::Failed;
             task.failure_reason = Some(reason);
-        } else if nothing_left || self.queues.get(&source).is_some_and(|q| q.visible_up_to(task.last_seq, 1).is_empty())
-        {
+        } else if self.queues.get(&source).is_some_and(|q| q.visible_up_to(task.last_seq, 1).is_empty()) {
             task.status = MoveTaskStatus::Completed;
         }
     }

@@ -84,9 +84,7 @@ impl Engine {
             return;
         };
         for mut message in messages {
-            message.receive_count = 0;
-            message.first_receive_ms = None;
-            message.sequence_number = None;
+            message.restart_receives();
             message.dead_letter_source_arn = Some(source_arn.to_string());
             // As in SQS: a standard dead-letter queue keeps the original enqueue time for
             // retention; a FIFO one starts it anew.

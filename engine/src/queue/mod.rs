@@ -57,6 +57,16 @@ pub struct Message {
     pub dead_letter_source_arn: Option<String>,
 }
 
+impl Message {
+    /// Prepares a message for another queue (a dead-letter queue, or back out of one): it
+    /// starts there unreceived, and a FIFO destination gives it a new sequence number.
+    pub fn restart_receives(&mut self) {
+        self.receive_count = 0;
+        self.first_receive_ms = None;
+        self.sequence_number = None;
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageCounts {
     pub visible: usize,
@@ -161,11 +171,6 @@ impl Queue {
             }
         }
         counts
-    }
-
-    /// Would a receive at `now_ms` find a message? Read-only, for long polling.
-    pub fn has_receivable(&self, now_ms: u64) -> bool {
-        self.receivable_estimate(now_ms, 1) > 0
     }
 
     /// About how many receives at `now_ms` could each get something, counted up to `cap`:
