@@ -161,7 +161,7 @@ pub struct VisibilityEntry {
     pub visibility_timeout_seconds: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendResult {
     pub message_id: String,
     pub md5_of_body: String,
@@ -171,7 +171,7 @@ pub struct SendResult {
 }
 
 /// A received message with everything a reply may show; the wire layer picks attributes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceivedMessage {
     pub message_id: String,
     pub receipt_handle: String,
@@ -181,13 +181,13 @@ pub struct ReceivedMessage {
     pub system_attributes: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchFailure {
     pub id: String,
     pub error: SqsError,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchReply<T> {
     pub successful: Vec<(String, T)>,
     pub failed: Vec<BatchFailure>,
@@ -208,7 +208,7 @@ impl<T> BatchReply<T> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
     Done,
     QueueCreated { name: String },

@@ -1,0 +1,22 @@
+//! Shoal's replication: every queue command goes through an openraft group.
+//!
+//! - [`types`]: the Raft type configuration, what a log entry carries and what applying it returns.
+//! - [`store`]: one RocksDB per node holding the logs and votes of every group, keys prefixed by
+//!   group id, with group commit of the fsyncs.
+//! - [`state`]: the state machine of a group (the engine, in memory) and its snapshots, built to a
+//!   file and installed from one.
+//! - [`network`]: the gRPC transport between nodes, the group id in every message.
+
+pub mod network;
+pub mod state;
+pub mod store;
+pub mod types;
+
+/// Code generated from `proto/shoal_cluster.proto`.
+pub mod proto {
+    #![allow(clippy::all, clippy::pedantic, missing_docs)]
+    tonic::include_proto!("shoal.cluster.v1");
+}
+
+pub use shoal_sharding::GroupId;
+pub use types::{ClusterInfo, NodeInfo, Proposal, Response, ShoalRaft, TypeConfig};

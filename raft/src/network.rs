@@ -1,0 +1,315 @@
+//! The gRPC transport of Raft messages between nodes (`proto/shoal_cluster.proto`).
+//!
+//! One channel per peer, created lazily and shared by every group, with HTTP/2 keepalive; each
+//! call carries the group id and a deadline. Payloads are openraft's own types in postcard. A
+//! snapshot is streamed from its file in chunks and written to a file on the receiving side
+//! before it is installed, so neither side holds it in memory.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use tokio_stream::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::proto::raft_client::RaftClient;
+use crate::proto::{RaftMessage, SnapshotChunk};
+use crate::state::{Shared, SnapshotFile};
+use crate::types::{NodeInfo, ShoalRaft, TypeConfig};
+use crate::GroupId;
+
+/// How long a connection attempt to a peer may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// HTTP/2 pings on every peer connection, so a dead peer is noticed without traffic.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A snapshot chunk when openraft does not say.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+/// A snapshot transfer may take this long plus one second per MiB.
+pub const SNAPSHOT_TRANSFER_BASE: Duration = Duration::from_secs(30);
+
+/// A failure on the remote side, carried back as text.
+#[derive(Debug, Serialize, Deserialize)]
+struct RemoteFailure(String);
+
+type Remote<T> = Result<T, RemoteFailure>;
+
+/// The cached channels to every peer, shared by all groups of a node.
+#[derive(Debug, Default)]
+pub struct Peers {
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+impl Peers {
+    pub fn new() -> Arc<Peers> {
+        Arc::new(Peers::default())
+    }
+
+    /// The channel to `addr` (`host:port`), connected on first use and kept.
+    pub fn channel(&self, addr: &str) -> Result<Channel, String> {
+        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(channel) = channels.get(addr) {
+            return Ok(channel.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| format!("bad peer address {addr}: {e}"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+            .keep_alive_while_idle(true);
+        let channel = endpoint.connect_lazy();
+        channels.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+/// Makes the connections of one group.
+#[derive(Debug, Clone)]
+pub struct NetworkFactory {
+    group: GroupId,
+    peers: Arc<Peers>,
+}
+
+impl NetworkFactory {
+    pub fn new(group: GroupId, peers: Arc<Peers>) -> NetworkFactory {
+        NetworkFactory { group, peers }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = Connection;
+
+    async fn new_client(&mut self, target: u64, node: &NodeInfo) -> Connection {
+        Connection { group: self.group, target, channel: self.peers.channel(&node.addr) }
+    }
+}
+
+/// One group's connection to one peer.
+#[derive(Debug)]
+pub struct Connection {
+    group: GroupId,
+    target: u64,
+    channel: Result<Channel, String>,
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, postcard::Error> {
+    postcard::to_stdvec(value)
+}
+
+fn status_to_rpc_error(target: u64, status: &tonic::Status) -> RPCError<TypeConfig> {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+            RPCError::Unreachable(Unreachable::from_string(format!("node {target}: {}", status.message())))
+        }
+        _ => RPCError::Network(NetworkError::from_string(format!("node {target}: {status}"))),
+    }
+}
+
+impl Connection {
+    fn client(&self) -> Result<RaftClient<Channel>, RPCError<TypeConfig>> {
+        match &self.channel {
+            Ok(channel) => Ok(RaftClient::new(channel.clone()).max_decoding_message_size(usize::MAX)),
+            Err(error) => Err(RPCError::Unreachable(Unreachable::from_string(error.clone()))),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, reply: &RaftMessage) -> Result<T, RPCError<TypeConfig>> {
+        let remote: Remote<T> = postcard::from_bytes(&reply.payload)
+            .map_err(|e| RPCError::Network(NetworkError::from_string(format!("node {}: {e}", self.target))))?;
+        remote.map_err(|RemoteFailure(message)| {
+            RPCError::Network(NetworkError::from_string(format!("node {}: {message}", self.target)))
+        })
+    }
+
+    fn request<T: Serialize>(
+        &self,
+        value: &T,
+        option: &RPCOption,
+    ) -> Result<tonic::Request<RaftMessage>, RPCError<TypeConfig>> {
+        let payload = encode(value).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut request = tonic::Request::new(RaftMessage { group: self.group, payload });
+        request.set_timeout(option.hard_ttl());
+        Ok(request)
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for Connection {
+    type SnapshotData = SnapshotFile;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let request = self.request(&rpc, &option)?;
+        let reply = self.client()?.append_entries(request).await.map_err(|s| status_to_rpc_error(self.target, &s))?;
+        self.decode(reply.get_ref())
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let request = self.request(&rpc, &option)?;
+        let reply = self.client()?.vote(request).await.map_err(|s| status_to_rpc_error(self.target, &s))?;
+        self.decode(reply.get_ref())
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: VoteOf<TypeConfig>,
+        snapshot: SnapshotOf<TypeConfig, SnapshotFile>,
+        cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let network = |message: String| StreamingError::Network(NetworkError::from_string(message));
+        let len = snapshot.snapshot.len;
+        let header = encode(&(&vote, &snapshot.meta, len)).map_err(|e| network(e.to_string()))?;
+        let chunk_bytes = option.snapshot_chunk_size().unwrap_or(SNAPSHOT_CHUNK_BYTES).max(4096);
+        let (chunks, stream) = tokio::sync::mpsc::channel::<SnapshotChunk>(4);
+        let group = self.group;
+        let mut file = snapshot.snapshot.file;
+        let reader = tokio::task::spawn_blocking(move || {
+            file.seek(SeekFrom::Start(0))?;
+            let mut first = Some(header);
+            loop {
+                let mut data = vec![0u8; chunk_bytes];
+                let read = read_full(&mut file, &mut data)?;
+                data.truncate(read);
+                let header = first.take().unwrap_or_default();
+                let last = read < chunk_bytes;
+                if chunks.blocking_send(SnapshotChunk { group, header, data }).is_err() || last {
+                    return Ok::<(), io::Error>(());
+                }
+            }
+        });
+        let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(stream));
+        request.set_timeout(SNAPSHOT_TRANSFER_BASE + Duration::from_secs(len >> 20));
+        let mut client = match self.client() {
+            Ok(client) => client,
+            Err(error) => return Err(StreamingError::from(error)),
+        };
+        let call = client.install_snapshot(request);
+        let reply = tokio::select! {
+            reply = call => reply,
+            closed = cancel => return Err(StreamingError::Closed(closed)),
+        };
+        match reader.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(network(format!("reading the snapshot file: {error}"))),
+            Err(error) => return Err(network(format!("reading the snapshot file: {error}"))),
+        }
+        let reply = reply.map_err(|s| StreamingError::from(status_to_rpc_error(self.target, &s)))?;
+        self.decode(reply.get_ref()).map_err(StreamingError::from)
+    }
+}
+
+fn read_full(file: &mut std::fs::File, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// The groups this node serves, by group id, for the receiving side.
+#[derive(Debug, Clone)]
+pub struct LocalGroups {
+    pub groups: Arc<Vec<(ShoalRaft, Arc<Shared>)>>,
+}
+
+impl LocalGroups {
+    fn get(&self, group: GroupId) -> Result<&(ShoalRaft, Arc<Shared>), tonic::Status> {
+        self.groups
+            .get(group as usize)
+            .ok_or_else(|| tonic::Status::not_found(format!("this node has no raft group {group}")))
+    }
+}
+
+fn reply<T: Serialize>(group: GroupId, value: &Remote<T>) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+    let payload = encode(value).map_err(|e| tonic::Status::internal(e.to_string()))?;
+    Ok(tonic::Response::new(RaftMessage { group, payload }))
+}
+
+fn decode_request<T: DeserializeOwned>(message: &RaftMessage) -> Result<T, tonic::Status> {
+    postcard::from_bytes(&message.payload).map_err(|e| tonic::Status::invalid_argument(e.to_string()))
+}
+
+static NEXT_INCOMING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+#[tonic::async_trait]
+impl crate::proto::raft_server::Raft for LocalGroups {
+    async fn append_entries(
+        &self,
+        request: tonic::Request<RaftMessage>,
+    ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        let message = request.into_inner();
+        let (raft, _) = self.get(message.group)?;
+        let rpc: AppendEntriesRequest<TypeConfig> = decode_request(&message)?;
+        let result = raft.append_entries(rpc).await.map_err(|e| RemoteFailure(e.to_string()));
+        reply(message.group, &result)
+    }
+
+    async fn vote(&self, request: tonic::Request<RaftMessage>) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        let message = request.into_inner();
+        let (raft, _) = self.get(message.group)?;
+        let rpc: VoteRequest<TypeConfig> = decode_request(&message)?;
+        let result = raft.vote(rpc).await.map_err(|e| RemoteFailure(e.to_string()));
+        reply(message.group, &result)
+    }
+
+    async fn install_snapshot(
+        &self,
+        request: tonic::Request<tonic::Streaming<SnapshotChunk>>,
+    ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        let mut chunks = request.into_inner();
+        let first = chunks.next().await.ok_or_else(|| tonic::Status::invalid_argument("empty snapshot stream"))??;
+        let group = first.group;
+        let (raft, shared) = self.get(group)?;
+        let (vote, meta, len): (VoteOf<TypeConfig>, SnapshotMetaOf<TypeConfig>, u64) =
+            postcard::from_bytes(&first.header)
+                .map_err(|e| tonic::Status::invalid_argument(format!("snapshot header: {e}")))?;
+        let path = shared.incoming_path(NEXT_INCOMING.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let io_status = |e: io::Error| tonic::Status::internal(format!("writing the incoming snapshot: {e}"));
+        let received = async {
+            let mut file = tokio::fs::File::create(&path).await.map_err(io_status)?;
+            file.write_all(&first.data).await.map_err(io_status)?;
+            while let Some(chunk) = chunks.next().await {
+                file.write_all(&chunk?.data).await.map_err(io_status)?;
+            }
+            file.sync_all().await.map_err(io_status)?;
+            let snapshot = SnapshotFile::open(&path).map_err(io_status)?;
+            // A transfer cut short must not reach the state machine, where a bad file is fatal.
+            if snapshot.len != len {
+                return Err(tonic::Status::data_loss(format!("snapshot of {len} bytes arrived with {}", snapshot.len)));
+            }
+            Ok(snapshot)
+        }
+        .await;
+        let snapshot = match received {
+            Ok(snapshot) => snapshot,
+            Err(status) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                return Err(status);
+            }
+        };
+        let snapshot = SnapshotOf::<TypeConfig, SnapshotFile> { meta, snapshot };
+        let result = raft.install_full_snapshot(vote, snapshot).await.map_err(|e| RemoteFailure(e.to_string()));
+        let _ = tokio::fs::remove_file(&path).await;
+        reply(group, &result)
+    }
+}

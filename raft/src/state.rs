@@ -1,0 +1,343 @@
+//! The state machine of one group: the engine (and, for the metadata group, the cluster
+//! configuration) in memory, rebuilt at start from the newest snapshot file plus the log.
+//!
+//! A snapshot is a file `snap-<index>.bin` in the group's snapshot directory: a magic, the
+//! length and postcard encoding of openraft's snapshot metadata, then the bincode encoding of
+//! [`GroupState`], written and read as a stream so it never sits whole in a buffer. A snapshot
+//! is written to a temporary name, synced, renamed and the directory synced; older ones are
+//! removed after (a transfer still reading one keeps its open file).
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use futures::{Stream, TryStreamExt};
+use openraft::entry::RaftEntry;
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
+use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::{EntryPayload, OptionalSend};
+use serde::{Deserialize, Serialize};
+use shoal_engine::{Engine, EngineConfig};
+use tokio::sync::Notify;
+
+use crate::types::{ClusterInfo, Proposal, Response, TypeConfig};
+use crate::GroupId;
+
+const MAGIC: &[u8; 8] = b"SHLSNAP1";
+
+/// Everything a group's log builds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupState {
+    pub engine: Engine,
+    /// Set in the metadata group when the cluster is created.
+    pub cluster: Option<ClusterInfo>,
+}
+
+/// A snapshot file, open for reading from its start.
+#[derive(Debug)]
+pub struct SnapshotFile {
+    pub file: File,
+    pub len: u64,
+}
+
+impl SnapshotFile {
+    pub fn open(path: &Path) -> io::Result<SnapshotFile> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(SnapshotFile { file, len })
+    }
+}
+
+/// What readers outside Raft share with the state machine.
+#[derive(Debug)]
+pub struct Shared {
+    pub group: GroupId,
+    state: RwLock<GroupState>,
+    /// Notified after every applied batch.
+    pub applied: Notify,
+    dir: PathBuf,
+    current: Mutex<Option<(SnapshotMetaOf<TypeConfig>, PathBuf)>>,
+}
+
+impl Shared {
+    /// The applied state. Keep the guard short: applying waits for it.
+    pub fn read(&self) -> RwLockReadGuard<'_, GroupState> {
+        self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Where snapshots arriving from a leader are written while they stream in.
+    pub fn incoming_path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("incoming-{id}.tmp"))
+    }
+}
+
+/// The openraft state machine of one group.
+#[derive(Debug)]
+pub struct StateMachine {
+    shared: Arc<Shared>,
+    last_applied: Option<LogIdOf<TypeConfig>>,
+    membership: StoredMembershipOf<TypeConfig>,
+}
+
+impl StateMachine {
+    /// Opens the state machine of `group`, loading the newest snapshot in `dir` if there is one.
+    pub fn open(group: GroupId, dir: PathBuf, config: EngineConfig) -> io::Result<StateMachine> {
+        std::fs::create_dir_all(&dir)?;
+        remove_temporary_files(&dir)?;
+        let mut newest: Option<(u64, PathBuf)> = None;
+        for item in std::fs::read_dir(&dir)? {
+            let path = item?.path();
+            if let Some(index) = snapshot_index(&path) {
+                if newest.as_ref().is_none_or(|(best, _)| index > *best) {
+                    newest = Some((index, path));
+                }
+            }
+        }
+        let (state, meta, current) = match newest {
+            Some((_, path)) => {
+                let (meta, state) = read_snapshot(&mut File::open(&path)?)?;
+                (state, Some(meta.clone()), Some((meta, path)))
+            }
+            None => (GroupState { engine: Engine::new(config), cluster: None }, None, None),
+        };
+        let shared = Arc::new(Shared {
+            group,
+            state: RwLock::new(state),
+            applied: Notify::new(),
+            dir,
+            current: Mutex::new(current),
+        });
+        let (last_applied, membership) = match meta {
+            Some(meta) => (meta.last_log_id, meta.last_membership),
+            None => (None, StoredMembershipOf::<TypeConfig>::default()),
+        };
+        Ok(StateMachine { shared, last_applied, membership })
+    }
+
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    fn apply_one(state: &mut GroupState, group: GroupId, proposal: &Proposal) -> Response {
+        match proposal {
+            Proposal::Engine(entry) => Response::Engine(state.engine.apply(entry)),
+            Proposal::SetCluster(info) if group == shoal_sharding::METADATA_GROUP => {
+                Response::Cluster(state.cluster.get_or_insert_with(|| info.clone()).clone())
+            }
+            Proposal::SetCluster(_) => Response::Nothing,
+        }
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotFile;
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> io::Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>)> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> io::Result<()>
+    where
+        Strm: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let log_id = entry.log_id();
+            let response = match &entry.payload {
+                EntryPayload::Blank => Response::Nothing,
+                EntryPayload::Normal(proposal) => {
+                    let mut state = self.shared.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    StateMachine::apply_one(&mut state, self.shared.group, proposal)
+                }
+                EntryPayload::Membership(membership) => {
+                    self.membership = StoredMembershipOf::<TypeConfig>::new(Some(log_id), membership.clone());
+                    Response::Nothing
+                }
+            };
+            self.last_applied = Some(log_id);
+            if let Some(responder) = responder {
+                responder.send(response);
+            }
+        }
+        self.shared.applied.notify_waiters();
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        // Called between applies, so the copy is the state at `last_applied` exactly; message
+        // bodies are shared, not copied.
+        let state = self.shared.read().clone();
+        let meta =
+            SnapshotMetaOf::<TypeConfig> { last_log_id: self.last_applied, last_membership: self.membership.clone() };
+        SnapshotBuilder { shared: self.shared.clone(), state: Some(state), meta }
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<TypeConfig>, snapshot: SnapshotFile) -> io::Result<()> {
+        let shared = self.shared.clone();
+        let meta_owned = meta.clone();
+        let state = tokio::task::spawn_blocking(move || install(&shared, &meta_owned, snapshot))
+            .await
+            .map_err(io::Error::other)??;
+        *self.shared.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        self.shared.applied.notify_waiters();
+        let index = meta.last_log_id.as_ref().map(|id| id.index());
+        tracing::info!(group = self.shared.group, ?index, "snapshot installed");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> io::Result<Option<SnapshotOf<TypeConfig, SnapshotFile>>> {
+        // Opened under the lock, so a newer snapshot cannot remove the file in between; the
+        // open file stays readable after that.
+        let current = self.shared.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some((meta, path)) = current.as_ref() else {
+            return Ok(None);
+        };
+        let snapshot = SnapshotFile::open(path)?;
+        Ok(Some(SnapshotOf::<TypeConfig, SnapshotFile> { meta: meta.clone(), snapshot }))
+    }
+}
+
+/// Writes a copy of the state taken at one log index to a snapshot file.
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    shared: Arc<Shared>,
+    state: Option<GroupState>,
+    meta: SnapshotMetaOf<TypeConfig>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    type SnapshotData = SnapshotFile;
+
+    async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<TypeConfig, SnapshotFile>> {
+        let state = self.state.take().ok_or_else(|| io::Error::other("a snapshot builder is used once"))?;
+        let shared = self.shared.clone();
+        let meta = self.meta.clone();
+        let snapshot = tokio::task::spawn_blocking(move || {
+            let index = meta.last_log_id.as_ref().map_or(0, |id| id.index());
+            let path = shared.dir.join(format!("snap-{index:020}.bin"));
+            let temporary = shared.dir.join(format!("snap-{index:020}.tmp"));
+            let mut writer = BufWriter::new(File::create(&temporary)?);
+            write_snapshot(&mut writer, &meta, &state)?;
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&temporary, &path)?;
+            File::open(&shared.dir)?.sync_all()?;
+            // Open before it becomes current: a later snapshot may remove the name.
+            let snapshot = SnapshotFile::open(&path)?;
+            make_current(&shared, meta, path)?;
+            tracing::info!(group = shared.group, index, "snapshot written");
+            Ok::<SnapshotFile, io::Error>(snapshot)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(SnapshotOf::<TypeConfig, SnapshotFile> { meta: self.meta.clone(), snapshot })
+    }
+}
+
+/// Copies a received snapshot into place (unless it is already ours) and loads it.
+fn install(shared: &Shared, meta: &SnapshotMetaOf<TypeConfig>, mut snapshot: SnapshotFile) -> io::Result<GroupState> {
+    let index = meta.last_log_id.as_ref().map_or(0, |id| id.index());
+    let path = shared.dir.join(format!("snap-{index:020}.bin"));
+    snapshot.file.seek(SeekFrom::Start(0))?;
+    let (read_meta, state) = read_snapshot(&mut snapshot.file)?;
+    if &read_meta != meta {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "the snapshot file does not match its metadata"));
+    }
+    let already_ours = std::fs::metadata(&path).is_ok_and(|ours| same_file(&ours, &snapshot.file));
+    if !already_ours {
+        let temporary = shared.dir.join(format!("snap-{index:020}.tmp"));
+        snapshot.file.seek(SeekFrom::Start(0))?;
+        let mut copy = File::create(&temporary)?;
+        io::copy(&mut snapshot.file, &mut copy)?;
+        copy.sync_all()?;
+        drop(copy);
+        std::fs::rename(&temporary, &path)?;
+        File::open(&shared.dir)?.sync_all()?;
+    }
+    make_current(shared, meta.clone(), path)?;
+    Ok(state)
+}
+
+fn same_file(path_meta: &std::fs::Metadata, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().is_ok_and(|m| m.ino() == path_meta.ino() && m.dev() == path_meta.dev())
+}
+
+/// Makes `path` the current snapshot and removes the older ones.
+fn make_current(shared: &Shared, meta: SnapshotMetaOf<TypeConfig>, path: PathBuf) -> io::Result<()> {
+    let mut current = shared.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let newer = current.as_ref().is_none_or(|(old, _)| old.last_log_id <= meta.last_log_id);
+    if !newer {
+        // A newer snapshot was installed meanwhile; this one is not needed (open handles to it
+        // stay readable).
+        let in_use = current.as_ref().is_some_and(|(_, current_path)| current_path == &path);
+        if !in_use {
+            std::fs::remove_file(&path)?;
+        }
+        return Ok(());
+    }
+    *current = Some((meta, path.clone()));
+    for item in std::fs::read_dir(&shared.dir)? {
+        let other = item?.path();
+        if other != path && snapshot_index(&other).is_some() {
+            std::fs::remove_file(&other)?;
+        }
+    }
+    Ok(())
+}
+
+fn snapshot_index(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_prefix("snap-")?.strip_suffix(".bin")?.parse().ok()
+}
+
+fn remove_temporary_files(dir: &Path) -> io::Result<()> {
+    for item in std::fs::read_dir(dir)? {
+        let path = item?.path();
+        if path.extension().is_some_and(|ext| ext == "tmp") {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+fn bincode_config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+fn write_snapshot(writer: &mut impl Write, meta: &SnapshotMetaOf<TypeConfig>, state: &GroupState) -> io::Result<()> {
+    let meta_bytes = postcard::to_stdvec(meta).map_err(io::Error::other)?;
+    writer.write_all(MAGIC)?;
+    writer.write_all(&(meta_bytes.len() as u64).to_le_bytes())?;
+    writer.write_all(&meta_bytes)?;
+    bincode::serde::encode_into_std_write(state, writer, bincode_config()).map_err(io::Error::other)?;
+    writer.flush()
+}
+
+/// Reads a snapshot file from its start: its metadata and the state, streamed.
+pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>, GroupState)> {
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot file: {what}"));
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = BufReader::new(file);
+    let mut magic = [0u8; 8];
+    reader.read_exact(&mut magic)?;
+    if &magic != MAGIC {
+        return Err(invalid("not a shoal snapshot (bad magic)"));
+    }
+    let mut len = [0u8; 8];
+    reader.read_exact(&mut len)?;
+    let len = u64::from_le_bytes(len);
+    if len > 64 << 20 {
+        return Err(invalid("metadata too long"));
+    }
+    let mut meta_bytes = vec![0u8; len as usize];
+    reader.read_exact(&mut meta_bytes)?;
+    let meta = postcard::from_bytes(&meta_bytes).map_err(|e| invalid(&e.to_string()))?;
+    let state =
+        bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;
+    Ok((meta, state))
+}
