@@ -1,10 +1,14 @@
-//! End-to-end benchmark of one `shoal` node through the SQS API: concurrent producers send
-//! 1 KiB messages, concurrent consumers receive (max 10, long polling) and batch-delete them.
-//! Prints sustained messages/s and end-to-end latency percentiles (send start -> received).
-//! Asserts nothing about speed.
+//! End-to-end benchmark of a `shoal` node or cluster through the SQS API: concurrent producers
+//! send 1 KiB messages, concurrent consumers receive (max 10, long polling) and batch-delete
+//! them. Prints sustained messages/s and end-to-end latency percentiles (send start ->
+//! received). Asserts nothing about speed.
 //!
-//! `cargo bench -p shoal-node --bench e2e`; `SHOAL_E2E_SECONDS`, `SHOAL_E2E_PRODUCERS` and
-//! `SHOAL_E2E_CONSUMERS` change the run (defaults 10 s, 8, 8).
+//! `cargo bench -p shoal-node --bench e2e`. Environment: `SHOAL_E2E_SECONDS` (10),
+//! `SHOAL_E2E_PRODUCERS` (8), `SHOAL_E2E_CONSUMERS` (8), `SHOAL_E2E_NODES` (1: the cluster it
+//! starts on loopback), `SHOAL_E2E_GROUPS` (its data groups, 1), `SHOAL_E2E_QUEUES` (queues the
+//! clients spread over, 1). `SHOAL_E2E_ENDPOINTS=http://a,http://b` drives a running cluster
+//! (e.g. from `scripts/local-cluster.sh start 3`) instead. Clients spread over the nodes, so
+//! most requests are forwarded to their group's leader, as with a load balancer.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -46,29 +50,53 @@ async fn main() {
     let seconds = env_number("SHOAL_E2E_SECONDS", 10);
     let producers = env_number("SHOAL_E2E_PRODUCERS", 8);
     let consumers = env_number("SHOAL_E2E_CONSUMERS", 8);
-    let (server, client) = common::start().await;
-    let url = common::create_queue(&client, "bench", &[]).await;
+    let nodes = env_number("SHOAL_E2E_NODES", 1) as usize;
+    let groups = env_number("SHOAL_E2E_GROUPS", 1);
+    let queues = env_number("SHOAL_E2E_QUEUES", 1) as usize;
+    let (servers, endpoints) = match std::env::var("SHOAL_E2E_ENDPOINTS") {
+        Ok(list) => (Vec::new(), list.split(',').map(str::to_string).collect::<Vec<_>>()),
+        Err(_) => {
+            let servers = common::Server::start_cluster(nodes, &[], &["--data-groups", &groups.to_string()]).await;
+            let endpoints = servers.iter().map(common::Server::endpoint).collect();
+            (servers, endpoints)
+        }
+    };
+    let mut clients = Vec::new();
+    for endpoint in &endpoints {
+        clients.push(common::client_for(endpoint).await);
+    }
+    let mut urls = Vec::new();
+    for q in 0..queues {
+        urls.push(create_queue_retrying(&clients[0], &format!("bench-{q}")).await);
+    }
     println!(
-        "shoal end-to-end: 1 node, {producers} producers, {consumers} consumers, {BODY_BYTES} B bodies, {seconds} s"
+        "shoal end-to-end: {} node(s), {groups} data group(s), {queues} queue(s), {producers} producers, \
+         {consumers} consumers, {BODY_BYTES} B bodies, {seconds} s",
+        endpoints.len()
     );
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let latencies_us = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
-    for _ in 0..producers {
-        let (client, url, stop, sent) = (client.clone(), url.clone(), stop.clone(), sent.clone());
+    let errors = Arc::new(AtomicU64::new(0));
+    for p in 0..producers as usize {
+        let (client, url) = (clients[p % clients.len()].clone(), urls[p % urls.len()].clone());
+        let (stop, sent, errors) = (stop.clone(), sent.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let result = client.send_message().queue_url(&url).message_body(body(now_us())).send().await;
                 if result.is_ok() {
                     sent.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }));
     }
-    for _ in 0..consumers {
-        let (client, url, stop, latencies_us) = (client.clone(), url.clone(), stop.clone(), latencies_us.clone());
+    for c in 0..consumers as usize {
+        let (client, url) = (clients[(c + 1) % clients.len()].clone(), urls[c % urls.len()].clone());
+        let (stop, latencies_us) = (stop.clone(), latencies_us.clone());
         tasks.push(tokio::spawn(async move {
             let mut local = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -120,5 +148,16 @@ async fn main() {
         percentile(&latencies, 0.99) as f64 / 1000.0,
         latencies.last().copied().unwrap_or(0) as f64 / 1000.0
     );
-    drop(server);
+    println!("failed sends {}", errors.load(Ordering::Relaxed));
+    drop(servers);
+}
+
+async fn create_queue_retrying(client: &aws_sdk_sqs::Client, name: &str) -> String {
+    for _ in 0..100 {
+        if let Ok(output) = client.create_queue().queue_name(name).send().await {
+            return output.queue_url().unwrap_or_default().to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not create queue {name}");
 }

@@ -1,63 +1,116 @@
-//! The broker: the engine behind its command log, reads against the applied state, and long
-//! polling. Everything the HTTP layer needs goes through here.
+//! The broker of one Raft group: proposals through the group's Raft, reads against its applied
+//! state, and long polling. The SQS handlers run on the node that leads the group.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use openraft::async_runtime::watch::WatchReceiver;
+use openraft::errors::{ClientWriteError, RaftError};
+use openraft::ReadPolicy;
 use shoal_engine::command::{ReceiveRequest, ReceivedMessage};
-use shoal_engine::{Command, Engine, Reply};
-use tokio::sync::Notify;
+use shoal_engine::{Command, Engine, LogEntry, Reply};
+use shoal_raft::state::Shared;
+use shoal_raft::{GroupId, Proposal, Response, ShoalRaft};
 
 use crate::error::ApiError;
 use crate::limits;
-use crate::log::{now_ms, CommandLog};
 
 #[derive(Clone)]
 pub struct Broker {
-    engine: Arc<RwLock<Engine>>,
-    log: CommandLog,
-    applied: Arc<Notify>,
+    pub group: GroupId,
+    raft: ShoalRaft,
+    shared: Arc<Shared>,
     /// Set at shutdown: long polls return at once instead of holding the server open.
     stopping: Arc<AtomicBool>,
     /// Receives proposed and not yet answered, per queue: a long poller proposes only while
     /// the queue has more receivable messages than that, so one new message does not make
     /// every poller write an empty receive to the log.
     pending_receives: Arc<Mutex<HashMap<String, usize>>>,
+    /// The leadership term in which this node last confirmed, as leader, that its state is
+    /// current.
+    linearized_term: Arc<AtomicU64>,
     pub account_id: String,
 }
 
+/// The leader's clock, in milliseconds since the epoch. The engine never lets time go
+/// backwards, so a new leader with a slower clock cannot rewind timers.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
 impl Broker {
-    pub fn new(engine: Arc<RwLock<Engine>>, log: CommandLog, applied: Arc<Notify>) -> Broker {
-        let account_id = lock(&engine).config().account_id.clone();
+    pub fn new(group: GroupId, raft: ShoalRaft, shared: Arc<Shared>, stopping: Arc<AtomicBool>) -> Broker {
+        let account_id = shared.read().engine.config().account_id.clone();
         Broker {
-            engine,
-            log,
-            applied,
-            stopping: Arc::new(AtomicBool::new(false)),
+            group,
+            raft,
+            shared,
+            stopping,
             pending_receives: Arc::new(Mutex::new(HashMap::new())),
+            linearized_term: Arc::new(AtomicU64::new(u64::MAX)),
             account_id,
         }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn raft(&self) -> &ShoalRaft {
+        &self.raft
     }
 
     /// Ends every long poll now (with what it has) and every later one at once.
     pub fn begin_shutdown(&self) {
         self.stopping.store(true, Ordering::SeqCst);
-        self.applied.notify_waiters();
+        self.shared.applied.notify_waiters();
     }
 
-    /// Runs `f` on the applied state. Keep `f` short: the log writer waits for it to apply.
-    /// Reads share the lock with each other and with a snapshot being written.
+    /// Runs `f` on the applied state of this replica. Keep `f` short: applying waits for it.
     pub fn read<T>(&self, f: impl FnOnce(&Engine, u64) -> T) -> T {
-        let engine = lock(&self.engine);
-        f(&engine, now_ms())
+        let state = self.shared.read();
+        f(&state.engine, now_ms())
     }
 
-    /// Proposes a command and waits until it is durable and applied.
+    /// Waits until this replica has applied everything committed when the call began, as
+    /// confirmed by a quorum: a read after this sees every write acknowledged before it.
+    /// Only the leader can do that; elsewhere it fails with a retryable error.
+    pub async fn linearize(&self) -> Result<(), ApiError> {
+        self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|error| match error {
+            RaftError::APIError(error) => ApiError::unavailable(format!("group {}: {error}", self.group)),
+            RaftError::Fatal(fatal) => ApiError::unavailable(format!("group {}: {fatal}", self.group)),
+        })?;
+        Ok(())
+    }
+
+    /// `linearize` once after each change of leadership term (cheap afterwards).
+    pub async fn linearize_once_per_term(&self) -> Result<(), ApiError> {
+        let term = self.raft.metrics().borrow_watched().current_term;
+        if self.linearized_term.load(Ordering::Acquire) == term {
+            return Ok(());
+        }
+        self.linearize().await?;
+        self.linearized_term.store(term, Ordering::Release);
+        Ok(())
+    }
+
+    /// Proposes a command, stamped with this node's clock, and waits until a majority has it
+    /// and this replica has applied it.
     pub async fn propose(&self, command: Command) -> Result<Reply, ApiError> {
-        let outcome = self.log.propose(command).await?;
-        Ok(outcome?)
+        let proposal = Proposal::Engine(LogEntry::new(now_ms(), command));
+        match self.raft.client_write(proposal).await {
+            Ok(written) => match written.data {
+                Response::Engine(outcome) => Ok(outcome?),
+                other => Err(ApiError::internal(format!("unexpected reply from the state machine: {other:?}"))),
+            },
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(ApiError::unavailable(
+                format!("this node no longer leads group {} (leader: {:?}); retry", self.group, forward.leader_id),
+            )),
+            // Whether it was committed is unknown: the client retries, as it would after a timeout.
+            Err(error) => Err(ApiError::unavailable(format!("group {}: {error}", self.group))),
+        }
     }
 
     /// ReceiveMessage with long polling: waits up to `wait_seconds` for a message, proposing a
@@ -74,7 +127,7 @@ impl Broker {
         // its messages are in flight and come back from the attempt record.
         let mut replay_attempt = fifo && request.receive_request_attempt_id.is_some();
         loop {
-            let mut applied = Box::pin(self.applied.notified());
+            let mut applied = Box::pin(self.shared.applied.notified());
             applied.as_mut().enable();
             let receivable = self.read(|engine, now| {
                 engine.queue(queue)?;
@@ -91,7 +144,7 @@ impl Broker {
                     return Ok(messages);
                 }
                 // Our own receive's batch fired `applied`; wait for a later one instead.
-                applied = Box::pin(self.applied.notified());
+                applied = Box::pin(self.shared.applied.notified());
                 applied.as_mut().enable();
             }
             let now = tokio::time::Instant::now();
@@ -114,17 +167,13 @@ impl Broker {
         Some(ReceiveSlot { pending: self.pending_receives.clone(), queue: queue.to_string() })
     }
 
-    /// Proposes a `Tick` when some timer or move task needs one.
+    /// On the leader, proposes a `Tick` when some timer or move task needs one.
     pub async fn tick_if_needed(&self) -> Result<(), ApiError> {
-        if self.read(|engine, now| engine.needs_tick(now)) {
+        if self.raft.is_leader() && self.read(|engine, now| engine.needs_tick(now)) {
             self.propose(Command::Tick).await?;
         }
         Ok(())
     }
-}
-
-fn lock(engine: &RwLock<Engine>) -> RwLockReadGuard<'_, Engine> {
-    engine.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One pending receive on a queue; released when dropped, whatever the outcome.

@@ -1,16 +1,16 @@
 //! Every error a client can see, mapped in one place to its AWS code (the JSON `__type` and
 //! the legacy Query code carried by `x-amzn-query-error`), HTTP status and fault side.
 
-use shoal_engine::SqsError;
+use std::borrow::Cow;
 
-use crate::log::LogError;
+use shoal_engine::SqsError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// The shape name: JSON `__type` is `com.amazonaws.sqs#<code>`.
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     /// The legacy Query code, sent as `<Code>` and in `x-amzn-query-error`.
-    pub query_code: &'static str,
+    pub query_code: Cow<'static, str>,
     pub status: u16,
     pub sender_fault: bool,
     pub message: String,
@@ -18,7 +18,31 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: &'static str, query_code: &'static str, status: u16, message: impl Into<String>) -> ApiError {
-        ApiError { code, query_code, status, sender_fault: status < 500, message: message.into() }
+        ApiError {
+            code: Cow::Borrowed(code),
+            query_code: Cow::Borrowed(query_code),
+            status,
+            sender_fault: status < 500,
+            message: message.into(),
+        }
+    }
+
+    /// An error another node produced and forwarded back.
+    pub fn from_wire(code: String, query_code: String, status: u32, message: String) -> ApiError {
+        let status = u16::try_from(status).ok().filter(|s| (400..600).contains(s)).unwrap_or(500);
+        ApiError {
+            code: Cow::Owned(code),
+            query_code: Cow::Owned(query_code),
+            status,
+            sender_fault: status < 500,
+            message,
+        }
+    }
+
+    /// The cluster cannot serve this right now (no leader, leadership moved, a peer is
+    /// unreachable); SDKs retry a 503.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new("ServiceUnavailable", "ServiceUnavailable", 503, message)
     }
 
     pub fn invalid_action(action: &str) -> ApiError {
@@ -129,11 +153,5 @@ impl From<SqsError> for ApiError {
             }
         };
         ApiError::new(code, query_code, status, message)
-    }
-}
-
-impl From<LogError> for ApiError {
-    fn from(error: LogError) -> ApiError {
-        ApiError::new("ServiceUnavailable", "ServiceUnavailable", 503, error.to_string())
     }
 }

@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use crate::broker::Broker;
+use std::sync::Arc;
+
+use crate::cluster::Cluster;
 use crate::error::ApiError;
 use crate::limits;
 use crate::sqs::{self, query, xml, RequestContext};
@@ -24,14 +26,20 @@ enum Protocol {
     Query,
 }
 
-pub fn router(broker: Broker) -> Router {
-    Router::new().fallback(handle).with_state(broker)
+pub fn router(cluster: Arc<Cluster>) -> Router {
+    Router::new().route("/_shoal/status", axum::routing::get(status)).fallback(handle).with_state(cluster)
 }
 
-async fn handle(State(broker): State<Broker>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+/// `GET /_shoal/status`: this node's view of every Raft group, for operators and tests.
+async fn status(State(cluster): State<Arc<Cluster>>) -> Response {
+    let body = cluster.status().to_string();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn handle(State(cluster): State<Arc<Cluster>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let protocol = if headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
-    let result = serve(&broker, &uri, &headers, body, protocol).await;
+    let result = serve(&cluster, &uri, &headers, body, protocol).await;
     match result {
         Ok((action, reply)) => success(protocol, &action, &reply, &request_id),
         Err(error) => failure(protocol, &error, &request_id),
@@ -39,7 +47,7 @@ async fn handle(State(broker): State<Broker>, uri: Uri, headers: HeaderMap, body
 }
 
 async fn serve(
-    broker: &Broker,
+    cluster: &Cluster,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
@@ -65,7 +73,7 @@ async fn serve(
     if !path.is_empty() && !members.contains_key("QueueUrl") {
         members.insert("QueueUrl".into(), json!(format!("{}/{path}", context.base_url)));
     }
-    let reply = sqs::dispatch(broker, &context, &action, &members).await?;
+    let reply = sqs::dispatch(cluster, &context, &action, &members).await?;
     Ok((action, reply))
 }
 
@@ -132,7 +140,7 @@ fn success(protocol: Protocol, action: &str, reply: &Value, request_id: &str) ->
 
 fn failure(protocol: Protocol, error: &ApiError, request_id: &str) -> Response {
     if error.status >= 500 {
-        tracing::warn!(code = error.code, message = %error.message, "request failed");
+        tracing::warn!(code = %error.code, message = %error.message, "request failed");
     }
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
     let (content_type, body) = match protocol {
@@ -140,7 +148,7 @@ fn failure(protocol: Protocol, error: &ApiError, request_id: &str) -> Response {
             (JSON_CONTENT_TYPE, json!({ "__type": error.json_type(), "message": error.message }).to_string())
         }
         Protocol::Query => {
-            ("text/xml", xml::xml_error(error.query_code, &error.message, error.sender_fault, request_id))
+            ("text/xml", xml::xml_error(&error.query_code, &error.message, error.sender_fault, request_id))
         }
     };
     respond(status, content_type, body, request_id, Some(error.query_error_header()))

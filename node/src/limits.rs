@@ -1,23 +1,14 @@
-//! Bounds of the node: request sizes, channel capacities, batching, background intervals.
+//! Bounds of the node: request sizes, Raft timing, forwarding, background intervals.
 //! SQS quotas themselves live in `shoal_engine::limits`.
 
 /// Largest HTTP request body read; a 1 MiB message with JSON escaping fits.
 pub const HTTP_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
-/// Proposals waiting for the log writer; senders wait when it is full.
-pub const PROPOSAL_QUEUE_CAPACITY: usize = 4096;
-/// Proposals written with one fsync.
-pub const PROPOSAL_BATCH_MAX: usize = 1024;
-/// Bytes of log entries written with one fsync (one entry more may overshoot it).
-pub const PROPOSAL_BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
-/// Log entries between engine snapshots.
-pub const SNAPSHOT_INTERVAL_ENTRIES: u64 = 50_000;
-/// Log bytes between engine snapshots, so large messages cannot grow the log without bound.
-pub const SNAPSHOT_INTERVAL_BYTES: usize = 256 * 1024 * 1024;
-/// Largest snapshot stored as one RocksDB value (RocksDB drops values over 4 GiB silently).
-/// A larger engine keeps its whole log instead; chunked snapshots come with replication.
-pub const SNAPSHOT_BYTES_MAX: usize = 3 * 1024 * 1024 * 1024;
-/// After failed snapshots the intervals double, up to this many times (64x).
-pub const SNAPSHOT_BACKOFF_SHIFT_MAX: u32 = 6;
+/// Largest forwarded request or reply between nodes (a request body plus its reply).
+pub const FORWARD_BYTES_MAX: usize = 4 * HTTP_BODY_BYTES_MAX;
+/// A forwarded request may take this long, plus its long-poll wait.
+pub const FORWARD_TIMEOUT_MS: u64 = 10_000;
+/// How long a request waits for its group to elect a leader before it gets a 503.
+pub const LEADER_WAIT_MS: u64 = 3_000;
 /// A request body must arrive within this time.
 pub const HTTP_BODY_READ_TIMEOUT_MS: u64 = 30_000;
 /// After SIGTERM, connections get this long to finish before they are dropped (default of
@@ -27,9 +18,28 @@ pub const SHUTDOWN_GRACE_MS: u64 = 25_000;
 pub const LONG_POLL_RECHECK_MS: u64 = 100;
 /// Receivable messages counted per queue when deciding whether another long poller proposes.
 pub const RECEIVE_ESTIMATE_CAP: usize = 1024;
-/// How often the node checks whether the engine needs a `Tick`.
+/// How often the node checks whether a group it leads needs a `Tick`.
 pub const TICK_INTERVAL_MS: u64 = 1000;
 
-const _: () = assert!(PROPOSAL_BATCH_MAX <= PROPOSAL_QUEUE_CAPACITY);
-const _: () = assert!(HTTP_BODY_BYTES_MAX < PROPOSAL_BATCH_BYTES_MAX);
-const _: () = assert!((SNAPSHOT_BYTES_MAX as u64) < u32::MAX as u64);
+/// Raft leaders heartbeat this often.
+pub const RAFT_HEARTBEAT_MS: u64 = 100;
+/// A follower that hears no leader for a random time in this range starts an election.
+pub const RAFT_ELECTION_TIMEOUT_MIN_MS: u64 = 800;
+pub const RAFT_ELECTION_TIMEOUT_MAX_MS: u64 = 1600;
+/// Default of `--snapshot-entries`: log entries of a group between its snapshots.
+pub const RAFT_SNAPSHOT_ENTRIES: u64 = 20_000;
+/// Entries kept in the log after a snapshot, so a briefly lagging follower needs no snapshot.
+pub const RAFT_LOG_KEPT_AFTER_SNAPSHOT: u64 = 1_000;
+/// Log entries deleted at once when purging.
+pub const RAFT_PURGE_BATCH: u64 = 1_024;
+/// Entries per append-entries message.
+pub const RAFT_MAX_PAYLOAD_ENTRIES: u64 = 256;
+/// Bytes per snapshot chunk on the wire.
+pub const RAFT_SNAPSHOT_CHUNK_BYTES: u64 = 1024 * 1024;
+/// How long a snapshot install may stall.
+pub const RAFT_INSTALL_SNAPSHOT_TIMEOUT_MS: u64 = 30_000;
+/// Requests queued to one group's Raft core.
+pub const RAFT_API_CHANNEL: u64 = 4_096;
+
+const _: () = assert!(RAFT_ELECTION_TIMEOUT_MIN_MS > 4 * RAFT_HEARTBEAT_MS);
+const _: () = assert!(RAFT_ELECTION_TIMEOUT_MIN_MS < RAFT_ELECTION_TIMEOUT_MAX_MS);

@@ -1,23 +1,25 @@
-//! The `shoal` binary: `shoal serve` runs a complete single-node broker on an embedded RocksDB.
+//! The `shoal` binary: `shoal serve` runs one node of a Shoal cluster. With no `--peers` it is
+//! a complete single-node broker on an embedded RocksDB.
 
 mod broker;
+mod cluster;
 mod error;
 mod http;
 mod limits;
-mod log;
 mod sqs;
-mod store;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use shoal_engine::{Engine, EngineConfig};
-use tokio::sync::Notify;
+use shoal_engine::EngineConfig;
+
+use crate::cluster::{Cluster, ClusterConfig};
 
 #[derive(Parser)]
 #[command(name = "shoal", version, about = "an SQS-compatible message broker")]
@@ -40,6 +42,22 @@ struct ServeArgs {
     /// Address of the HTTP API (SQS JSON and Query protocols).
     #[arg(long, env = "SHOAL_HTTP_ADDR", default_value = "127.0.0.1:9324")]
     http_addr: SocketAddr,
+    /// Address of the node-to-node gRPC service (Raft and forwarded requests).
+    #[arg(long, env = "SHOAL_RAFT_ADDR", default_value = "127.0.0.1:9325")]
+    raft_addr: SocketAddr,
+    /// This node's id in the cluster (1 or more).
+    #[arg(long, env = "SHOAL_NODE_ID", default_value_t = 1)]
+    node_id: u64,
+    /// Every node of the cluster as `ID=HOST:PORT` of its gRPC service, comma separated, this
+    /// node included. Empty: a single-node cluster of this node at --raft-addr.
+    #[arg(long, env = "SHOAL_PEERS", default_value = "")]
+    peers: String,
+    /// Data Raft groups queues are sharded over; fixed when the cluster is created.
+    #[arg(long, env = "SHOAL_DATA_GROUPS", default_value_t = 1)]
+    data_groups: u32,
+    /// Log entries of a group between its snapshots.
+    #[arg(long, env = "SHOAL_SNAPSHOT_ENTRIES", default_value_t = limits::RAFT_SNAPSHOT_ENTRIES)]
+    snapshot_entries: u64,
     /// Account id in queue URLs and ARNs.
     #[arg(long, env = "SHOAL_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
@@ -53,7 +71,9 @@ struct ServeArgs {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG").unwrap_or_else(|_| "info,openraft=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -69,36 +89,44 @@ fn main() -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
-    let store = store::Store::open(&args.data_dir.join("db")).context("opening the store")?;
-    let config = EngineConfig { account_id: args.account_id.clone(), region: args.region.clone() };
-    let (engine, recovered) =
-        log::recover(&store, || Engine::new(config.clone())).context("recovering the command log")?;
-    if engine.config() != &config {
-        anyhow::bail!(
-            "the data directory belongs to account {} in region {}; start with those or use another --data-dir",
-            engine.config().account_id,
-            engine.config().region
-        );
+    let mut peers = cluster::parse_peers(&args.peers).map_err(|e| anyhow::anyhow!("--peers: {e}"))?;
+    if peers.is_empty() {
+        peers.insert(args.node_id, args.raft_addr.to_string());
     }
-    let engine = Arc::new(RwLock::new(engine));
-    let applied = Arc::new(Notify::new());
-    let (command_log, writer) = log::CommandLog::start(store, engine.clone(), &recovered, applied.clone())?;
-    let broker = broker::Broker::new(engine, command_log.clone(), applied);
+    let config = ClusterConfig {
+        node_id: args.node_id,
+        peers,
+        raft_addr: args.raft_addr,
+        data_dir: args.data_dir.clone(),
+        data_groups: args.data_groups,
+        engine: EngineConfig { account_id: args.account_id.clone(), region: args.region.clone() },
+        snapshot_entries: args.snapshot_entries.max(1),
+    };
+    let stopping = Arc::new(AtomicBool::new(false));
+    let cluster = Cluster::start(config, stopping.clone()).await?;
 
-    let ticker = tokio::spawn(run_ticker(broker.clone()));
+    let ticker = tokio::spawn(run_ticker(cluster.clone()));
     let listener =
         tokio::net::TcpListener::bind(args.http_addr).await.with_context(|| format!("binding {}", args.http_addr))?;
-    tracing::info!(address = %args.http_addr, data_dir = %args.data_dir.display(), "shoal is serving");
-    let stopping = broker.clone();
+    tracing::info!(
+        node = args.node_id,
+        address = %args.http_addr,
+        cluster_address = %args.raft_addr,
+        data_dir = %args.data_dir.display(),
+        "shoal is serving"
+    );
+    let stopping_cluster = cluster.clone();
     let (signalled, signal_seen) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown_signal().await;
-        stopping.begin_shutdown();
+        for broker in stopping_cluster.brokers() {
+            broker.begin_shutdown();
+        }
         let _ = signalled.send(());
     };
-    let server = axum::serve(listener, http::router(broker)).with_graceful_shutdown(shutdown);
+    let server = axum::serve(listener, http::router(cluster.clone())).with_graceful_shutdown(shutdown);
     // After the signal, connections get a bounded time to finish; a client that never
-    // finishes its request cannot keep the process (and its final snapshot) waiting.
+    // finishes its request cannot keep the process waiting.
     let grace_ended = async {
         if signal_seen.await.is_ok() {
             tokio::time::sleep(Duration::from_millis(args.shutdown_grace_ms)).await;
@@ -112,20 +140,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     ticker.abort();
     let _ = ticker.await;
-    tracing::info!("http server stopped; flushing the command log");
-    command_log.stop().await;
-    tokio::task::spawn_blocking(move || writer.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("the command log writer panicked"))?;
+    tracing::info!("http server stopped; stopping the raft groups");
+    for broker in cluster.brokers() {
+        if let Err(error) = broker.raft().shutdown().await {
+            tracing::warn!(group = broker.group, %error, "raft group did not stop cleanly");
+        }
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 
-async fn run_ticker(broker: broker::Broker) {
+async fn run_ticker(cluster: Arc<Cluster>) {
     let mut interval = tokio::time::interval(Duration::from_millis(limits::TICK_INTERVAL_MS));
     loop {
         interval.tick().await;
-        if let Err(error) = broker.tick_if_needed().await {
-            tracing::warn!(message = %error.message, "tick failed");
+        for broker in cluster.brokers().iter().skip(1) {
+            if let Err(error) = broker.tick_if_needed().await {
+                tracing::warn!(group = broker.group, message = %error.message, "tick failed");
+            }
         }
     }
 }

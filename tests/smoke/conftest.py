@@ -75,6 +75,7 @@ class ShoalServer:
         self.binary = binary
         self.data_dir = data_dir
         self.port = port
+        self.raft_port = free_port()
         self.log_path = log_path
         self.process = None
 
@@ -94,6 +95,8 @@ class ShoalServer:
             str(self.data_dir),
             "--http-addr",
             f"127.0.0.1:{self.port}",
+            "--raft-addr",
+            f"127.0.0.1:{self.raft_port}",
         ]
         with open(self.log_path, "ab") as log:
             log.write(f"--- starting: {' '.join(command)}\n".encode())

@@ -9,11 +9,15 @@ mod query_model;
 mod queues;
 pub mod xml;
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
+use shoal_engine::SqsError;
+use shoal_raft::GroupId;
 
 use crate::broker::Broker;
+use crate::cluster::Cluster;
 use crate::error::ApiError;
-use shoal_engine::SqsError;
 
 pub use input::Input;
 
@@ -49,18 +53,109 @@ pub const ACTIONS: [&str; 23] = [
     "ListMessageMoveTasks",
 ];
 
+/// Actions that only read: on the leader they first confirm, through a quorum, that its state
+/// is current (a read index), so a deposed leader cannot answer from stale state.
+const READ_ACTIONS: [&str; 5] =
+    ["GetQueueUrl", "GetQueueAttributes", "ListQueueTags", "ListDeadLetterSourceQueues", "ListMessageMoveTasks"];
+
+/// Runs one request in the cluster: on the leader of the queue's group (here or one hop
+/// away), or across every group for ListQueues.
 pub async fn dispatch(
+    cluster: &Cluster,
+    context: &RequestContext,
+    action: &str,
+    members: &Map<String, Value>,
+) -> Result<Value, ApiError> {
+    if !ACTIONS.contains(&action) {
+        return Err(ApiError::invalid_action(action));
+    }
+    let input = Input::new(members);
+    if action == "ListQueues" {
+        return queues::list_queues(cluster, context, &input).await;
+    }
+    let group = route(cluster, action, &input)?;
+    cluster.run(group, context, action, members).await
+}
+
+/// The data group a request belongs to, from the queue it names.
+fn route(cluster: &Cluster, action: &str, input: &Input<'_>) -> Result<GroupId, ApiError> {
+    let queue = match action {
+        "CreateQueue" | "GetQueueUrl" => input.required_string("QueueName")?,
+        "StartMessageMoveTask" | "ListMessageMoveTasks" => {
+            queue_name_from_arn(&input.required_string("SourceArn")?).unwrap_or_default()
+        }
+        "CancelMessageMoveTask" => {
+            let handle = input.required_string("TaskHandle")?;
+            handle.split_once(':').and_then(|(_, arn)| queue_name_from_arn(arn)).unwrap_or_default()
+        }
+        _ => queue_name_from_url(&input.required_string("QueueUrl")?, &cluster.account_id)?,
+    };
+    let group = cluster.group_of(&queue);
+    if matches!(action, "CreateQueue" | "SetQueueAttributes") {
+        check_dead_letter_queue_group(cluster, group, input)?;
+    }
+    Ok(group)
+}
+
+/// A queue's dead-letter queue must be in the same data group for now: moving messages
+/// between groups is not built yet, so a redrive policy across groups is refused rather than
+/// accepted and never honoured.
+fn check_dead_letter_queue_group(cluster: &Cluster, group: GroupId, input: &Input<'_>) -> Result<(), ApiError> {
+    let attributes = input.string_map("Attributes")?;
+    let Some(policy) = attributes.get("RedrivePolicy") else {
+        return Ok(());
+    };
+    let target = serde_json::from_str::<Value>(policy)
+        .ok()
+        .and_then(|policy| policy.get("deadLetterTargetArn").and_then(Value::as_str).map(str::to_string))
+        .and_then(|arn| queue_name_from_arn(&arn));
+    match target {
+        Some(target) if cluster.group_of(&target) != group => {
+            Err(ApiError::from(SqsError::InvalidAttributeValue(format!(
+            "Value {policy} for parameter RedrivePolicy is invalid. Reason: the dead-letter queue {target} is in raft \
+             group {} and this queue in group {group}; this cluster ({} data groups) supports dead-letter queues \
+             only within one group",
+            cluster.group_of(&target),
+            cluster.shards.data_groups()
+        ))))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The queue name at the end of `arn:aws:sqs:REGION:ACCOUNT:NAME`.
+fn queue_name_from_arn(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    (parts.len() == 6 && parts[0] == "arn" && !parts[5].is_empty()).then(|| parts[5].to_string())
+}
+
+/// How long a ReceiveMessage may wait, for the deadline of a forwarded request.
+pub fn wait_time(members: &Map<String, Value>) -> Duration {
+    // Without WaitTimeSeconds the queue's ReceiveMessageWaitTimeSeconds applies, up to the maximum.
+    let max = u64::from(shoal_engine::limits::WAIT_TIME_SECONDS_MAX);
+    let seconds = members.get("WaitTimeSeconds").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+    Duration::from_secs(seconds.unwrap_or(max).min(max))
+}
+
+/// Runs a request on this node, which leads the group of `broker`.
+pub async fn dispatch_local(
     broker: &Broker,
     context: &RequestContext,
     action: &str,
     members: &Map<String, Value>,
 ) -> Result<Value, ApiError> {
     let input = Input::new(members);
+    if READ_ACTIONS.contains(&action) {
+        broker.linearize().await?;
+    } else {
+        // A new leader first applies everything its predecessors committed, so the checks
+        // made against its state before proposing are not stale.
+        broker.linearize_once_per_term().await?;
+    }
     match action {
         "CreateQueue" => queues::create_queue(broker, context, &input).await,
         "DeleteQueue" => queues::delete_queue(broker, &input).await,
         "GetQueueUrl" => queues::get_queue_url(broker, context, &input),
-        "ListQueues" => queues::list_queues(broker, context, &input),
         "GetQueueAttributes" => queues::get_queue_attributes(broker, &input),
         "SetQueueAttributes" => queues::set_queue_attributes(broker, &input).await,
         "TagQueue" => queues::tag_queue(broker, &input).await,
@@ -122,12 +217,12 @@ mod tests {
 
     #[test]
     fn test_queue_name_from_url_accepts_urls_and_paths() {
-        let check = |url: &str| queue_name_from_url(url, "000000000000").map_err(|e| e.code);
+        let check = |url: &str| queue_name_from_url(url, "000000000000").map_err(|e| e.code.to_string());
         assert_eq!(check("http://localhost:9324/000000000000/q1"), Ok("q1".to_string()));
         assert_eq!(check("https://sqs.us-east-1.amazonaws.com/000000000000/q.fifo/"), Ok("q.fifo".to_string()));
         assert_eq!(check("/000000000000/q1"), Ok("q1".to_string()));
-        assert_eq!(check("http://localhost:9324/111111111111/q1"), Err("QueueDoesNotExist"));
-        assert_eq!(check("http://localhost:9324/"), Err("InvalidParameterValue"));
-        assert_eq!(check("http://localhost:9324/a/b/c"), Err("InvalidParameterValue"));
+        assert_eq!(check("http://localhost:9324/111111111111/q1"), Err("QueueDoesNotExist".to_string()));
+        assert_eq!(check("http://localhost:9324/"), Err("InvalidParameterValue".to_string()));
+        assert_eq!(check("http://localhost:9324/a/b/c"), Err("InvalidParameterValue".to_string()));
     }
 }

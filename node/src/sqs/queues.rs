@@ -5,6 +5,7 @@ use shoal_engine::{limits, Command, SqsError};
 
 use super::{queue_name_from_url, queue_of, queue_url, Input, RequestContext};
 use crate::broker::Broker;
+use crate::cluster::Cluster;
 use crate::error::ApiError;
 
 pub async fn create_queue(broker: &Broker, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
@@ -45,8 +46,8 @@ fn decode_token(input: &Input<'_>) -> Result<Option<String>, ApiError> {
 }
 
 /// A page of queue URLs under `member`, with a NextToken when more remain.
-fn url_page(broker: &Broker, context: &RequestContext, member: &str, names: &[String], next: Option<String>) -> Value {
-    let urls: Vec<String> = names.iter().map(|name| queue_url(context, &broker.account_id, name)).collect();
+fn url_page(account_id: &str, context: &RequestContext, member: &str, names: &[String], next: Option<String>) -> Value {
+    let urls: Vec<String> = names.iter().map(|name| queue_url(context, account_id, name)).collect();
     let mut reply = serde_json::Map::new();
     reply.insert(member.to_string(), json!(urls));
     if let Some(last) = next {
@@ -55,12 +56,27 @@ fn url_page(broker: &Broker, context: &RequestContext, member: &str, names: &[St
     Value::Object(reply)
 }
 
-pub fn list_queues(broker: &Broker, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
+/// ListQueues gathers every data group: each is read at its read index (so a queue created
+/// before the call is listed), and the pages are merged in name order.
+pub async fn list_queues(cluster: &Cluster, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
     let prefix = input.string("QueueNamePrefix")?.unwrap_or_default();
     let max = input.bounded("MaxResults", 1, i64::from(limits::LIST_QUEUES_RESULTS_MAX))?;
     let start_after = decode_token(input)?;
-    let (names, next) = broker.read(|engine, _| engine.list_queues(&prefix, start_after.as_deref(), max));
-    Ok(url_page(broker, context, "QueueUrls", &names, next))
+    let mut names = Vec::new();
+    let mut more = false;
+    for group in cluster.shards.data_group_ids() {
+        cluster.read_index(group).await?;
+        let (page, next) =
+            cluster.broker(group).read(|engine, _| engine.list_queues(&prefix, start_after.as_deref(), max));
+        more |= next.is_some();
+        names.extend(page);
+    }
+    names.sort();
+    let limit = max.unwrap_or(limits::LIST_QUEUES_RESULTS_MAX) as usize;
+    more |= names.len() > limit;
+    names.truncate(limit);
+    let next = if more && max.is_some() { names.last().cloned() } else { None };
+    Ok(url_page(&cluster.account_id, context, "QueueUrls", &names, next))
 }
 
 pub fn get_queue_attributes(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
@@ -145,5 +161,5 @@ pub fn list_dead_letter_source_queues(
     let start_after = decode_token(input)?;
     let (names, next) =
         broker.read(|engine, _| engine.dead_letter_source_queues(&queue, start_after.as_deref(), max))?;
-    Ok(url_page(broker, context, "queueUrls", &names, next))
+    Ok(url_page(&broker.account_id, context, "queueUrls", &names, next))
 }

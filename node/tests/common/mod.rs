@@ -39,8 +39,11 @@ pub struct Server {
     child: Option<Child>,
     root: PathBuf,
     port: u16,
+    raft_port: u16,
     /// Environment variables given to every start of the process.
     env: Vec<(String, String)>,
+    /// Extra command-line arguments given to every start (a cluster node's id and peers).
+    args: Vec<String>,
 }
 
 impl Server {
@@ -51,14 +54,10 @@ impl Server {
 
     /// `start` with extra environment variables (e.g. `SHOAL_SHUTDOWN_GRACE_MS`).
     pub async fn start_with_env(env: &[(&str, &str)]) -> Server {
-        let number = NEXT_SERVER.fetch_add(1, Ordering::Relaxed);
-        let root = std::env::temp_dir().join(format!("shoal-node-test-{}-{number}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).expect("creating the test directory");
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut server = Server { child: None, root, port: 0, env };
+        let mut server = Server::prepare(env, Vec::new());
         for attempt in 1..=START_ATTEMPTS_MAX {
             server.port = free_port();
+            server.raft_port = free_port();
             match server.spawn_and_wait().await {
                 Ok(()) => return server,
                 Err(error) if attempt < START_ATTEMPTS_MAX => {
@@ -68,6 +67,39 @@ impl Server {
             }
         }
         unreachable!("the loop returns or panics");
+    }
+
+    fn prepare(env: &[(&str, &str)], args: Vec<String>) -> Server {
+        let number = NEXT_SERVER.fetch_add(1, Ordering::Relaxed);
+        let root = std::env::temp_dir().join(format!("shoal-node-test-{}-{number}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("creating the test directory");
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Server { child: None, root, port: 0, raft_port: 0, env, args }
+    }
+
+    /// Starts an `nodes`-node cluster on loopback (node ids 1..=nodes) and waits until every
+    /// node listens. `args` go to every node (e.g. `--data-groups 3`).
+    pub async fn start_cluster(nodes: usize, env: &[(&str, &str)], args: &[&str]) -> Vec<Server> {
+        let ports: Vec<(u16, u16)> = (0..nodes).map(|_| (free_port(), free_port())).collect();
+        let peers: Vec<String> =
+            ports.iter().enumerate().map(|(i, (_, raft))| format!("{}=127.0.0.1:{raft}", i + 1)).collect();
+        let mut servers = Vec::new();
+        for (i, (http, raft)) in ports.iter().enumerate() {
+            let mut node_args =
+                vec!["--node-id".to_string(), (i + 1).to_string(), "--peers".to_string(), peers.join(",")];
+            node_args.extend(args.iter().map(|a| a.to_string()));
+            let mut server = Server::prepare(env, node_args);
+            server.port = *http;
+            server.raft_port = *raft;
+            servers.push(server);
+        }
+        for server in &mut servers {
+            if let Err(error) = server.spawn_and_wait().await {
+                panic!("cluster node did not start: {error}\n--- server log ---\n{}", server.log_tail());
+            }
+        }
+        servers
     }
 
     pub fn port(&self) -> u16 {
@@ -92,13 +124,7 @@ impl Server {
 
     /// A client with dummy credentials, pointed at this server.
     pub async fn client(&self) -> Client {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("AKIDSHOALTEST", "shoal-test-secret", None, None, "shoal-tests"))
-            .endpoint_url(self.endpoint())
-            .load()
-            .await;
-        Client::new(&config)
+        client_for(&self.endpoint()).await
     }
 
     /// Kills the process with SIGKILL: no shutdown, no flush.
@@ -107,6 +133,13 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, ...) to the running process.
+    pub fn signal(&self, name: &str) {
+        let child = self.child.as_ref().expect("signal to a running server");
+        let sent = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status();
+        assert!(sent.is_ok_and(|s| s.success()), "sending SIG{name} to shoal");
     }
 
     /// Sends SIGTERM and waits (bounded) for a clean exit; returns whether it exited successfully.
@@ -157,6 +190,9 @@ impl Server {
             .arg(self.data_dir())
             .arg("--http-addr")
             .arg(self.address())
+            .arg("--raft-addr")
+            .arg(format!("127.0.0.1:{}", self.raft_port))
+            .args(&self.args)
             .env("SHOAL_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
@@ -211,6 +247,17 @@ fn free_port() -> u16 {
 }
 
 /// A started server and a client for it.
+/// A client with dummy credentials, pointed at `endpoint`.
+pub async fn client_for(endpoint: &str) -> Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("AKIDSHOALTEST", "shoal-test-secret", None, None, "shoal-tests"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    Client::new(&config)
+}
+
 pub async fn start() -> (Server, Client) {
     let server = Server::start().await;
     let client = server.client().await;
@@ -480,4 +527,20 @@ pub fn binary_attribute(data_type: &str, value: &[u8]) -> MessageAttributeValue 
         .binary_value(aws_sdk_sqs::primitives::Blob::new(value.to_vec()))
         .build()
         .expect("a valid attribute")
+}
+
+/// `GET /_shoal/status` of a node, or null when it does not answer.
+pub async fn status(server: &Server) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fetch = async {
+        let mut stream = tokio::net::TcpStream::connect(server.address()).await.ok()?;
+        let request = "GET /_shoal/status HTTP/1.1\r\nHost: shoal\r\nConnection: close\r\n\r\n";
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.ok()?;
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let (_, body) = text.split_once("\r\n\r\n")?;
+        serde_json::from_str(body).ok()
+    };
+    tokio::time::timeout(Duration::from_secs(2), fetch).await.ok().flatten().unwrap_or(serde_json::Value::Null)
 }

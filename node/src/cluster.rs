@@ -1,0 +1,409 @@
+//! The node in its cluster: one Raft group per shard (the metadata group and the data groups),
+//! all replicated on every node, and the routing of each SQS request to the leader of its
+//! queue's group, in one hop.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use openraft::async_runtime::watch::WatchReceiver;
+use openraft::errors::{InitializeError, RaftError};
+use openraft::{Config, ReadPolicy, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use shoal_engine::EngineConfig;
+use shoal_raft::network::{LocalGroups, NetworkFactory, Peers};
+use shoal_raft::proto::broker_client::BrokerClient;
+use shoal_raft::proto::broker_server::BrokerServer;
+use shoal_raft::proto::raft_server::RaftServer;
+use shoal_raft::proto::{ForwardReply, ForwardRequest, ReadIndexReply, ReadIndexRequest};
+use shoal_raft::state::StateMachine;
+use shoal_raft::store::Db;
+use shoal_raft::{ClusterInfo, GroupId, NodeInfo, Proposal, Response, ShoalRaft};
+use shoal_sharding::{Shards, METADATA_GROUP};
+
+use crate::broker::Broker;
+use crate::error::ApiError;
+use crate::limits;
+use crate::sqs::{self, RequestContext};
+
+/// How this node runs in its cluster; from the command line.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub node_id: u64,
+    /// Every node's gRPC address, this one's included.
+    pub peers: BTreeMap<u64, String>,
+    pub raft_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub data_groups: u32,
+    pub engine: EngineConfig,
+    /// A group snapshots after this many entries since its last snapshot.
+    pub snapshot_entries: u64,
+}
+
+/// What a data directory was created with; a restart with different values is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Identity {
+    node_id: u64,
+    data_groups: u32,
+    account_id: String,
+    region: String,
+}
+
+pub struct Cluster {
+    pub node_id: u64,
+    pub shards: Shards,
+    /// One broker per group, indexed by group id (the metadata group's engine stays empty).
+    brokers: Vec<Broker>,
+    peers: BTreeMap<u64, String>,
+    channels: Arc<Peers>,
+    pub account_id: String,
+    pub region: String,
+}
+
+/// Parses `1=host:port,2=host:port`.
+pub fn parse_peers(text: &str) -> Result<BTreeMap<u64, String>, String> {
+    let mut peers = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        let (id, addr) = item.split_once('=').ok_or_else(|| format!("peer {item:?} is not ID=HOST:PORT"))?;
+        let id: u64 = id.trim().parse().map_err(|_| format!("peer id {id:?} is not a number"))?;
+        if id == 0 {
+            return Err("peer ids start at 1".into());
+        }
+        let addr = addr.trim();
+        if !addr.contains(':') {
+            return Err(format!("peer {id} address {addr:?} is not HOST:PORT"));
+        }
+        if peers.insert(id, addr.to_string()).is_some() {
+            return Err(format!("peer {id} is listed twice"));
+        }
+    }
+    Ok(peers)
+}
+
+fn raft_config(snapshot_entries: u64) -> anyhow::Result<Arc<Config>> {
+    let config = Config {
+        cluster_name: "shoal".into(),
+        heartbeat_interval: limits::RAFT_HEARTBEAT_MS,
+        election_timeout_min: limits::RAFT_ELECTION_TIMEOUT_MIN_MS,
+        election_timeout_max: limits::RAFT_ELECTION_TIMEOUT_MAX_MS,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_entries),
+        max_in_snapshot_log_to_keep: snapshot_entries.min(limits::RAFT_LOG_KEPT_AFTER_SNAPSHOT),
+        replication_lag_threshold: snapshot_entries.saturating_mul(2),
+        purge_batch_size: snapshot_entries.min(limits::RAFT_PURGE_BATCH),
+        install_snapshot_timeout: limits::RAFT_INSTALL_SNAPSHOT_TIMEOUT_MS,
+        snapshot_max_chunk_size: limits::RAFT_SNAPSHOT_CHUNK_BYTES,
+        max_payload_entries: limits::RAFT_MAX_PAYLOAD_ENTRIES,
+        api_channel_size: Some(limits::RAFT_API_CHANNEL),
+        notification_channel_size: Some(limits::RAFT_API_CHANNEL),
+        ..Default::default()
+    };
+    Ok(Arc::new(config.validate().context("raft configuration")?))
+}
+
+impl Cluster {
+    /// Opens the node's store, starts every group and the gRPC service, and bootstraps the
+    /// groups if this is the lowest-numbered node and they are new.
+    pub async fn start(config: ClusterConfig, stopping: Arc<AtomicBool>) -> anyhow::Result<Arc<Cluster>> {
+        let shards = Shards::new(config.data_groups).map_err(anyhow::Error::msg)?;
+        if !config.peers.contains_key(&config.node_id) {
+            anyhow::bail!("--peers does not list this node (--node-id {})", config.node_id);
+        }
+        let db = Db::open(&config.data_dir.join("raft")).context("opening the raft store")?;
+        check_identity(&db, &config).await?;
+        let raft_config = raft_config(config.snapshot_entries)?;
+        let channels = Peers::new();
+        let mut brokers = Vec::new();
+        let mut groups = Vec::new();
+        for group in shards.all_groups() {
+            let dir = config.data_dir.join("snapshots").join(format!("group-{group}"));
+            let state_machine = StateMachine::open(group, dir, config.engine.clone())
+                .with_context(|| format!("loading the snapshot of group {group}"))?;
+            let shared = state_machine.shared();
+            let network = NetworkFactory::new(group, channels.clone());
+            let raft = ShoalRaft::new(config.node_id, raft_config.clone(), network, db.log_store(group), state_machine)
+                .await
+                .with_context(|| format!("starting raft group {group}"))?;
+            groups.push((raft.clone(), shared.clone()));
+            brokers.push(Broker::new(group, raft, shared, stopping.clone()));
+        }
+        let cluster = Arc::new(Cluster {
+            node_id: config.node_id,
+            shards,
+            brokers,
+            peers: config.peers.clone(),
+            channels,
+            account_id: config.engine.account_id.clone(),
+            region: config.engine.region.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind(config.raft_addr)
+            .await
+            .with_context(|| format!("binding the cluster address {}", config.raft_addr))?;
+        let local = LocalGroups { groups: Arc::new(groups) };
+        let service = BrokerService { cluster: cluster.clone() };
+        let server = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(shoal_raft::network::KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(shoal_raft::network::KEEPALIVE_TIMEOUT))
+            .add_service(RaftServer::new(local).max_decoding_message_size(usize::MAX))
+            .add_service(BrokerServer::new(service).max_decoding_message_size(limits::FORWARD_BYTES_MAX))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        tokio::spawn(async move {
+            if let Err(error) = server.await {
+                tracing::error!(%error, "the cluster service stopped");
+            }
+        });
+        cluster.bootstrap().await?;
+        tokio::spawn(cluster.clone().record_cluster_info(config.data_groups));
+        Ok(cluster)
+    }
+
+    /// The lowest-numbered node initializes every group that has never been initialized; a
+    /// group that has a vote or a log is left alone, so this is safe on every restart.
+    async fn bootstrap(&self) -> anyhow::Result<()> {
+        if self.peers.keys().next() != Some(&self.node_id) {
+            return Ok(());
+        }
+        let members: BTreeMap<u64, NodeInfo> =
+            self.peers.iter().map(|(id, addr)| (*id, NodeInfo { addr: addr.clone() })).collect();
+        for broker in &self.brokers {
+            if broker.raft().is_initialized().await? {
+                continue;
+            }
+            match broker.raft().initialize(members.clone()).await {
+                Ok(()) => tracing::info!(group = broker.group, nodes = members.len(), "initialized raft group"),
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                Err(error) => return Err(anyhow::anyhow!("initializing group {}: {error}", broker.group)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the cluster's shape in the metadata group once, and checks this node agrees
+    /// with what is recorded; a node configured differently stops rather than misroute.
+    async fn record_cluster_info(self: Arc<Cluster>, data_groups: u32) {
+        let mine = ClusterInfo { data_groups, account_id: self.account_id.clone(), region: self.region.clone() };
+        let metadata = &self.brokers[METADATA_GROUP as usize];
+        loop {
+            let recorded = metadata.shared().read().cluster.clone();
+            match recorded {
+                Some(recorded) if recorded == mine => return,
+                Some(recorded) => {
+                    tracing::error!(?recorded, ?mine, "this node's configuration differs from the cluster's; stopping");
+                    std::process::exit(2);
+                }
+                None if metadata.raft().is_leader() => {
+                    if let Ok(written) = metadata.raft().client_write(Proposal::SetCluster(mine.clone())).await {
+                        if let Response::Cluster(recorded) = written.data {
+                            tracing::info!(?recorded, "cluster configuration recorded");
+                        }
+                    }
+                }
+                None => {}
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), metadata.shared().applied.notified()).await;
+        }
+    }
+
+    /// This node's view of every group: leader, term, log and applied indexes, snapshot.
+    pub fn status(&self) -> Value {
+        let groups: Vec<Value> = self
+            .brokers
+            .iter()
+            .map(|broker| {
+                let metrics = broker.raft().metrics().borrow_watched().clone();
+                serde_json::json!({
+                    "group": broker.group,
+                    "state": format!("{:?}", metrics.state),
+                    "leader": metrics.current_leader,
+                    "term": metrics.current_term,
+                    "last_log_index": metrics.last_log_index,
+                    "last_applied": metrics.last_applied.as_ref().map(|id| id.index()),
+                    "snapshot": metrics.snapshot.as_ref().map(|id| id.index()),
+                    "purged": metrics.purged.as_ref().map(|id| id.index()),
+                })
+            })
+            .collect();
+        serde_json::json!({ "node": self.node_id, "data_groups": self.shards.data_groups(), "groups": groups })
+    }
+
+    pub fn brokers(&self) -> &[Broker] {
+        &self.brokers
+    }
+
+    pub fn broker(&self, group: GroupId) -> &Broker {
+        &self.brokers[group as usize]
+    }
+
+    /// The data group of queue `name`.
+    pub fn group_of(&self, name: &str) -> GroupId {
+        self.shards.group_of(name)
+    }
+
+    /// The leader of `group` as this node knows it, waiting a little during an election.
+    async fn leader(&self, group: GroupId) -> Result<u64, ApiError> {
+        let raft = self.broker(group).raft();
+        if let Some(leader) = raft.metrics().borrow_watched().current_leader {
+            return Ok(leader);
+        }
+        let wait = Duration::from_millis(limits::LEADER_WAIT_MS);
+        match raft.wait(Some(wait)).metrics(|m| m.current_leader.is_some(), "a leader").await {
+            Ok(metrics) => metrics.current_leader.ok_or_else(|| no_leader(group)),
+            Err(_) => Err(no_leader(group)),
+        }
+    }
+
+    fn channel(&self, node: u64) -> Result<tonic::transport::Channel, ApiError> {
+        let addr = self.peers.get(&node).ok_or_else(|| ApiError::unavailable(format!("node {node} is not a peer")))?;
+        self.channels.channel(addr).map_err(ApiError::unavailable)
+    }
+
+    /// Runs a request on the leader of `group`: here, or forwarded there in one hop.
+    pub async fn run(
+        &self,
+        group: GroupId,
+        context: &RequestContext,
+        action: &str,
+        members: &Map<String, Value>,
+    ) -> Result<Value, ApiError> {
+        let leader = self.leader(group).await?;
+        if leader == self.node_id {
+            return sqs::dispatch_local(self.broker(group), context, action, members).await;
+        }
+        let request = ForwardRequest {
+            group,
+            action: action.to_string(),
+            members_json: serde_json::to_vec(members).map_err(|e| ApiError::internal(e.to_string()))?,
+            base_url: context.base_url.clone(),
+        };
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(Duration::from_millis(limits::FORWARD_TIMEOUT_MS) + sqs::wait_time(members));
+        let mut client = BrokerClient::new(self.channel(leader)?).max_decoding_message_size(limits::FORWARD_BYTES_MAX);
+        let reply = client.forward(request).await.map_err(|status| {
+            ApiError::unavailable(format!(
+                "forwarding to node {leader}, the leader of group {group}: {}",
+                status.message()
+            ))
+        })?;
+        let reply = reply.into_inner();
+        if reply.error_code.is_empty() {
+            serde_json::from_slice(&reply.body_json).map_err(|e| ApiError::internal(e.to_string()))
+        } else {
+            Err(ApiError::from_wire(reply.error_code, reply.error_query_code, reply.error_status, reply.error_message))
+        }
+    }
+
+    /// Waits until this node's replica of `group` is current: it has applied everything the
+    /// leader had committed when the call began.
+    pub async fn read_index(&self, group: GroupId) -> Result<(), ApiError> {
+        let leader = self.leader(group).await?;
+        let broker = self.broker(group);
+        if leader == self.node_id {
+            return broker.linearize().await;
+        }
+        let mut client = BrokerClient::new(self.channel(leader)?);
+        let mut request = tonic::Request::new(ReadIndexRequest { group });
+        request.set_timeout(Duration::from_millis(limits::FORWARD_TIMEOUT_MS));
+        let reply = client.read_index(request).await.map_err(|status| {
+            ApiError::unavailable(format!("read index from node {leader} for group {group}: {}", status.message()))
+        })?;
+        let Some(index) = reply.into_inner().index else {
+            return Err(no_leader(group));
+        };
+        let wait = Duration::from_millis(limits::FORWARD_TIMEOUT_MS);
+        broker
+            .raft()
+            .wait(Some(wait))
+            .applied_index_at_least(Some(index), "read index")
+            .await
+            .map_err(|e| ApiError::unavailable(format!("group {group} did not catch up: {e}")))?;
+        Ok(())
+    }
+}
+
+fn no_leader(group: GroupId) -> ApiError {
+    ApiError::unavailable(format!("raft group {group} has no leader right now; retry"))
+}
+
+async fn check_identity(db: &Db, config: &ClusterConfig) -> anyhow::Result<()> {
+    let identity = Identity {
+        node_id: config.node_id,
+        data_groups: config.data_groups,
+        account_id: config.engine.account_id.clone(),
+        region: config.engine.region.clone(),
+    };
+    match db.node_setting::<Identity>("identity")? {
+        Some(stored) if stored == identity => Ok(()),
+        Some(stored) => anyhow::bail!(
+            "the data directory belongs to node {} of a cluster with {} data groups, account {} in region {}; \
+             start with those settings or use another --data-dir",
+            stored.node_id,
+            stored.data_groups,
+            stored.account_id,
+            stored.region
+        ),
+        None => Ok(db.set_node_setting("identity", &identity).await?),
+    }
+}
+
+/// The node-to-node side of request routing.
+struct BrokerService {
+    cluster: Arc<Cluster>,
+}
+
+#[tonic::async_trait]
+impl shoal_raft::proto::broker_server::Broker for BrokerService {
+    async fn forward(
+        &self,
+        request: tonic::Request<ForwardRequest>,
+    ) -> Result<tonic::Response<ForwardReply>, tonic::Status> {
+        let request = request.into_inner();
+        let group = request.group;
+        if group > self.cluster.shards.data_groups() {
+            return Err(tonic::Status::not_found(format!("no group {group}")));
+        }
+        let members: Map<String, Value> = serde_json::from_slice(&request.members_json)
+            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+        let context = RequestContext { base_url: request.base_url };
+        let broker = self.cluster.broker(group);
+        // One hop only: if leadership moved meanwhile, the client retries.
+        let result = if broker.raft().is_leader() {
+            sqs::dispatch_local(broker, &context, &request.action, &members).await
+        } else {
+            Err(ApiError::unavailable(format!("node {} no longer leads group {group}; retry", self.cluster.node_id)))
+        };
+        let reply = match result {
+            Ok(body) => ForwardReply {
+                body_json: serde_json::to_vec(&body).map_err(|e| tonic::Status::internal(e.to_string()))?,
+                ..ForwardReply::default()
+            },
+            Err(error) => ForwardReply {
+                error_code: error.code.to_string(),
+                error_query_code: error.query_code.to_string(),
+                error_message: error.message,
+                error_status: u32::from(error.status),
+                ..ForwardReply::default()
+            },
+        };
+        Ok(tonic::Response::new(reply))
+    }
+
+    async fn read_index(
+        &self,
+        request: tonic::Request<ReadIndexRequest>,
+    ) -> Result<tonic::Response<ReadIndexReply>, tonic::Status> {
+        let group = request.into_inner().group;
+        if group > self.cluster.shards.data_groups() {
+            return Err(tonic::Status::not_found(format!("no group {group}")));
+        }
+        let raft = self.cluster.broker(group).raft();
+        let reply = match raft.get_read_linearizer(ReadPolicy::ReadIndex).await {
+            Ok(linearizer) => ReadIndexReply { index: Some(linearizer.read_log_id().log_id().index()), leader: None },
+            Err(_) => ReadIndexReply { index: None, leader: raft.metrics().borrow_watched().current_leader },
+        };
+        Ok(tonic::Response::new(reply))
+    }
+}
