@@ -42,8 +42,20 @@ type Done = Box<dyn FnOnce(io::Result<()>) + Send>;
 /// The node's database, shared by every group's log store.
 pub struct Db {
     rocks: Arc<DB>,
-    syncer: mpsc::Sender<Done>,
-    _syncer_thread: Arc<JoinHandle<()>>,
+    /// `None` only while dropping.
+    syncer: Option<mpsc::Sender<Done>>,
+    syncer_thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Db {
+    /// Stops the syncer and waits for it, so the database is closed when the last handle goes
+    /// rather than by a thread still running while the process exits (RocksDB aborts then).
+    fn drop(&mut self) {
+        self.syncer.take();
+        if let Some(thread) = self.syncer_thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Debug for Db {
@@ -63,7 +75,7 @@ impl Db {
         let sync_db = rocks.clone();
         let thread =
             std::thread::Builder::new().name("shoal-log-sync".into()).spawn(move || run_syncer(&sync_db, &requests))?;
-        Ok(Arc::new(Db { rocks, syncer, _syncer_thread: Arc::new(thread) }))
+        Ok(Arc::new(Db { rocks, syncer: Some(syncer), syncer_thread: Some(thread) }))
     }
 
     /// The log store of one group.
@@ -98,7 +110,10 @@ impl Db {
 
     /// Runs `done` once everything written so far is durable.
     fn after_sync(&self, done: Done) {
-        if let Err(mpsc::SendError(done)) = self.syncer.send(done) {
+        let Some(syncer) = &self.syncer else {
+            return done(Err(io::Error::other("the log sync thread stopped")));
+        };
+        if let Err(mpsc::SendError(done)) = syncer.send(done) {
             done(Err(io::Error::other("the log sync thread stopped")));
         }
     }

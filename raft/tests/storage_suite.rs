@@ -12,14 +12,15 @@ use shoal_raft::store::{Db, LogStore};
 use shoal_raft::TypeConfig;
 
 fn engine_config() -> EngineConfig {
-    EngineConfig { account_id: "000000000000".into(), region: "us-east-1".into() }
+    EngineConfig::new("000000000000", "us-east-1")
 }
 
 /// Every store it builds is a new group in one shared database, so the suite also checks that
 /// groups sharing a database never see each other's entries, votes or purges.
 struct SharedDbBuilder {
-    dir: tempfile::TempDir,
+    // Fields drop in order: the database closes before its directory is removed.
     db: Arc<Db>,
+    dir: tempfile::TempDir,
     next_group: AtomicU32,
 }
 
@@ -38,7 +39,7 @@ fn test_openraft_storage_suite_on_groups_sharing_one_database() {
     TypeConfig::run(async {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("db")).unwrap();
-        let builder = SharedDbBuilder { dir, db, next_group: AtomicU32::new(1) };
+        let builder = SharedDbBuilder { db, dir, next_group: AtomicU32::new(1) };
         Suite::test_all(builder).await.unwrap();
     });
 }
