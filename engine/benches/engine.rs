@@ -35,8 +35,7 @@ impl Clock {
 }
 
 fn new_engine(fifo: bool) -> (Engine, Clock) {
-    let mut engine =
-        Engine::new(EngineConfig { account_id: "123456789012".to_string(), region: "us-east-1".to_string() });
+    let mut engine = Engine::new(EngineConfig::new("123456789012", "us-east-1"));
     let mut attributes = std::collections::BTreeMap::new();
     if fifo {
         attributes.insert("FifoQueue".to_string(), "true".to_string());

@@ -153,24 +153,33 @@ impl Engine {
         let Some(policy) = &config.redrive_policy else {
             return Ok(());
         };
-        let invalid = |reason: &str| SqsError::invalid_attribute("RedrivePolicy", reason);
         let Some(target_name) = self.queue_name_from_arn(&policy.dead_letter_target_arn) else {
+            return Err(SqsError::invalid_attribute("RedrivePolicy", "dead letter target does not exist"));
+        };
+        if target_name == source {
+            return Err(SqsError::invalid_attribute("RedrivePolicy", "a queue cannot be its own dead-letter queue"));
+        }
+        // A target in another group was checked by the node against that group's state.
+        if self.is_remote(target_name) {
+            return Ok(());
+        }
+        self.check_dead_letter_target(target_name, &self.queue_arn(source), config.fifo)
+    }
+
+    /// Can queue `target` of this group be the dead-letter queue of `source_arn` (FIFO or
+    /// not)? Read-only, so a node can ask the target's group before proposing.
+    pub fn check_dead_letter_target(&self, target: &str, source_arn: &str, source_fifo: bool) -> SqsResult<()> {
+        let invalid = |reason: &str| SqsError::invalid_attribute("RedrivePolicy", reason);
+        let Some(target) = self.queues.get(target) else {
             return Err(invalid("dead letter target does not exist"));
         };
-        let Some(target) = self.queues.get(target_name) else {
-            return Err(invalid("dead letter target does not exist"));
-        };
-        if target.is_fifo() != config.fifo {
+        if target.is_fifo() != source_fifo {
             return Err(invalid("dead-letter queue must be the same type of queue (fifo or standard) as the source"));
         }
-        if target_name == source {
-            return Err(invalid("a queue cannot be its own dead-letter queue"));
-        }
-        let source_arn = self.queue_arn(source);
         let allowed = match &target.config.redrive_allow_policy {
             None | Some(RedriveAllowPolicy::AllowAll) => true,
             Some(RedriveAllowPolicy::DenyAll) => false,
-            Some(RedriveAllowPolicy::ByQueue(arns)) => arns.contains(&source_arn),
+            Some(RedriveAllowPolicy::ByQueue(arns)) => arns.iter().any(|arn| arn == source_arn),
         };
         if !allowed {
             return Err(invalid("the dead-letter queue's redrive allow policy does not allow this source queue"));
@@ -181,6 +190,7 @@ impl Engine {
     pub(crate) fn delete_queue(&mut self, name: &str, now_ms: u64) -> SqsResult<()> {
         let queue = self.queues.remove(name).ok_or(SqsError::QueueDoesNotExist)?;
         self.recently_deleted.insert(name.to_string(), now_ms);
+        self.outbox.refused_targets.retain(|(source, _)| source != name);
         self.cancel_move_tasks_of(&queue.arn);
         Ok(())
     }
@@ -197,6 +207,8 @@ impl Engine {
         // block changes to other attributes of its sources.
         if attributes.contains_key("RedrivePolicy") {
             self.validate_redrive(name, &config)?;
+            // A new policy is a new chance for a remote dead-letter queue that refused.
+            self.outbox.refused_targets.retain(|(source, _)| source != name);
         }
         let queue = self.queue_mut(name)?;
         queue.config = config;

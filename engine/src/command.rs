@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{SqsError, SqsResult};
 use crate::message::{AttributeValue, MessageAttributes};
+use crate::outbox::OutboxEntry;
 
 /// Version of the encoding of `LogEntry`; bumped on any change to these types.
 pub const FORMAT_VERSION: u16 = 1;
@@ -94,9 +95,22 @@ pub enum Command {
         source_arn: String,
         destination_arn: Option<String>,
         rate_per_second: Option<u32>,
+        /// The node found queues in other groups whose dead-letter queue this is.
+        #[serde(default)]
+        sources_elsewhere: bool,
     },
     CancelMessageMoveTask {
         task_handle: String,
+    },
+    /// Takes a batch from the outbox of another group (see `outbox`).
+    ImportMessages {
+        source_group: u32,
+        entries: Vec<OutboxEntry>,
+    },
+    /// Drops outbox entries the target group has taken; returns those it refused.
+    AckOutbox {
+        positions: Vec<u64>,
+        refused: Vec<u64>,
     },
     /// Fires timers of every queue and advances move tasks.
     Tick,
@@ -121,7 +135,11 @@ impl Command {
             | Command::DeleteMessageBatch { queue, .. }
             | Command::ChangeMessageVisibility { queue, .. }
             | Command::ChangeMessageVisibilityBatch { queue, .. } => Some(queue),
-            Command::StartMessageMoveTask { .. } | Command::CancelMessageMoveTask { .. } | Command::Tick => None,
+            Command::StartMessageMoveTask { .. }
+            | Command::CancelMessageMoveTask { .. }
+            | Command::ImportMessages { .. }
+            | Command::AckOutbox { .. }
+            | Command::Tick => None,
         }
     }
 }
@@ -211,14 +229,24 @@ impl<T> BatchReply<T> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
     Done,
-    QueueCreated { name: String },
+    QueueCreated {
+        name: String,
+    },
     Sent(SendResult),
     SentBatch(BatchReply<SendResult>),
     Received(Vec<ReceivedMessage>),
     DeletedBatch(BatchReply<()>),
     ChangedBatch(BatchReply<()>),
-    MoveTaskStarted { task_handle: String },
-    MoveTaskCancelled { approximate_number_of_messages_moved: u64 },
+    MoveTaskStarted {
+        task_handle: String,
+    },
+    MoveTaskCancelled {
+        approximate_number_of_messages_moved: u64,
+    },
+    /// Outbox positions the importing group refused.
+    Imported {
+        refused: Vec<u64>,
+    },
 }
 
 pub type Outcome = SqsResult<Reply>;

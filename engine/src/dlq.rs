@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
+use crate::outbox::Transfer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MoveTaskStatus {
@@ -52,12 +53,23 @@ impl Engine {
         max: Option<u32>,
     ) -> SqsResult<(Vec<String>, Option<String>)> {
         let arn = &self.queue(name)?.arn;
+        Ok(self.dead_letter_sources_of(arn, start_after, max))
+    }
+
+    /// Names of this group's queues whose redrive policy targets `arn`, which may be a queue
+    /// of another group, in name order, after `start_after`.
+    pub fn dead_letter_sources_of(
+        &self,
+        arn: &str,
+        start_after: Option<&str>,
+        max: Option<u32>,
+    ) -> (Vec<String>, Option<String>) {
         let sources = self
             .queues
             .values()
-            .filter(|queue| queue.config.redrive_policy.as_ref().is_some_and(|p| &p.dead_letter_target_arn == arn))
+            .filter(|queue| queue.config.redrive_policy.as_ref().is_some_and(|p| p.dead_letter_target_arn == arn))
             .map(|queue| &queue.name);
-        Ok(crate::admin::page_of_names(sources, start_after, max))
+        crate::admin::page_of_names(sources, start_after, max)
     }
 
     pub(crate) fn start_message_move_task(
@@ -65,6 +77,7 @@ impl Engine {
         source_arn: &str,
         destination_arn: Option<&str>,
         rate_per_second: Option<u32>,
+        sources_elsewhere: bool,
         now_ms: u64,
     ) -> SqsResult<String> {
         let Some(source) = self.queue_name_from_arn(source_arn).filter(|n| self.queues.contains_key(*n)) else {
@@ -72,10 +85,13 @@ impl Engine {
         };
         let source = source.to_string();
         let (is_dead_letter_queue, _) = self.dead_letter_source_queues(&source, None, Some(1))?;
-        if is_dead_letter_queue.is_empty() {
+        if is_dead_letter_queue.is_empty() && !sources_elsewhere {
             return Err(SqsError::invalid_parameter("source queue must be configured as a dead-letter queue"));
         }
-        if let Some(destination) = destination_arn {
+        // A destination in another group was checked by the node against that group's state.
+        let remote_destination =
+            destination_arn.and_then(|arn| self.queue_name_from_arn(arn)).is_some_and(|name| self.is_remote(name));
+        if let Some(destination) = destination_arn.filter(|_| !remote_destination) {
             let Some(destination_queue) = self.queue_name_from_arn(destination).and_then(|n| self.queues.get(n)) else {
                 return Err(SqsError::ResourceNotFound("the destination queue does not exist".to_string()));
             };
@@ -220,11 +236,16 @@ impl Engine {
                 continue;
             };
             let destination_arn = task.destination_arn.clone().or_else(|| message.dead_letter_source_arn.clone());
-            let destination = destination_arn
-                .as_deref()
-                .and_then(|arn| self.queue_name_from_arn(arn))
-                .filter(|name| self.queues.contains_key(*name))
-                .map(str::to_string);
+            let destination_name = destination_arn.as_deref().and_then(|arn| self.queue_name_from_arn(arn));
+            if let Some(remote) = destination_name.filter(|name| self.is_remote(name)).map(str::to_string) {
+                if let Some(message) = self.queues.get_mut(&source).and_then(|q| q.remove(seq)) {
+                    let transfer = Transfer::Move { task_handle: handle.to_string() };
+                    self.push_outbox(&source, &remote, transfer, message);
+                    moved += 1;
+                }
+                continue;
+            }
+            let destination = destination_name.filter(|name| self.queues.contains_key(*name)).map(str::to_string);
             let Some(destination) = destination else {
                 failure = Some("the destination queue of a message does not exist".to_string());
                 break;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
 use crate::dlq::MoveTask;
 use crate::error::{SqsError, SqsResult};
+use crate::outbox::{Outbox, Placement, Ring};
 use crate::queue::Queue;
 
 /// Who the engine's queues belong to: fixed when the state is created.
@@ -14,6 +15,16 @@ use crate::queue::Queue;
 pub struct EngineConfig {
     pub account_id: String,
     pub region: String,
+    /// Which data group this engine is, of how many.
+    #[serde(default)]
+    pub placement: Placement,
+}
+
+impl EngineConfig {
+    /// The config of the only data group.
+    pub fn new(account_id: &str, region: &str) -> EngineConfig {
+        EngineConfig { account_id: account_id.to_string(), region: region.to_string(), placement: Placement::default() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +38,11 @@ pub struct Engine {
     pub(crate) recently_deleted: BTreeMap<String, u64>,
     pub(crate) move_tasks: BTreeMap<String, MoveTask>,
     pub(crate) next_move_task: u64,
+    /// Messages bound for other groups, and what was taken from theirs.
+    #[serde(default)]
+    pub(crate) outbox: Outbox,
+    #[serde(skip)]
+    pub(crate) ring: Ring,
 }
 
 impl Engine {
@@ -39,6 +55,8 @@ impl Engine {
             recently_deleted: BTreeMap::new(),
             move_tasks: BTreeMap::new(),
             next_move_task: 1,
+            outbox: Outbox::default(),
+            ring: Ring::default(),
         }
     }
 
@@ -106,12 +124,20 @@ impl Engine {
             Command::ChangeMessageVisibilityBatch { queue, entries } => {
                 self.change_message_visibility_batch(queue, entries, now_ms).map(Reply::ChangedBatch)
             }
-            Command::StartMessageMoveTask { source_arn, destination_arn, rate_per_second } => self
-                .start_message_move_task(source_arn, destination_arn.as_deref(), *rate_per_second, now_ms)
+            Command::StartMessageMoveTask { source_arn, destination_arn, rate_per_second, sources_elsewhere } => self
+                .start_message_move_task(
+                    source_arn,
+                    destination_arn.as_deref(),
+                    *rate_per_second,
+                    *sources_elsewhere,
+                    now_ms,
+                )
                 .map(|task_handle| Reply::MoveTaskStarted { task_handle }),
             Command::CancelMessageMoveTask { task_handle } => self
                 .cancel_message_move_task(task_handle)
                 .map(|moved| Reply::MoveTaskCancelled { approximate_number_of_messages_moved: moved }),
+            Command::ImportMessages { source_group, entries } => self.import_messages(*source_group, entries, now_ms),
+            Command::AckOutbox { positions, refused } => self.ack_outbox(positions, refused, now_ms),
             Command::Tick => {
                 self.tick(now_ms);
                 Ok(Reply::Done)

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod message;
+pub mod outbox;
 pub mod queue;
 pub mod receive;
 pub mod send;

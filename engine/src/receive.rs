@@ -7,6 +7,7 @@ use crate::command::{ReceiveRequest, ReceivedMessage};
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
+use crate::outbox::Transfer;
 use crate::queue::{Message, Queue, ReceiptHandle, Seq};
 use crate::send::validate_fifo_id;
 
@@ -63,19 +64,34 @@ impl Engine {
         }
         let source_arn = queue.arn.clone();
         if let Some((dead_letter_queue, _)) = redrive {
-            self.move_to_dead_letter_queue(&dead_letter_queue, &source_arn, dead, now_ms);
+            if self.is_remote(&dead_letter_queue) {
+                for mut message in dead {
+                    message.dead_letter_source_arn = Some(source_arn.clone());
+                    self.push_outbox(name, &dead_letter_queue, Transfer::DeadLetter, message);
+                }
+            } else {
+                self.move_to_dead_letter_queue(&dead_letter_queue, &source_arn, dead, now_ms);
+            }
         }
         Ok(messages)
     }
 
-    /// The dead-letter queue and maxReceiveCount of a queue, when its target still exists.
+    /// The dead-letter queue and maxReceiveCount of a queue, when its target still exists (as
+    /// far as this group can tell: one in another group is checked when a message gets there).
     fn redrive_target(&self, name: &str) -> Option<(String, u32)> {
         let queue = self.queues.get(name)?;
         let policy = queue.config.redrive_policy.as_ref()?;
         let target = self.queue_name_from_arn(&policy.dead_letter_target_arn)?;
+        if target == name {
+            return None;
+        }
+        if self.is_remote(target) {
+            let refused =
+                self.outbox.refused_targets.contains(&(name.to_string(), policy.dead_letter_target_arn.clone()));
+            return (!refused).then(|| (target.to_string(), policy.max_receive_count));
+        }
         let target_queue = self.queues.get(target)?;
-        (target_queue.is_fifo() == queue.is_fifo() && target != name)
-            .then(|| (target.to_string(), policy.max_receive_count))
+        (target_queue.is_fifo() == queue.is_fifo()).then(|| (target.to_string(), policy.max_receive_count))
     }
 
     fn move_to_dead_letter_queue(&mut self, target: &str, source_arn: &str, messages: Vec<Message>, now_ms: u64) {

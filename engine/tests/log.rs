@@ -129,7 +129,7 @@ fn test_commands_name_their_queue() {
 
 #[test]
 fn test_time_near_the_end_of_u64_is_clamped_not_overflowed() {
-    let mut engine = Engine::new(EngineConfig { account_id: "000000000000".into(), region: "us-east-1".into() });
+    let mut engine = Engine::new(EngineConfig::new("000000000000", "us-east-1"));
     let create = Command::CreateQueue {
         name: "q".into(),
         attributes: [("DelaySeconds".to_string(), "900".to_string())].into(),

@@ -456,6 +456,7 @@ fn build_log(ops: &[LogOp]) -> (Vec<LogEntry>, Vec<Outcome>, Engine) {
                 source_arn: arn("dlq"),
                 destination_arn: None,
                 rate_per_second: Some(*rate),
+                sources_elsewhere: false,
             },
             LogOp::Tick => Command::Tick,
             LogOp::Clock { forward, ms } => {

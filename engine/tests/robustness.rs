@@ -114,14 +114,18 @@ fn command() -> impl Strategy<Value = Command> {
                     .collect(),
             }
         }),
-        (text(), prop::option::of(text()), prop::option::of(any::<u32>())).prop_map(
-            |(source_arn, destination_arn, rate_per_second)| Command::StartMessageMoveTask {
+        (text(), prop::option::of(text()), prop::option::of(any::<u32>()), any::<bool>()).prop_map(
+            |(source_arn, destination_arn, rate_per_second, sources_elsewhere)| Command::StartMessageMoveTask {
                 source_arn,
                 destination_arn,
-                rate_per_second
+                rate_per_second,
+                sources_elsewhere,
             }
         ),
         text().prop_map(|task_handle| Command::CancelMessageMoveTask { task_handle }),
+        (prop::collection::vec(0u64..4, 0..3), prop::collection::vec(0u64..4, 0..3))
+            .prop_map(|(positions, refused)| Command::AckOutbox { positions, refused }),
+        (0u32..4).prop_map(|source_group| Command::ImportMessages { source_group, entries: Vec::new() }),
         Just(Command::Tick),
     ]
 }

@@ -20,7 +20,7 @@ pub const REGION: &str = "us-east-1";
 pub const START_MS: u64 = 1_700_000_000_000;
 
 pub fn engine_config() -> EngineConfig {
-    EngineConfig { account_id: ACCOUNT_ID.to_string(), region: REGION.to_string() }
+    EngineConfig::new(ACCOUNT_ID, REGION)
 }
 
 pub fn arn(name: &str) -> String {
@@ -268,6 +268,7 @@ impl Harness {
             source_arn: arn(source),
             destination_arn: destination.map(arn),
             rate_per_second: rate,
+            sources_elsewhere: false,
         };
         match self.apply(command)? {
             Reply::MoveTaskStarted { task_handle } => Ok(task_handle),
