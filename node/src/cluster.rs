@@ -15,7 +15,8 @@ use openraft::errors::{InitializeError, RaftError};
 use openraft::{Config, ReadPolicy, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use shoal_engine::EngineConfig;
+use shoal_engine::outbox::Placement;
+use shoal_engine::{Command, EngineConfig, Reply};
 use shoal_raft::network::{LocalGroups, NetworkFactory, Peers};
 use shoal_raft::proto::broker_client::BrokerClient;
 use shoal_raft::proto::broker_server::BrokerServer;
@@ -121,7 +122,11 @@ impl Cluster {
         let mut groups = Vec::new();
         for group in shards.all_groups() {
             let dir = config.data_dir.join("snapshots").join(format!("group-{group}"));
-            let state_machine = StateMachine::open(group, dir, config.engine.clone())
+            let engine = EngineConfig {
+                placement: Placement { group, data_groups: config.data_groups },
+                ..config.engine.clone()
+            };
+            let state_machine = StateMachine::open(group, dir, engine)
                 .with_context(|| format!("loading the snapshot of group {group}"))?;
             let shared = state_machine.shared();
             let network = NetworkFactory::new(group, channels.clone());
@@ -158,6 +163,9 @@ impl Cluster {
         });
         cluster.bootstrap().await?;
         tokio::spawn(cluster.clone().record_cluster_info(config.data_groups));
+        for group in cluster.shards.data_group_ids() {
+            tokio::spawn(cluster.clone().run_outbox(group));
+        }
         Ok(cluster)
     }
 
@@ -205,6 +213,54 @@ impl Cluster {
                 None => {}
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), metadata.shared().applied.notified()).await;
+        }
+    }
+
+    /// While this node leads `group`, hands its outbox to the groups the messages are bound
+    /// for, one batch at a time, and drops each batch once its target has it. Forever.
+    async fn run_outbox(self: Arc<Cluster>, group: GroupId) {
+        let broker = self.broker(group).clone();
+        loop {
+            let applied = broker.shared().applied.notified();
+            let batch =
+                broker.read(|engine, _| engine.outbox_batch(limits::OUTBOX_BATCH_ENTRIES, limits::OUTBOX_BATCH_BYTES));
+            let pause = match batch {
+                Some((target, entries)) if broker.raft().is_leader() => {
+                    match self.hand_over(group, target, entries).await {
+                        Ok(()) => continue,
+                        Err(error) => {
+                            tracing::warn!(group, target, message = %error.message, "handing the outbox over failed; retrying");
+                            Duration::from_millis(limits::OUTBOX_RETRY_MS)
+                        }
+                    }
+                }
+                _ => Duration::from_millis(limits::OUTBOX_RETRY_MS),
+            };
+            let _ = tokio::time::timeout(pause, applied).await;
+        }
+    }
+
+    /// One batch of `group`'s outbox into `target`, then out of the outbox.
+    async fn hand_over(
+        &self,
+        group: GroupId,
+        target: GroupId,
+        entries: Vec<shoal_engine::outbox::OutboxEntry>,
+    ) -> Result<(), ApiError> {
+        let positions: Vec<u64> = entries.iter().map(|entry| entry.position).collect();
+        let mut members = Map::new();
+        members.insert("SourceGroup".to_string(), Value::from(group));
+        members.insert("Entries".to_string(), Value::String(sqs::encode_outbox_entries(&entries)?));
+        let context = RequestContext { base_url: String::new() };
+        let reply = self.run(target, &context, sqs::IMPORT_ACTION, &members).await?;
+        let refused: Vec<u64> =
+            serde_json::from_value(reply["Refused"].clone()).map_err(|e| ApiError::internal(e.to_string()))?;
+        if !refused.is_empty() {
+            tracing::warn!(group, target, refused = refused.len(), "the target group refused messages; they go back");
+        }
+        match self.broker(group).propose(Command::AckOutbox { positions, refused }).await? {
+            Reply::Done => Ok(()),
+            other => Err(ApiError::internal(format!("unexpected reply to AckOutbox: {other:?}"))),
         }
     }
 

@@ -43,3 +43,11 @@ pub const RAFT_API_CHANNEL: u64 = 4_096;
 
 const _: () = assert!(RAFT_ELECTION_TIMEOUT_MIN_MS > 4 * RAFT_HEARTBEAT_MS);
 const _: () = assert!(RAFT_ELECTION_TIMEOUT_MIN_MS < RAFT_ELECTION_TIMEOUT_MAX_MS);
+
+/// Most messages handed from one group's outbox to another group at once.
+pub const OUTBOX_BATCH_ENTRIES: usize = 64;
+/// About how many body bytes one outbox hand-over carries (at least one message); well under
+/// FORWARD_BYTES_MAX even when JSON escapes every byte of the bodies.
+pub const OUTBOX_BATCH_BYTES: usize = 512 * 1024;
+/// How often a leader looks at its outbox when nothing is applied, and waits after a failure.
+pub const OUTBOX_RETRY_MS: u64 = 500;

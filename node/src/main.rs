@@ -99,7 +99,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         raft_addr: args.raft_addr,
         data_dir: args.data_dir.clone(),
         data_groups: args.data_groups,
-        engine: EngineConfig { account_id: args.account_id.clone(), region: args.region.clone() },
+        engine: EngineConfig::new(&args.account_id, &args.region),
         snapshot_entries: args.snapshot_entries.max(1),
     };
     let stopping = Arc::new(AtomicBool::new(false));

@@ -7,6 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 use common::{status, Server};
@@ -317,4 +318,81 @@ async fn test_a_follower_that_was_down_catches_up_through_a_snapshot() {
     servers[other].kill9();
     let bodies = drain(&servers[down].client().await, &url, sent).await;
     assert_eq!(bodies.iter().collect::<BTreeSet<_>>().len(), sent);
+}
+
+/// Receives from `url` until `expected` bodies arrived (deleting them) or the settle time ran out.
+async fn await_bodies(client: &Client, url: &str, expected: usize) -> BTreeSet<String> {
+    let deadline = Instant::now() + SETTLE;
+    let mut bodies = BTreeSet::new();
+    while bodies.len() < expected && Instant::now() < deadline {
+        bodies.extend(drain(client, url, expected - bodies.len()).await);
+    }
+    bodies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_dead_letter_queue_in_another_group_takes_and_gives_back_messages() {
+    let servers = Server::start_cluster(3, &[], &["--data-groups", "3"]).await;
+    let shards = shoal_sharding::Shards::new(3).unwrap();
+    let name_in = |group: u32, stem: &str| {
+        (0..).map(|i| format!("{stem}-{i}")).find(|name| shards.group_of(name) == group).unwrap()
+    };
+    let (source, dlq, missing) = (name_in(1, "source"), name_in(2, "dlq"), name_in(3, "missing"));
+    let client = servers[0].client().await;
+    let dlq_url = create_queue(&client, &dlq, &[]).await;
+    let arn_of = |name: &str| format!("arn:aws:sqs:us-east-1:000000000000:{name}");
+    let policy = |target: &str| format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":"1"}}"#, arn_of(target));
+
+    // A policy naming a queue that does not exist in its (other) group is refused.
+    let refused = client
+        .create_queue()
+        .queue_name(&source)
+        .attributes(QueueAttributeName::RedrivePolicy, policy(&missing))
+        .send()
+        .await
+        .expect_err("the dead-letter queue does not exist");
+    assert_eq!(refused.code(), Some("InvalidAttributeValue"), "{refused:?}");
+
+    let source_url = create_queue(&client, &source, &[(QueueAttributeName::RedrivePolicy, &policy(&dlq))]).await;
+    for i in 0..3 {
+        retry!(client.send_message().queue_url(&source_url).message_body(format!("m{i}")).send());
+    }
+    let first =
+        retry!(client.receive_message().queue_url(&source_url).max_number_of_messages(10).visibility_timeout(1).send());
+    assert_eq!(first.messages.unwrap_or_default().len(), 3);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Received once already: the next receive moves them to the dead-letter queue in group 2.
+    let second = retry!(client.receive_message().queue_url(&source_url).max_number_of_messages(10).send());
+    assert!(second.messages.unwrap_or_default().is_empty());
+    let dead = await_bodies(&servers[1].client().await, &dlq_url, 3).await;
+    // drain deleted them; send them through again to redrive them below.
+    assert_eq!(dead, ["m0", "m1", "m2"].iter().map(|s| s.to_string()).collect());
+
+    let sources = retry!(client.list_dead_letter_source_queues().queue_url(&dlq_url).send());
+    assert_eq!(sources.queue_urls, vec![source_url.clone()], "the source is found in its own group");
+
+    for i in 0..2 {
+        retry!(client.send_message().queue_url(&source_url).message_body(format!("again{i}")).send());
+    }
+    let _ =
+        retry!(client.receive_message().queue_url(&source_url).max_number_of_messages(10).visibility_timeout(1).send());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let _ = retry!(client.receive_message().queue_url(&source_url).max_number_of_messages(10).send());
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let attributes = retry!(client
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send());
+        let count = attributes.attributes.unwrap_or_default()[&QueueAttributeName::ApproximateNumberOfMessages].clone();
+        if count == "2" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the dead letters did not arrive: {count}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    retry!(client.start_message_move_task().source_arn(arn_of(&dlq)).send());
+    let back = await_bodies(&servers[2].client().await, &source_url, 2).await;
+    assert_eq!(back, ["again0", "again1"].iter().map(|s| s.to_string()).collect());
 }

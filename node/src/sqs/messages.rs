@@ -6,6 +6,7 @@ use shoal_engine::command::{
     BatchReply, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SendResult, VisibilityEntry,
 };
 use shoal_engine::message::{md5_of_attributes, MessageAttributes};
+use shoal_engine::outbox::OutboxEntry;
 use shoal_engine::queue::ReceiptHandle;
 use shoal_engine::{limits, Command, Reply};
 
@@ -253,7 +254,8 @@ pub async fn start_message_move_task(broker: &Broker, input: &Input<'_>) -> Resu
     let source_arn = input.required_string("SourceArn")?;
     let destination_arn = input.string("DestinationArn")?;
     let rate_per_second = input.bounded("MaxNumberOfMessagesPerSecond", 1, i64::from(limits::MOVE_TASK_RATE_MAX))?;
-    let command = Command::StartMessageMoveTask { source_arn, destination_arn, rate_per_second };
+    let sources_elsewhere = input.members().get(super::SOURCES_ELSEWHERE).and_then(Value::as_bool).unwrap_or(false);
+    let command = Command::StartMessageMoveTask { source_arn, destination_arn, rate_per_second, sources_elsewhere };
     let Reply::MoveTaskStarted { task_handle } = broker.propose(command).await? else {
         return Err(unexpected("StartMessageMoveTask"));
     };
@@ -299,4 +301,32 @@ pub fn list_message_move_tasks(broker: &Broker, input: &Input<'_>) -> Result<Val
         })
         .collect();
     Ok(json!({ "Results": results }))
+}
+
+/// Outbox entries as they travel between nodes: bincode (JSON numbers cannot carry the
+/// engine's 128-bit ids), in base64 inside the JSON request.
+pub fn encode_outbox_entries(entries: &[OutboxEntry]) -> Result<String, ApiError> {
+    let bytes = bincode::serde::encode_to_vec(entries, bincode::config::standard())
+        .map_err(|e| ApiError::internal(format!("encoding outbox entries: {e}")))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn decode_outbox_entries(text: &str) -> Result<Vec<OutboxEntry>, ApiError> {
+    let invalid = |e: String| ApiError::invalid_parameter(format!("value for parameter Entries is invalid: {e}"));
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| invalid(e.to_string()))?;
+    let (entries, _) =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).map_err(|e| invalid(e.to_string()))?;
+    Ok(entries)
+}
+
+/// Takes a batch of another group's outbox into this group (node to node only).
+pub async fn import_messages(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
+    let source_group = input
+        .bounded("SourceGroup", 1, i64::from(u32::MAX))?
+        .ok_or_else(|| ApiError::missing_parameter("SourceGroup"))?;
+    let entries = decode_outbox_entries(&input.required_string("Entries")?)?;
+    let Reply::Imported { refused } = broker.propose(Command::ImportMessages { source_group, entries }).await? else {
+        return Err(unexpected("ImportMessages"));
+    };
+    Ok(json!({ "Refused": refused }))
 }

@@ -20,6 +20,7 @@ use crate::cluster::Cluster;
 use crate::error::ApiError;
 
 pub use input::Input;
+pub use messages::encode_outbox_entries;
 
 /// Where a request came in, to build queue URLs the client can reach.
 pub struct RequestContext {
@@ -55,8 +56,7 @@ pub const ACTIONS: [&str; 23] = [
 
 /// Actions that only read: on the leader they first confirm, through a quorum, that its state
 /// is current (a read index), so a deposed leader cannot answer from stale state.
-const READ_ACTIONS: [&str; 5] =
-    ["GetQueueUrl", "GetQueueAttributes", "ListQueueTags", "ListDeadLetterSourceQueues", "ListMessageMoveTasks"];
+const READ_ACTIONS: [&str; 4] = ["GetQueueUrl", "GetQueueAttributes", "ListQueueTags", "ListMessageMoveTasks"];
 
 /// Runs one request in the cluster: on the leader of the queue's group (here or one hop
 /// away), or across every group for ListQueues.
@@ -69,13 +69,32 @@ pub async fn dispatch(
     if !ACTIONS.contains(&action) {
         return Err(ApiError::invalid_action(action));
     }
-    let input = Input::new(members);
-    if action == "ListQueues" {
-        return queues::list_queues(cluster, context, &input).await;
+    // Members a node adds for another node are never taken from a client.
+    let mut members = members.clone();
+    members.retain(|name, _| !name.starts_with(INTERNAL_MEMBER_PREFIX));
+    let input = Input::new(&members);
+    match action {
+        "ListQueues" => return queues::list_queues(cluster, context, &input).await,
+        "ListDeadLetterSourceQueues" => return queues::list_dead_letter_source_queues(cluster, context, &input).await,
+        _ => {}
     }
     let group = route(cluster, action, &input)?;
-    cluster.run(group, context, action, members).await
+    match action {
+        "CreateQueue" | "SetQueueAttributes" => check_remote_dead_letter_target(cluster, group, &input).await?,
+        "StartMessageMoveTask" if check_move_task_elsewhere(cluster, group, &input).await? => {
+            members.insert(SOURCES_ELSEWHERE.to_string(), Value::Bool(true));
+        }
+        _ => {}
+    }
+    cluster.run(group, context, action, &members).await
 }
+
+/// Request members and actions only nodes use among themselves start with this.
+const INTERNAL_MEMBER_PREFIX: &str = "Shoal";
+/// Set on a StartMessageMoveTask when queues of other groups use its source as dead-letter queue.
+pub const SOURCES_ELSEWHERE: &str = "ShoalSourcesElsewhere";
+/// The node-to-node action that hands a batch of another group's outbox to its target group.
+pub const IMPORT_ACTION: &str = "Shoal.ImportMessages";
 
 /// The data group a request belongs to, from the queue it names.
 fn route(cluster: &Cluster, action: &str, input: &Input<'_>) -> Result<GroupId, ApiError> {
@@ -90,37 +109,76 @@ fn route(cluster: &Cluster, action: &str, input: &Input<'_>) -> Result<GroupId, 
         }
         _ => queue_name_from_url(&input.required_string("QueueUrl")?, &cluster.account_id)?,
     };
-    let group = cluster.group_of(&queue);
-    if matches!(action, "CreateQueue" | "SetQueueAttributes") {
-        check_dead_letter_queue_group(cluster, group, input)?;
-    }
-    Ok(group)
+    Ok(cluster.group_of(&queue))
 }
 
-/// A queue's dead-letter queue must be in the same data group for now: moving messages
-/// between groups is not built yet, so a redrive policy across groups is refused rather than
-/// accepted and never honoured.
-fn check_dead_letter_queue_group(cluster: &Cluster, group: GroupId, input: &Input<'_>) -> Result<(), ApiError> {
+/// A redrive policy naming a dead-letter queue in another group is checked against that
+/// group's current state (the engine of this group cannot see it): the queue exists, is of
+/// the same kind, and its redrive allow policy lets this queue in.
+async fn check_remote_dead_letter_target(cluster: &Cluster, group: GroupId, input: &Input<'_>) -> Result<(), ApiError> {
     let attributes = input.string_map("Attributes")?;
     let Some(policy) = attributes.get("RedrivePolicy") else {
         return Ok(());
     };
-    let target = serde_json::from_str::<Value>(policy)
+    let Some(target) = serde_json::from_str::<Value>(policy)
         .ok()
-        .and_then(|policy| policy.get("deadLetterTargetArn").and_then(Value::as_str).map(str::to_string))
-        .and_then(|arn| queue_name_from_arn(&arn));
-    match target {
-        Some(target) if cluster.group_of(&target) != group => {
-            Err(ApiError::from(SqsError::InvalidAttributeValue(format!(
-            "Value {policy} for parameter RedrivePolicy is invalid. Reason: the dead-letter queue {target} is in raft \
-             group {} and this queue in group {group}; this cluster ({} data groups) supports dead-letter queues \
-             only within one group",
-            cluster.group_of(&target),
-            cluster.shards.data_groups()
-        ))))
-        }
-        _ => Ok(()),
+        .and_then(|policy| policy.get("deadLetterTargetArn").and_then(Value::as_str).and_then(queue_name_from_arn))
+    else {
+        return Ok(()); // the engine explains what is wrong with the policy
+    };
+    let target_group = cluster.group_of(&target);
+    if target_group == group {
+        return Ok(());
     }
+    let source = match input.string("QueueName")? {
+        Some(name) => name,
+        None => queue_name_from_url(&input.required_string("QueueUrl")?, &cluster.account_id)?,
+    };
+    cluster.read_index(target_group).await?;
+    let source_arn = cluster.broker(group).read(|engine, _| engine.queue_arn(&source));
+    // A FIFO queue's name ends in .fifo, so the kind is known before the queue exists.
+    let source_fifo = source.ends_with(".fifo");
+    cluster
+        .broker(target_group)
+        .read(|engine, _| engine.check_dead_letter_target(&target, &source_arn, source_fifo))?;
+    Ok(())
+}
+
+/// For StartMessageMoveTask: checks a destination in another group against that group, and
+/// tells whether queues of other groups use the source as their dead-letter queue.
+async fn check_move_task_elsewhere(cluster: &Cluster, group: GroupId, input: &Input<'_>) -> Result<bool, ApiError> {
+    let source_arn = input.required_string("SourceArn")?;
+    let source_fifo = source_arn.ends_with(".fifo");
+    if let Some(destination) = input.string("DestinationArn")?.as_deref().and_then(queue_name_from_arn) {
+        let destination_group = cluster.group_of(&destination);
+        if destination_group != group {
+            cluster.read_index(destination_group).await?;
+            let fifo =
+                cluster.broker(destination_group).read(|engine, _| engine.queue(&destination).map(|q| q.is_fifo()));
+            match fifo {
+                Err(_) => {
+                    return Err(ApiError::from(SqsError::ResourceNotFound(
+                        "the destination queue does not exist".to_string(),
+                    )))
+                }
+                Ok(fifo) if fifo != source_fifo => {
+                    return Err(ApiError::invalid_parameter(
+                        "the destination queue must be of the same type (fifo or standard) as the source queue",
+                    ))
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    for other in cluster.shards.data_group_ids().filter(|g| *g != group) {
+        cluster.read_index(other).await?;
+        let (sources, _) =
+            cluster.broker(other).read(|engine, _| engine.dead_letter_sources_of(&source_arn, None, Some(1)));
+        if !sources.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The queue name at the end of `arn:aws:sqs:REGION:ACCOUNT:NAME`.
@@ -164,7 +222,6 @@ pub async fn dispatch_local(
         "PurgeQueue" => queues::purge_queue(broker, &input).await,
         "AddPermission" => queues::add_permission(broker, &input).await,
         "RemovePermission" => queues::remove_permission(broker, &input).await,
-        "ListDeadLetterSourceQueues" => queues::list_dead_letter_source_queues(broker, context, &input),
         "SendMessage" => messages::send_message(broker, &input).await,
         "SendMessageBatch" => messages::send_message_batch(broker, &input).await,
         "ReceiveMessage" => messages::receive_message(broker, &input).await,
@@ -175,6 +232,7 @@ pub async fn dispatch_local(
         "StartMessageMoveTask" => messages::start_message_move_task(broker, &input).await,
         "CancelMessageMoveTask" => messages::cancel_message_move_task(broker, &input).await,
         "ListMessageMoveTasks" => messages::list_message_move_tasks(broker, &input),
+        IMPORT_ACTION => messages::import_messages(broker, &input).await,
         _ => Err(ApiError::invalid_action(action)),
     }
 }

@@ -1,7 +1,7 @@
 //! Queue administration actions.
 
 use serde_json::{json, Value};
-use shoal_engine::{limits, Command, SqsError};
+use shoal_engine::{limits, Command, Engine, SqsError};
 
 use super::{queue_name_from_url, queue_of, queue_url, Input, RequestContext};
 use crate::broker::Broker;
@@ -62,12 +62,23 @@ pub async fn list_queues(cluster: &Cluster, context: &RequestContext, input: &In
     let prefix = input.string("QueueNamePrefix")?.unwrap_or_default();
     let max = input.bounded("MaxResults", 1, i64::from(limits::LIST_QUEUES_RESULTS_MAX))?;
     let start_after = decode_token(input)?;
+    let (names, next) =
+        gather_pages(cluster, max, |engine| engine.list_queues(&prefix, start_after.as_deref(), max)).await?;
+    Ok(url_page(&cluster.account_id, context, "QueueUrls", &names, next))
+}
+
+/// Reads a page of queue names from every data group, each current as of its read index,
+/// and merges them into one page of at most `max` names (the default maximum without).
+async fn gather_pages(
+    cluster: &Cluster,
+    max: Option<u32>,
+    page_of: impl Fn(&Engine) -> (Vec<String>, Option<String>),
+) -> Result<(Vec<String>, Option<String>), ApiError> {
     let mut names = Vec::new();
     let mut more = false;
     for group in cluster.shards.data_group_ids() {
         cluster.read_index(group).await?;
-        let (page, next) =
-            cluster.broker(group).read(|engine, _| engine.list_queues(&prefix, start_after.as_deref(), max));
+        let (page, next) = cluster.broker(group).read(|engine, _| page_of(engine));
         more |= next.is_some();
         names.extend(page);
     }
@@ -76,7 +87,7 @@ pub async fn list_queues(cluster: &Cluster, context: &RequestContext, input: &In
     more |= names.len() > limit;
     names.truncate(limit);
     let next = if more && max.is_some() { names.last().cloned() } else { None };
-    Ok(url_page(&cluster.account_id, context, "QueueUrls", &names, next))
+    Ok((names, next))
 }
 
 pub fn get_queue_attributes(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
@@ -150,16 +161,21 @@ pub async fn remove_permission(broker: &Broker, input: &Input<'_>) -> Result<Val
     Ok(json!({}))
 }
 
-pub fn list_dead_letter_source_queues(
-    broker: &Broker,
+/// ListDeadLetterSourceQueues gathers every data group, like ListQueues: the sources of a
+/// dead-letter queue may be in any group.
+pub async fn list_dead_letter_source_queues(
+    cluster: &Cluster,
     context: &RequestContext,
     input: &Input<'_>,
 ) -> Result<Value, ApiError> {
     let url = input.required_string("QueueUrl")?;
-    let queue = queue_name_from_url(&url, &broker.account_id)?;
+    let queue = queue_name_from_url(&url, &cluster.account_id)?;
     let max = input.bounded("MaxResults", 1, i64::from(limits::LIST_QUEUES_RESULTS_MAX))?;
     let start_after = decode_token(input)?;
+    let home = cluster.group_of(&queue);
+    cluster.read_index(home).await?;
+    let arn = cluster.broker(home).read(|engine, _| engine.queue(&queue).map(|q| q.arn.clone()))?;
     let (names, next) =
-        broker.read(|engine, _| engine.dead_letter_source_queues(&queue, start_after.as_deref(), max))?;
-    Ok(url_page(&broker.account_id, context, "queueUrls", &names, next))
+        gather_pages(cluster, max, |engine| engine.dead_letter_sources_of(&arn, start_after.as_deref(), max)).await?;
+    Ok(url_page(&cluster.account_id, context, "queueUrls", &names, next))
 }
