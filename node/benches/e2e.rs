@@ -3,12 +3,13 @@
 //! them. Prints sustained messages/s and end-to-end latency percentiles (send start ->
 //! received). Asserts nothing about speed.
 //!
-//! `cargo bench -p shoal-node --bench e2e`. Environment: `SHOAL_E2E_SECONDS` (10),
-//! `SHOAL_E2E_PRODUCERS` (8), `SHOAL_E2E_CONSUMERS` (8), `SHOAL_E2E_NODES` (1: the cluster it
-//! starts on loopback), `SHOAL_E2E_GROUPS` (its data groups, 1), `SHOAL_E2E_QUEUES` (queues the
-//! clients spread over, 1). `SHOAL_E2E_ENDPOINTS=http://a,http://b` drives a running cluster
-//! (e.g. from `scripts/local-cluster.sh start 3`) instead. Clients spread over the nodes, so
-//! most requests are forwarded to their group's leader, as with a load balancer.
+//! `cargo bench --workspace --bench e2e`. Environment: `SHOAL_E2E_SECONDS` (10),
+//! `SHOAL_E2E_PRODUCERS` (8), `SHOAL_E2E_CONSUMERS` (8), `SHOAL_E2E_SEND_BATCH` (messages per
+//! send: 1 is SendMessage, 2-10 SendMessageBatch), `SHOAL_E2E_NODES` (1: the cluster it starts
+//! on loopback), `SHOAL_E2E_GROUPS` (its data groups, 1), `SHOAL_E2E_QUEUES` (queues the clients
+//! spread over, 1). `SHOAL_E2E_ENDPOINTS=http://a,http://b` drives a running cluster (e.g. from
+//! `scripts/local-cluster.sh start 3`) instead. Clients spread over the nodes, so most requests
+//! are forwarded to their group's leader, as with a load balancer.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use tokio::sync::Mutex;
 
 const BODY_BYTES: usize = 1024;
@@ -53,6 +54,7 @@ async fn main() {
     let nodes = env_number("SHOAL_E2E_NODES", 1) as usize;
     let groups = env_number("SHOAL_E2E_GROUPS", 1);
     let queues = env_number("SHOAL_E2E_QUEUES", 1) as usize;
+    let send_batch = env_number("SHOAL_E2E_SEND_BATCH", 1).clamp(1, 10);
     let (servers, endpoints) = match std::env::var("SHOAL_E2E_ENDPOINTS") {
         Ok(list) => (Vec::new(), list.split(',').map(str::to_string).collect::<Vec<_>>()),
         Err(_) => {
@@ -71,7 +73,7 @@ async fn main() {
     }
     println!(
         "shoal end-to-end: {} node(s), {groups} data group(s), {queues} queue(s), {producers} producers, \
-         {consumers} consumers, {BODY_BYTES} B bodies, {seconds} s",
+         {consumers} consumers, {BODY_BYTES} B bodies, {send_batch} per send, {seconds} s",
         endpoints.len()
     );
 
@@ -85,12 +87,28 @@ async fn main() {
         let (stop, sent, errors) = (stop.clone(), sent.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let result = client.send_message().queue_url(&url).message_body(body(now_us())).send().await;
-                if result.is_ok() {
-                    sent.fetch_add(1, Ordering::Relaxed);
+                let sent_count = if send_batch <= 1 {
+                    let result = client.send_message().queue_url(&url).message_body(body(now_us())).send().await;
+                    result.map(|_| 1).map_err(|_| 1)
                 } else {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
+                    let entries = (0..send_batch).map(|i| {
+                        SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(body(now_us()))
+                            .build()
+                            .expect("a complete send entry")
+                    });
+                    let result =
+                        client.send_message_batch().queue_url(&url).set_entries(Some(entries.collect())).send().await;
+                    match result {
+                        Ok(reply) => Ok(reply.successful().len() as u64),
+                        Err(_) => Err(send_batch),
+                    }
+                };
+                match sent_count {
+                    Ok(count) => sent.fetch_add(count, Ordering::Relaxed),
+                    Err(count) => errors.fetch_add(count, Ordering::Relaxed),
+                };
             }
         }));
     }
