@@ -11,9 +11,12 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, VoteRequest, VoteResponse,
+};
 use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -156,6 +159,42 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         self.decode(reply.get_ref())
     }
 
+    /// Replication over one bidirectional gRPC stream: openraft sends the next batch without
+    /// waiting for the answer to the previous one (the default sends one at a time). No
+    /// deadline spans the stream, which lives as long as the leadership; a dead or stopped peer
+    /// ends it through the connection's HTTP/2 keepalive.
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        _option: RPCOption,
+    ) -> BoxFuture<
+        's,
+        Result<BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>, RPCError<TypeConfig>>,
+    >
+    where
+        S: futures::Stream<Item = AppendEntriesRequest<TypeConfig>> + Send + Unpin + 'static,
+    {
+        let (group, target) = (self.group, self.target);
+        Box::pin(async move {
+            let mut client = self.client()?;
+            // A request that cannot be encoded ends the stream, so answers stay in step.
+            let requests = futures::StreamExt::scan(input, (), move |_, request| {
+                std::future::ready(encode(&request).ok().map(|payload| RaftMessage { group, payload }))
+            });
+            let answers =
+                client.stream_append(requests).await.map_err(|s| status_to_rpc_error(target, &s))?.into_inner();
+            let results = answers.map(move |answer| {
+                let answer = answer.map_err(|s| status_to_rpc_error(target, &s))?;
+                let remote: Remote<StreamAppendResult<TypeConfig>> = postcard::from_bytes(&answer.payload)
+                    .map_err(|e| RPCError::Network(NetworkError::from_string(format!("node {target}: {e}"))))?;
+                remote.map_err(|RemoteFailure(message)| {
+                    RPCError::Network(NetworkError::from_string(format!("node {target}: {message}")))
+                })
+            });
+            Ok(Box::pin(results) as BoxStream<'s, _>)
+        })
+    }
+
     async fn vote(
         &mut self,
         rpc: VoteRequest<TypeConfig>,
@@ -262,6 +301,37 @@ impl crate::proto::raft_server::Raft for LocalGroups {
         let rpc: AppendEntriesRequest<TypeConfig> = decode_request(&message)?;
         let result = raft.append_entries(rpc).await.map_err(|e| RemoteFailure(e.to_string()));
         reply(message.group, &result)
+    }
+
+    type StreamAppendStream = BoxStream<'static, Result<RaftMessage, tonic::Status>>;
+
+    /// Every message of one stream is for the group of its first message; one that is not, or
+    /// cannot be decoded, ends the stream (openraft then starts a new one).
+    async fn stream_append(
+        &self,
+        request: tonic::Request<tonic::Streaming<RaftMessage>>,
+    ) -> Result<tonic::Response<Self::StreamAppendStream>, tonic::Status> {
+        let mut incoming = request.into_inner();
+        let first = incoming.message().await?.ok_or_else(|| tonic::Status::invalid_argument("empty append stream"))?;
+        let group = first.group;
+        let (raft, _) = self.get(group)?;
+        let requests = futures::StreamExt::scan(
+            futures::StreamExt::chain(futures::stream::once(std::future::ready(Ok(first))), incoming),
+            (),
+            move |_, message: Result<RaftMessage, tonic::Status>| {
+                let request = message.ok().filter(|message| message.group == group).and_then(|message| {
+                    postcard::from_bytes::<AppendEntriesRequest<TypeConfig>>(&message.payload).ok()
+                });
+                std::future::ready(request)
+            },
+        );
+        let answers = raft.stream_append(requests).map(move |result| {
+            let remote: Remote<StreamAppendResult<TypeConfig>> =
+                result.map_err(|fatal| RemoteFailure(fatal.to_string()));
+            let payload = encode(&remote).map_err(|e| tonic::Status::internal(e.to_string()))?;
+            Ok(RaftMessage { group, payload })
+        });
+        Ok(tonic::Response::new(Box::pin(answers)))
     }
 
     async fn vote(&self, request: tonic::Request<RaftMessage>) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
