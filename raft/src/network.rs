@@ -118,6 +118,15 @@ fn status_to_rpc_error(target: u64, status: &tonic::Status) -> RPCError<TypeConf
     }
 }
 
+/// The answer of node `target`: the value, or the failure it reported, as an RPC error.
+fn decode_answer<T: DeserializeOwned>(target: u64, answer: &RaftMessage) -> Result<T, RPCError<TypeConfig>> {
+    let remote: Remote<T> = postcard::from_bytes(&answer.payload)
+        .map_err(|e| RPCError::Network(NetworkError::from_string(format!("node {target}: {e}"))))?;
+    remote.map_err(|RemoteFailure(message)| {
+        RPCError::Network(NetworkError::from_string(format!("node {target}: {message}")))
+    })
+}
+
 impl Connection {
     fn client(&self) -> Result<RaftClient<Channel>, RPCError<TypeConfig>> {
         match &self.channel {
@@ -127,11 +136,7 @@ impl Connection {
     }
 
     fn decode<T: DeserializeOwned>(&self, reply: &RaftMessage) -> Result<T, RPCError<TypeConfig>> {
-        let remote: Remote<T> = postcard::from_bytes(&reply.payload)
-            .map_err(|e| RPCError::Network(NetworkError::from_string(format!("node {}: {e}", self.target))))?;
-        remote.map_err(|RemoteFailure(message)| {
-            RPCError::Network(NetworkError::from_string(format!("node {}: {message}", self.target)))
-        })
+        decode_answer(self.target, reply)
     }
 
     fn request<T: Serialize>(
@@ -185,11 +190,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
                 client.stream_append(requests).await.map_err(|s| status_to_rpc_error(target, &s))?.into_inner();
             let results = answers.map(move |answer| {
                 let answer = answer.map_err(|s| status_to_rpc_error(target, &s))?;
-                let remote: Remote<StreamAppendResult<TypeConfig>> = postcard::from_bytes(&answer.payload)
-                    .map_err(|e| RPCError::Network(NetworkError::from_string(format!("node {target}: {e}"))))?;
-                remote.map_err(|RemoteFailure(message)| {
-                    RPCError::Network(NetworkError::from_string(format!("node {target}: {message}")))
-                })
+                decode_answer::<StreamAppendResult<TypeConfig>>(target, &answer)
             });
             Ok(Box::pin(results) as BoxStream<'s, _>)
         })
