@@ -11,7 +11,7 @@ use crate::message::{AttributeValue, MessageAttributes};
 use crate::outbox::OutboxEntry;
 
 /// Version of the encoding of `LogEntry`; bumped on any change to these types.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// One entry of the command log: a command and the time its proposer stamped on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +102,8 @@ pub enum Command {
     CancelMessageMoveTask {
         task_handle: String,
     },
+    /// Fires timers of every queue and advances move tasks.
+    Tick,
     /// Takes a batch from the outbox of another group (see `outbox`).
     ImportMessages {
         source_group: u32,
@@ -112,8 +114,6 @@ pub enum Command {
         positions: Vec<u64>,
         refused: Vec<u64>,
     },
-    /// Fires timers of every queue and advances move tasks.
-    Tick,
 }
 
 impl Command {

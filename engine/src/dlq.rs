@@ -38,6 +38,9 @@ pub struct MoveTask {
     pub moved: u64,
     pub to_move: u64,
     pub failure_reason: Option<String>,
+    /// Messages on their way to a queue of another group: counted in `moved` on arrival.
+    #[serde(default)]
+    pub in_transit: u64,
     /// Messages at or before this position in the source, when the task started, are moved.
     last_seq: u64,
     /// Orders tasks by start for listing.
@@ -132,6 +135,7 @@ impl Engine {
             moved: 0,
             to_move,
             failure_reason: None,
+            in_transit: 0,
             last_seq,
             number,
         };
@@ -230,6 +234,7 @@ impl Engine {
         source_queue.advance(now_ms);
         let seqs = source_queue.visible_up_to(task.last_seq, budget);
         let mut moved = 0u64;
+        let mut sent_away = 0u64;
         let mut failure = None;
         for seq in seqs {
             let Some(message) = self.queues.get(&source).and_then(|q| q.message(seq)) else {
@@ -241,7 +246,7 @@ impl Engine {
                 if let Some(message) = self.queues.get_mut(&source).and_then(|q| q.remove(seq)) {
                     let transfer = Transfer::Move { task_handle: handle.to_string() };
                     self.push_outbox(&source, &remote, transfer, message);
-                    moved += 1;
+                    sent_away += 1;
                 }
                 continue;
             }
@@ -270,11 +275,18 @@ impl Engine {
             return;
         };
         task.moved += moved;
+        task.in_transit += sent_away;
+        let in_transit = task.in_transit;
         if let Some(reason) = failure {
             task.status = MoveTaskStatus::Failed;
             task.failure_reason = Some(reason);
-        } else if self.queues.get(&source).is_some_and(|q| q.visible_up_to(task.last_seq, 1).is_empty()) {
-            task.status = MoveTaskStatus::Completed;
+        } else if in_transit == 0
+            && self.queues.get(&source).is_some_and(|q| q.visible_up_to(task.last_seq, 1).is_empty())
+        {
+            // Complete only when nothing it sent to another group can still come back.
+            if let Some(task) = self.move_tasks.get_mut(handle) {
+                task.status = MoveTaskStatus::Completed;
+            }
         }
     }
 }

@@ -182,7 +182,8 @@ impl Engine {
     /// The name of the queue an ARN of this account and region names, if it is one.
     pub fn queue_name_from_arn<'a>(&self, arn: &'a str) -> Option<&'a str> {
         let prefix = format!("arn:aws:sqs:{}:{}:", self.config.region, self.config.account_id);
-        arn.strip_prefix(prefix.as_str()).filter(|name| !name.is_empty())
+        // A queue name never holds a ':', so `...:a:b` names no queue.
+        arn.strip_prefix(prefix.as_str()).filter(|name| !name.is_empty() && !name.contains(':'))
     }
 
     /// Would a receive on `queue` find a message at `now_ms`? For long polling.

@@ -51,7 +51,8 @@ pub struct OutboxEntry {
 pub struct ImportMark {
     /// The highest position taken; lower positions are never taken again.
     pub upto: u64,
-    /// Positions of the latest import that were refused, to answer a repeated import alike.
+    /// Refused positions the source may not have heard of yet, so a repeated import (after
+    /// the source's leader changed) is answered alike. Pruned below each new batch.
     pub refused: BTreeSet<u64>,
 }
 
@@ -135,14 +136,14 @@ impl Engine {
     }
 
     /// The next batch to hand over: the oldest entries bound for the group of the oldest
-    /// entry, in position order, up to `max_entries` and about `max_bytes` of bodies (at least
-    /// one). Read-only: the leader proposes nothing until the target has the batch.
+    /// entry, in position order, up to `max_entries` and `max_bytes` of message bodies and
+    /// attributes (at least one). Read-only: the leader proposes nothing until the target has the batch.
     pub fn outbox_batch(&self, max_entries: usize, max_bytes: usize) -> Option<(GroupId, Vec<OutboxEntry>)> {
         let target_group = self.outbox.entries.values().next()?.target_group;
         let mut batch = Vec::new();
         let mut bytes = 0;
         for entry in self.outbox.entries.values().filter(|e| e.target_group == target_group) {
-            let size = entry.message.body.len();
+            let size = crate::message::message_size_bytes(&entry.message.body, &entry.message.attributes);
             if !batch.is_empty() && (batch.len() >= max_entries || bytes + size > max_bytes) {
                 break;
             }
@@ -164,18 +165,22 @@ impl Engine {
         if source_group == self.config.placement.group {
             return Err(SqsError::invalid_parameter("a group cannot import from its own outbox"));
         }
-        let mark = self.outbox.imported.get(&source_group).cloned().unwrap_or_default();
-        let mut refused: BTreeSet<u64> =
-            entries.iter().map(|e| e.position).filter(|p| mark.refused.contains(p)).collect();
-        let mut upto = mark.upto;
-        for entry in entries.iter().filter(|e| e.position > mark.upto) {
-            upto = upto.max(entry.position);
+        let mut mark = self.outbox.imported.get(&source_group).cloned().unwrap_or_default();
+        let taken_before = mark.upto;
+        for entry in entries.iter().filter(|e| e.position > taken_before) {
+            mark.upto = mark.upto.max(entry.position);
             if !self.take_imported(entry, now_ms) {
-                refused.insert(entry.position);
+                mark.refused.insert(entry.position);
             }
         }
-        self.outbox.imported.insert(source_group, ImportMark { upto, refused: refused.clone() });
-        Ok(Reply::Imported { refused: refused.into_iter().collect() })
+        // The source hands over its oldest entries for this group first and drops a batch
+        // only after this answer, so refusals below this batch were already acknowledged.
+        if let Some(lowest) = entries.iter().map(|e| e.position).min() {
+            mark.refused.retain(|position| *position >= lowest);
+        }
+        let refused = entries.iter().map(|e| e.position).filter(|p| mark.refused.contains(p)).collect();
+        self.outbox.imported.insert(source_group, mark);
+        Ok(Reply::Imported { refused })
     }
 
     /// Enqueues one imported message; false if its target cannot take it.
@@ -217,6 +222,8 @@ impl Engine {
             };
             if refused.contains(position) {
                 self.return_to_origin(entry, now_ms);
+            } else {
+                self.count_arrival(&entry);
             }
         }
         Ok(Reply::Done)
@@ -224,25 +231,40 @@ impl Engine {
 
     fn return_to_origin(&mut self, entry: OutboxEntry, now_ms: u64) {
         let reason = format!("the queue {} cannot take messages from this queue", entry.target);
+        let mut message = entry.message;
         match &entry.transfer {
             Transfer::DeadLetter => {
                 let target_arn = self.queue_arn(&entry.target);
                 self.outbox.refused_targets.insert((entry.origin.clone(), target_arn));
+                // It never reached a dead-letter queue.
+                message.dead_letter_source_arn = None;
             }
             Transfer::Move { task_handle } => {
                 if let Some(task) = self.move_tasks.get_mut(task_handle) {
-                    if matches!(task.status, MoveTaskStatus::Running | MoveTaskStatus::Completed) {
+                    task.in_transit = task.in_transit.saturating_sub(1);
+                    if task.status == MoveTaskStatus::Running {
                         task.status = MoveTaskStatus::Failed;
                         task.failure_reason = Some(reason);
                     }
-                    task.moved = task.moved.saturating_sub(1);
                 }
             }
         }
+        // Back at the end of its queue (and of its FIFO group, with a new sequence number).
         // If the queue it left is gone, so is the message, as with the rest of that queue.
+        message.sequence_number = None;
         if let Some(queue) = self.queues.get_mut(&entry.origin) {
             if queue.is_fifo() == entry.fifo {
-                queue.enqueue(entry.message, 0, now_ms);
+                queue.enqueue(message, 0, now_ms);
+            }
+        }
+    }
+
+    /// A moved message arrived in its destination: the task that sent it counts it.
+    fn count_arrival(&mut self, entry: &OutboxEntry) {
+        if let Transfer::Move { task_handle } = &entry.transfer {
+            if let Some(task) = self.move_tasks.get_mut(task_handle) {
+                task.in_transit = task.in_transit.saturating_sub(1);
+                task.moved += 1;
             }
         }
     }

@@ -193,3 +193,59 @@ fn test_an_engine_never_imports_its_own_outbox() {
     let import = Command::ImportMessages { source_group: 1, entries: Vec::new() };
     assert!(one.apply(import).is_err());
 }
+
+#[test]
+fn test_a_refusal_is_remembered_when_a_new_leader_hands_over_part_of_a_batch_again() {
+    let (mut one, mut two) = (group(1), group(2));
+    let (kept_source, _kept_dlq) = redrive_across(&mut one, &mut two);
+    let gone_source = name_in(&one, 1, "other-source");
+    let gone_dlq = name_in(&two, 2, "gone-dlq");
+    two.create(&gone_dlq, &[]).unwrap();
+    let policy = format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#, arn(&gone_dlq));
+    one.create(&gone_source, &[("RedrivePolicy", &policy)]).unwrap();
+    two.delete_queue(&gone_dlq).unwrap();
+    exhaust(&mut one, &kept_source, 2);
+    exhaust(&mut one, &gone_source, 2);
+    let (_, entries) = one.engine.outbox_batch(10, 1 << 20).unwrap();
+    assert_eq!(entries.len(), 4);
+    let refused_of = |two: &mut Harness, batch: &[shoal_engine::outbox::OutboxEntry]| match two
+        .apply(Command::ImportMessages { source_group: 1, entries: batch.to_vec() })
+    {
+        Ok(Reply::Imported { refused }) => refused,
+        other => panic!("import failed: {other:?}"),
+    };
+    let all_refused = refused_of(&mut two, &entries);
+    assert_eq!(all_refused.len(), 2, "the two bound for the deleted queue");
+    // The source's leader died before acknowledging; its successor hands the batch over in two
+    // parts. Each part must still learn which of its messages were refused.
+    let (first, second) = entries.split_at(2);
+    let mut again = refused_of(&mut two, first);
+    again.extend(refused_of(&mut two, second));
+    assert_eq!(again, all_refused);
+    let positions: Vec<u64> = entries.iter().map(|e| e.position).collect();
+    one.apply(Command::AckOutbox { positions, refused: again }).unwrap();
+    one.advance_ms(1);
+    assert_eq!(one.receive_for(&gone_source, 10, 0).len(), 2, "the refused messages came back");
+}
+
+#[test]
+fn test_a_refused_fifo_dead_letter_returns_to_the_end_of_its_group_without_a_source_arn() {
+    let (mut one, mut two) = (group(1), group(2));
+    let source = (0..).map(|i| format!("fsrc{i}.fifo")).find(|name| one.engine.group_of(name) == 1).unwrap();
+    let dlq = (0..).map(|i| format!("fdlq{i}.fifo")).find(|name| two.engine.group_of(name) == 2).unwrap();
+    two.create_fifo(&dlq, &[]).unwrap();
+    let policy = format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#, arn(&dlq));
+    one.create_fifo(&source, &[("RedrivePolicy", &policy)]).unwrap();
+    two.delete_queue(&dlq).unwrap();
+    one.send_fifo(&source, "g", "d1", "first").unwrap();
+    let sequence_before = one.receive_for(&source, 1, 0)[0].system_attributes["SequenceNumber"].clone();
+    one.advance_ms(1);
+    assert!(one.receive_for(&source, 1, 0).is_empty(), "on its way to the dead-letter queue");
+    assert_eq!(hand_over_once(&mut one, 1, &mut two, false), (1, 1));
+    one.advance_ms(1);
+    let back = one.receive_for(&source, 1, 0);
+    assert_eq!(bodies(&back), ["first"]);
+    assert!(!back[0].system_attributes.contains_key("DeadLetterQueueSourceArn"));
+    let sequence_after = &back[0].system_attributes["SequenceNumber"];
+    assert!(sequence_after.parse::<u128>().unwrap() > sequence_before.parse::<u128>().unwrap());
+}
