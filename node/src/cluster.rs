@@ -153,6 +153,8 @@ impl Cluster {
         let server = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(shoal_raft::network::KEEPALIVE_INTERVAL))
             .http2_keepalive_timeout(Some(shoal_raft::network::KEEPALIVE_TIMEOUT))
+            .initial_stream_window_size(shoal_raft::network::STREAM_WINDOW_BYTES)
+            .initial_connection_window_size(shoal_raft::network::CONNECTION_WINDOW_BYTES)
             .add_service(RaftServer::new(local).max_decoding_message_size(usize::MAX))
             .add_service(BrokerServer::new(service).max_decoding_message_size(limits::FORWARD_BYTES_MAX))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
@@ -222,6 +224,12 @@ impl Cluster {
         let broker = self.broker(group).clone();
         loop {
             let applied = broker.shared().applied.notified();
+            // A new leader first applies all its predecessors committed, so it never hands over
+            // an older view of the outbox than the target has already answered.
+            if broker.raft().is_leader() && broker.linearize_once_per_term().await.is_err() {
+                let _ = tokio::time::timeout(Duration::from_millis(limits::OUTBOX_RETRY_MS), applied).await;
+                continue;
+            }
             let batch =
                 broker.read(|engine, _| engine.outbox_batch(limits::OUTBOX_BATCH_ENTRIES, limits::OUTBOX_BATCH_BYTES));
             let pause = match batch {

@@ -1,7 +1,7 @@
 //! The gRPC transport of Raft messages between nodes (`proto/shoal_cluster.proto`).
 //!
-//! One channel per peer, created lazily and shared by every group, with HTTP/2 keepalive; each
-//! call carries the group id and a deadline. Payloads are openraft's own types in postcard. A
+//! One channel per peer, created lazily and shared by every group, with HTTP/2 keepalive; every
+//! message carries the group id, and unary calls a deadline. Payloads are openraft's own types in postcard. A
 //! snapshot is streamed from its file in chunks and written to a file on the receiving side
 //! before it is installed, so neither side holds it in memory.
 
@@ -35,6 +35,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// HTTP/2 pings on every peer connection, so a dead peer is noticed without traffic.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// HTTP/2 flow control: one stream (a group's replication to a follower whose Raft stalls) may
+/// hold this much unread, and a connection many times that, so one stalled stream cannot stop
+/// the other groups, heartbeats, votes and forwarded requests sharing the connection.
+pub const STREAM_WINDOW_BYTES: u32 = 1 << 20;
+pub const CONNECTION_WINDOW_BYTES: u32 = 64 << 20;
 /// A snapshot chunk when openraft does not say.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 /// A snapshot transfer may take this long plus one second per MiB.
@@ -69,7 +74,9 @@ impl Peers {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)
-            .keep_alive_while_idle(true);
+            .keep_alive_while_idle(true)
+            .initial_stream_window_size(STREAM_WINDOW_BYTES)
+            .initial_connection_window_size(CONNECTION_WINDOW_BYTES);
         let channel = endpoint.connect_lazy();
         channels.insert(addr.to_string(), channel.clone());
         Ok(channel)
@@ -164,10 +171,12 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         self.decode(reply.get_ref())
     }
 
-    /// Replication over one bidirectional gRPC stream: openraft sends the next batch without
-    /// waiting for the answer to the previous one (the default sends one at a time). No
-    /// deadline spans the stream, which lives as long as the leadership; a dead or stopped peer
-    /// ends it through the connection's HTTP/2 keepalive.
+    /// Replication (and heartbeats) over one bidirectional gRPC stream per openraft session:
+    /// openraft sends the next batch without waiting for the answer to the previous one (the
+    /// default sends one at a time). No deadline spans the stream, which lasts one session;
+    /// heartbeats are bounded by openraft's own timeout, and a dead or stopped peer ends a
+    /// replication stream through the connection's HTTP/2 keepalive (a follower whose Raft is
+    /// stuck but whose process answers pings is not detected here).
     fn stream_append<'s, S>(
         &'s mut self,
         input: S,
@@ -183,12 +192,25 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         Box::pin(async move {
             let mut client = self.client()?;
             // A request that cannot be encoded ends the stream, so answers stay in step.
-            let requests = futures::StreamExt::scan(input, (), move |_, request| {
-                std::future::ready(encode(&request).ok().map(|payload| RaftMessage { group, payload }))
+            let encoded = futures::StreamExt::scan(input, (), move |_, request| {
+                let message = match encode(&request) {
+                    Ok(payload) => Some(RaftMessage { group, payload }),
+                    Err(error) => {
+                        tracing::warn!(group, target, %error, "an append request could not be encoded; ending the stream");
+                        None
+                    }
+                };
+                std::future::ready(message)
             });
+            // The request side runs in the transport's own task: once openraft drops the answers
+            // (the session ended), end the requests too, or they would hold openraft's request
+            // source and take the next session's first batch into a dead stream.
+            let (session_over, over) = futures::channel::oneshot::channel::<()>();
+            let requests = futures::StreamExt::take_until(encoded, over);
             let answers =
                 client.stream_append(requests).await.map_err(|s| status_to_rpc_error(target, &s))?.into_inner();
             let results = answers.map(move |answer| {
+                let _session = &session_over;
                 let answer = answer.map_err(|s| status_to_rpc_error(target, &s))?;
                 decode_answer::<StreamAppendResult<TypeConfig>>(target, &answer)
             });
@@ -320,9 +342,18 @@ impl crate::proto::raft_server::Raft for LocalGroups {
             futures::StreamExt::chain(futures::stream::once(std::future::ready(Ok(first))), incoming),
             (),
             move |_, message: Result<RaftMessage, tonic::Status>| {
-                let request = message.ok().filter(|message| message.group == group).and_then(|message| {
-                    postcard::from_bytes::<AppendEntriesRequest<TypeConfig>>(&message.payload).ok()
-                });
+                let request = match message {
+                    Ok(message) if message.group == group => {
+                        postcard::from_bytes::<AppendEntriesRequest<TypeConfig>>(&message.payload)
+                            .map_err(|error| tracing::warn!(group, %error, "an append request could not be decoded"))
+                            .ok()
+                    }
+                    Ok(message) => {
+                        tracing::warn!(group, other = message.group, "an append stream mixed groups");
+                        None
+                    }
+                    Err(_) => None,
+                };
                 std::future::ready(request)
             },
         );
