@@ -249,3 +249,32 @@ fn test_a_refused_fifo_dead_letter_returns_to_the_end_of_its_group_without_a_sou
     let sequence_after = &back[0].system_attributes["SequenceNumber"];
     assert!(sequence_after.parse::<u128>().unwrap() > sequence_before.parse::<u128>().unwrap());
 }
+
+#[test]
+fn test_fifo_dead_letters_keep_their_group_and_order_in_another_group() {
+    let (mut one, mut two) = (group(1), group(2));
+    let source = (0..).map(|i| format!("fsrc{i}.fifo")).find(|name| one.engine.group_of(name) == 1).unwrap();
+    let dlq = (0..).map(|i| format!("fdlq{i}.fifo")).find(|name| two.engine.group_of(name) == 2).unwrap();
+    two.create_fifo(&dlq, &[]).unwrap();
+    let policy = format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#, arn(&dlq));
+    one.create_fifo(&source, &[("RedrivePolicy", &policy)]).unwrap();
+    for (i, body) in ["a1", "a2", "a3"].iter().enumerate() {
+        one.send_fifo(&source, "a", &format!("d{i}"), body).unwrap();
+    }
+    // Each message is received once (its group blocks the next until it is back), then dies.
+    for _ in 0..3 {
+        assert_eq!(one.receive_for(&source, 10, 0).len(), 1);
+        one.advance_ms(1);
+    }
+    assert!(one.receive_for(&source, 10, 0).is_empty());
+    assert_eq!(hand_over_all(&mut one, 1, &mut two), 3);
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let received = two.receive_for(&dlq, 10, 30);
+        assert_eq!(received.len(), 1, "one at a time: the group is in flight");
+        assert_eq!(received[0].system_attributes["MessageGroupId"], "a");
+        order.push(received[0].body.to_string());
+        two.delete(&dlq, &received[0].receipt_handle).unwrap();
+    }
+    assert_eq!(order, ["a1", "a2", "a3"]);
+}
