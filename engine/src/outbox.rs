@@ -136,10 +136,15 @@ impl Engine {
     }
 
     /// The next batch to hand over: the oldest entries bound for the group of the oldest
-    /// entry, in position order, up to `max_entries` and `max_bytes` of message bodies and
+    /// entry whose group is not in `skip` (groups that cannot be reached now), in position order, up to `max_entries` and `max_bytes` of message bodies and
     /// attributes (at least one). Read-only: the leader proposes nothing until the target has the batch.
-    pub fn outbox_batch(&self, max_entries: usize, max_bytes: usize) -> Option<(GroupId, Vec<OutboxEntry>)> {
-        let target_group = self.outbox.entries.values().next()?.target_group;
+    pub fn outbox_batch(
+        &self,
+        max_entries: usize,
+        max_bytes: usize,
+        skip: &BTreeSet<GroupId>,
+    ) -> Option<(GroupId, Vec<OutboxEntry>)> {
+        let target_group = self.outbox.entries.values().find(|e| !skip.contains(&e.target_group))?.target_group;
         let mut batch = Vec::new();
         let mut bytes = 0;
         for entry in self.outbox.entries.values().filter(|e| e.target_group == target_group) {

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use common::*;
 use shoal_engine::outbox::Placement;
 use shoal_engine::{Command, Engine, Reply};
@@ -23,7 +25,7 @@ fn name_in(harness: &Harness, group: u32, stem: &str) -> String {
 /// One batch of `from`'s outbox into `to`, then acknowledged in `from`. Returns the number
 /// of entries handed over, and how many `to` refused.
 fn hand_over_once(from: &mut Harness, from_group: u32, to: &mut Harness, repeat: bool) -> (usize, usize) {
-    let Some((target, entries)) = from.engine.outbox_batch(3, 1 << 20) else {
+    let Some((target, entries)) = from.engine.outbox_batch(3, 1 << 20, &BTreeSet::new()) else {
         return (0, 0);
     };
     assert_ne!(target, from_group);
@@ -94,11 +96,11 @@ fn test_a_repeated_import_of_an_old_batch_changes_nothing() {
     let (mut one, mut two) = (group(1), group(2));
     let (source, dlq) = redrive_across(&mut one, &mut two);
     exhaust(&mut one, &source, 2);
-    let (_, entries) = one.engine.outbox_batch(10, 1 << 20).unwrap();
+    let (_, entries) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
     let import = Command::ImportMessages { source_group: 1, entries };
     assert_eq!(two.apply(import.clone()), Ok(Reply::Imported { refused: vec![] }));
     exhaust(&mut one, &source, 1);
-    let (_, later) = one.engine.outbox_batch(10, 1 << 20).unwrap();
+    let (_, later) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
     assert_eq!(
         two.apply(Command::ImportMessages { source_group: 1, entries: later }),
         Ok(Reply::Imported { refused: vec![] })
@@ -206,7 +208,7 @@ fn test_a_refusal_is_remembered_when_a_new_leader_hands_over_part_of_a_batch_aga
     two.delete_queue(&gone_dlq).unwrap();
     exhaust(&mut one, &kept_source, 2);
     exhaust(&mut one, &gone_source, 2);
-    let (_, entries) = one.engine.outbox_batch(10, 1 << 20).unwrap();
+    let (_, entries) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
     assert_eq!(entries.len(), 4);
     let refused_of = |two: &mut Harness, batch: &[shoal_engine::outbox::OutboxEntry]| match two
         .apply(Command::ImportMessages { source_group: 1, entries: batch.to_vec() })
@@ -261,20 +263,36 @@ fn test_fifo_dead_letters_keep_their_group_and_order_in_another_group() {
     for (i, body) in ["a1", "a2", "a3"].iter().enumerate() {
         one.send_fifo(&source, "a", &format!("d{i}"), body).unwrap();
     }
-    // Each message is received once (its group blocks the next until it is back), then dies.
-    for _ in 0..3 {
-        assert_eq!(one.receive_for(&source, 10, 0).len(), 1);
-        one.advance_ms(1);
-    }
-    assert!(one.receive_for(&source, 10, 0).is_empty());
+    assert_eq!(one.receive_for(&source, 10, 0).len(), 3);
+    one.advance_ms(1);
+    assert!(one.receive_for(&source, 10, 0).is_empty(), "received once each: all dead now");
     assert_eq!(hand_over_all(&mut one, 1, &mut two), 3);
-    let mut order = Vec::new();
-    for _ in 0..3 {
-        let received = two.receive_for(&dlq, 10, 30);
-        assert_eq!(received.len(), 1, "one at a time: the group is in flight");
-        assert_eq!(received[0].system_attributes["MessageGroupId"], "a");
-        order.push(received[0].body.to_string());
-        two.delete(&dlq, &received[0].receipt_handle).unwrap();
+    let received = two.receive_for(&dlq, 10, 30);
+    assert_eq!(bodies(&received), ["a1", "a2", "a3"], "in their original order");
+    assert!(received.iter().all(|m| m.system_attributes["MessageGroupId"] == "a"));
+    assert!(two.receive_for(&dlq, 10, 30).is_empty(), "the group is in flight");
+}
+
+#[test]
+fn test_a_batch_for_an_unreachable_group_does_not_hold_back_the_others() {
+    let mut config = engine_config();
+    config.placement = Placement { group: 1, data_groups: 3 };
+    let mut one = Harness::with_engine(Engine::new(config));
+    one.now_ms = START_MS;
+    let name_in_group = |one: &Harness, group: u32, stem: &str| {
+        (0..).map(|i| format!("{stem}{i}")).find(|name| one.engine.group_of(name) == group).unwrap()
+    };
+    let (to_two, to_three) = (name_in_group(&one, 1, "a"), name_in_group(&one, 1, "b"));
+    let (dlq_two, dlq_three) = (name_in_group(&one, 2, "dlq"), name_in_group(&one, 3, "dlq"));
+    for (source, dlq) in [(&to_two, &dlq_two), (&to_three, &dlq_three)] {
+        let policy = format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#, arn(dlq));
+        one.create(source, &[("RedrivePolicy", &policy)]).unwrap();
     }
-    assert_eq!(order, ["a1", "a2", "a3"]);
+    exhaust(&mut one, &to_two, 1);
+    exhaust(&mut one, &to_three, 1);
+    let (first, _) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
+    assert_eq!(first, 2, "the oldest entry's group first");
+    let (next, entries) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::from([2])).unwrap();
+    assert_eq!((next, entries.len()), (3, 1), "group 3's batch while group 2 rests");
+    assert!(one.engine.outbox_batch(10, 1 << 20, &BTreeSet::from([2, 3])).is_none());
 }

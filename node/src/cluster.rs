@@ -2,7 +2,7 @@
 //! all replicated on every node, and the routing of each SQS request to the leader of its
 //! queue's group, in one hop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -222,23 +222,29 @@ impl Cluster {
     /// for, one batch at a time, and drops each batch once its target has it. Forever.
     async fn run_outbox(self: Arc<Cluster>, group: GroupId) {
         let broker = self.broker(group).clone();
+        // Target groups that failed lately: their batches wait, the others' do not.
+        let mut resting: BTreeMap<GroupId, tokio::time::Instant> = BTreeMap::new();
         loop {
             let applied = broker.shared().applied.notified();
+            let now = tokio::time::Instant::now();
+            resting.retain(|_, until| *until > now);
+            let skip: BTreeSet<GroupId> = resting.keys().copied().collect();
             // A new leader first applies all its predecessors committed, so it never hands over
             // an older view of the outbox than the target has already answered.
             if broker.raft().is_leader() && broker.linearize_once_per_term().await.is_err() {
                 let _ = tokio::time::timeout(Duration::from_millis(limits::OUTBOX_RETRY_MS), applied).await;
                 continue;
             }
-            let batch =
-                broker.read(|engine, _| engine.outbox_batch(limits::OUTBOX_BATCH_ENTRIES, limits::OUTBOX_BATCH_BYTES));
+            let batch = broker
+                .read(|engine, _| engine.outbox_batch(limits::OUTBOX_BATCH_ENTRIES, limits::OUTBOX_BATCH_BYTES, &skip));
             let pause = match batch {
                 Some((target, entries)) if broker.raft().is_leader() => {
                     match self.hand_over(group, target, entries).await {
                         Ok(()) => continue,
                         Err(error) => {
                             tracing::warn!(group, target, message = %error.message, "handing the outbox over failed; retrying");
-                            Duration::from_millis(limits::OUTBOX_RETRY_MS)
+                            resting.insert(target, now + Duration::from_millis(limits::OUTBOX_RETRY_MS));
+                            continue;
                         }
                     }
                 }
