@@ -62,6 +62,16 @@ fn redrive_across(one: &mut Harness, two: &mut Harness) -> (String, String) {
     (source, dlq)
 }
 
+/// A FIFO source queue in group 1 with a FIFO dead-letter queue in group 2, maxReceiveCount 1.
+fn fifo_redrive_across(one: &mut Harness, two: &mut Harness) -> (String, String) {
+    let source = (0..).map(|i| format!("fsrc{i}.fifo")).find(|name| one.engine.group_of(name) == 1).unwrap();
+    let dlq = (0..).map(|i| format!("fdlq{i}.fifo")).find(|name| two.engine.group_of(name) == 2).unwrap();
+    two.create_fifo(&dlq, &[]).unwrap();
+    let policy = format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#, arn(&dlq));
+    one.create_fifo(&source, &[("RedrivePolicy", &policy)]).unwrap();
+    (source, dlq)
+}
+
 /// Sends `n` messages and receives each twice (visibility 0), so each is dead.
 fn exhaust(one: &mut Harness, source: &str, n: usize) {
     for i in 0..n {
@@ -233,11 +243,7 @@ fn test_a_refusal_is_remembered_when_a_new_leader_hands_over_part_of_a_batch_aga
 #[test]
 fn test_a_refused_fifo_dead_letter_returns_to_the_end_of_its_group_without_a_source_arn() {
     let (mut one, mut two) = (group(1), group(2));
-    let source = (0..).map(|i| format!("fsrc{i}.fifo")).find(|name| one.engine.group_of(name) == 1).unwrap();
-    let dlq = (0..).map(|i| format!("fdlq{i}.fifo")).find(|name| two.engine.group_of(name) == 2).unwrap();
-    two.create_fifo(&dlq, &[]).unwrap();
-    let policy = format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#, arn(&dlq));
-    one.create_fifo(&source, &[("RedrivePolicy", &policy)]).unwrap();
+    let (source, dlq) = fifo_redrive_across(&mut one, &mut two);
     two.delete_queue(&dlq).unwrap();
     one.send_fifo(&source, "g", "d1", "first").unwrap();
     let sequence_before = one.receive_for(&source, 1, 0)[0].system_attributes["SequenceNumber"].clone();
@@ -255,11 +261,7 @@ fn test_a_refused_fifo_dead_letter_returns_to_the_end_of_its_group_without_a_sou
 #[test]
 fn test_fifo_dead_letters_keep_their_group_and_order_in_another_group() {
     let (mut one, mut two) = (group(1), group(2));
-    let source = (0..).map(|i| format!("fsrc{i}.fifo")).find(|name| one.engine.group_of(name) == 1).unwrap();
-    let dlq = (0..).map(|i| format!("fdlq{i}.fifo")).find(|name| two.engine.group_of(name) == 2).unwrap();
-    two.create_fifo(&dlq, &[]).unwrap();
-    let policy = format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#, arn(&dlq));
-    one.create_fifo(&source, &[("RedrivePolicy", &policy)]).unwrap();
+    let (source, dlq) = fifo_redrive_across(&mut one, &mut two);
     for (i, body) in ["a1", "a2", "a3"].iter().enumerate() {
         one.send_fifo(&source, "a", &format!("d{i}"), body).unwrap();
     }

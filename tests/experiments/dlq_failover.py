@@ -76,26 +76,20 @@ while time.time() < deadline:
 stop = True; t.join()
 print("faults:", len(faults), faults[:3], flush=True)
 time.sleep(3)
-got = []
-empty = 0
-while empty < 3:
-    try:
-        r = consumer[random.randrange(3)].receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=600)
-    except Exception:
-        continue
-    ms = r.get("Messages", [])
-    if not ms: empty += 1
-    got.extend(m["Body"] for m in ms)
-remaining = []
-empty = 0
-while empty < 3:
-    try:
-        r = consumer[random.randrange(3)].receive_message(QueueUrl=src_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=600)
-    except Exception:
-        continue
-    ms = r.get("Messages", [])
-    if not ms: empty += 1
-    remaining.extend(m["Body"] for m in ms)
+def drain(url):
+    """Every body left in `url`, received (and hidden for 10 minutes) until it answers empty."""
+    bodies, empty = [], 0
+    while empty < 3:
+        try:
+            r = consumer[random.randrange(3)].receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=600)
+        except Exception:
+            continue
+        ms = r.get("Messages", [])
+        if not ms: empty += 1
+        bodies.extend(m["Body"] for m in ms)
+    return bodies
+got = drain(dlq_url)
+remaining = drain(src_url)
 print(f"still in the source queue (received once at most, not yet dead): {len(set(remaining))}")
 lost = sent - set(got) - set(remaining)
 dups = len(got) - len(set(got))
