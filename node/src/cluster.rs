@@ -157,7 +157,7 @@ impl Cluster {
             .initial_connection_window_size(shoal_raft::network::CONNECTION_WINDOW_BYTES)
             .add_service(RaftServer::new(local).max_decoding_message_size(usize::MAX))
             .add_service(BrokerServer::new(service).max_decoding_message_size(limits::FORWARD_BYTES_MAX))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+            .serve_with_incoming(incoming_without_delay(listener));
         tokio::spawn(async move {
             if let Err(error) = server.await {
                 tracing::error!(%error, "the cluster service stopped");
@@ -392,6 +392,20 @@ impl Cluster {
             .map_err(|e| ApiError::unavailable(format!("group {group} did not catch up: {e}")))?;
         Ok(())
     }
+}
+
+/// Accepted peer connections with TCP_NODELAY: tonic sets it only on listeners it binds
+/// itself, and with Nagle's algorithm the small frames of a replication stream wait for the
+/// peer's delayed acknowledgement.
+fn incoming_without_delay(
+    listener: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt as _;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|accepted| {
+        let stream = accepted?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    })
 }
 
 fn no_leader(group: GroupId) -> ApiError {
