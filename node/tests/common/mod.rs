@@ -56,8 +56,8 @@ impl Server {
     pub async fn start_with_env(env: &[(&str, &str)]) -> Server {
         let mut server = Server::prepare(env, Vec::new());
         for attempt in 1..=START_ATTEMPTS_MAX {
-            server.port = free_port();
-            server.raft_port = free_port();
+            let ports = distinct_free_ports(2);
+            (server.port, server.raft_port) = (ports[0], ports[1]);
             match server.spawn_and_wait().await {
                 Ok(()) => return server,
                 Err(error) if attempt < START_ATTEMPTS_MAX => {
@@ -81,7 +81,8 @@ impl Server {
     /// Starts an `nodes`-node cluster on loopback (node ids 1..=nodes) and waits until every
     /// node listens. `args` go to every node (e.g. `--data-groups 3`).
     pub async fn start_cluster(nodes: usize, env: &[(&str, &str)], args: &[&str]) -> Vec<Server> {
-        let ports: Vec<(u16, u16)> = (0..nodes).map(|_| (free_port(), free_port())).collect();
+        let ports = distinct_free_ports(2 * nodes);
+        let ports: Vec<(u16, u16)> = ports.chunks(2).map(|pair| (pair[0], pair[1])).collect();
         let peers: Vec<String> =
             ports.iter().enumerate().map(|(i, (_, raft))| format!("{}=127.0.0.1:{raft}", i + 1)).collect();
         let mut servers = Vec::new();
@@ -241,9 +242,13 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
-    listener.local_addr().expect("local address").port()
+/// `n` different free ports: all listeners are held until every port is known, so the
+/// kernel cannot hand the same port out twice (two nodes of one cluster sharing a raft port
+/// made a leader send its appends to itself).
+fn distinct_free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port")).collect();
+    listeners.iter().map(|listener| listener.local_addr().expect("local address").port()).collect()
 }
 
 /// A started server and a client for it.
