@@ -148,7 +148,7 @@ impl Cluster {
         let listener = tokio::net::TcpListener::bind(config.raft_addr)
             .await
             .with_context(|| format!("binding the cluster address {}", config.raft_addr))?;
-        let local = LocalGroups { groups: Arc::new(groups) };
+        let local = LocalGroups { node_id: config.node_id, groups: Arc::new(groups) };
         let service = BrokerService { cluster: cluster.clone() };
         let server = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(shoal_raft::network::KEEPALIVE_INTERVAL))

@@ -154,6 +154,7 @@ impl Connection {
         let payload = encode(value).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(RaftMessage { group: self.group, payload });
         request.set_timeout(option.hard_ttl());
+        address_to(&mut request, self.target);
         Ok(request)
     }
 }
@@ -206,7 +207,8 @@ impl RaftNetworkV2<TypeConfig> for Connection {
             // (the session ended), end the requests too, or they would hold openraft's request
             // source and take the next session's first batch into a dead stream.
             let (session_over, over) = futures::channel::oneshot::channel::<()>();
-            let requests = futures::StreamExt::take_until(encoded, over);
+            let mut requests = tonic::Request::new(futures::StreamExt::take_until(encoded, over));
+            address_to(&mut requests, target);
             let answers =
                 client.stream_append(requests).await.map_err(|s| status_to_rpc_error(target, &s))?.into_inner();
             let results = answers.map(move |answer| {
@@ -258,6 +260,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         });
         let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(stream));
         request.set_timeout(SNAPSHOT_TRANSFER_BASE + Duration::from_secs(len >> 20));
+        address_to(&mut request, self.target);
         let mut client = match self.client() {
             Ok(client) => client,
             Err(error) => return Err(StreamingError::from(error)),
@@ -288,13 +291,36 @@ fn read_full(file: &mut std::fs::File, buffer: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
+/// The gRPC metadata naming the node a Raft message is for.
+const TO_NODE: &str = "shoal-to-node";
+
+/// Names the node a request is for, so a node reached at a wrong address (misconfigured peers,
+/// two nodes given one port) refuses it instead of taking another node's messages as its own.
+fn address_to<T>(request: &mut tonic::Request<T>, node: u64) {
+    request.metadata_mut().insert(TO_NODE, tonic::metadata::MetadataValue::from(node));
+}
+
 /// The groups this node serves, by group id, for the receiving side.
 #[derive(Debug, Clone)]
 pub struct LocalGroups {
+    pub node_id: u64,
     pub groups: Arc<Vec<(ShoalRaft, Arc<Shared>)>>,
 }
 
 impl LocalGroups {
+    /// Refuses a request meant for another node.
+    fn check_addressee<T>(&self, request: &tonic::Request<T>) -> Result<(), tonic::Status> {
+        let to = request.metadata().get(TO_NODE).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+        match to {
+            Some(node) if node == self.node_id => Ok(()),
+            Some(node) => Err(tonic::Status::failed_precondition(format!(
+                "this is node {}, not node {node}: check --peers",
+                self.node_id
+            ))),
+            None => Err(tonic::Status::invalid_argument(format!("a raft message without {TO_NODE}"))),
+        }
+    }
+
     fn get(&self, group: GroupId) -> Result<&(ShoalRaft, Arc<Shared>), tonic::Status> {
         self.groups
             .get(group as usize)
@@ -319,6 +345,7 @@ impl crate::proto::raft_server::Raft for LocalGroups {
         &self,
         request: tonic::Request<RaftMessage>,
     ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        self.check_addressee(&request)?;
         let message = request.into_inner();
         let (raft, _) = self.get(message.group)?;
         let rpc: AppendEntriesRequest<TypeConfig> = decode_request(&message)?;
@@ -334,6 +361,7 @@ impl crate::proto::raft_server::Raft for LocalGroups {
         &self,
         request: tonic::Request<tonic::Streaming<RaftMessage>>,
     ) -> Result<tonic::Response<Self::StreamAppendStream>, tonic::Status> {
+        self.check_addressee(&request)?;
         let mut incoming = request.into_inner();
         let first = incoming.message().await?.ok_or_else(|| tonic::Status::invalid_argument("empty append stream"))?;
         let group = first.group;
@@ -367,6 +395,7 @@ impl crate::proto::raft_server::Raft for LocalGroups {
     }
 
     async fn vote(&self, request: tonic::Request<RaftMessage>) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        self.check_addressee(&request)?;
         let message = request.into_inner();
         let (raft, _) = self.get(message.group)?;
         let rpc: VoteRequest<TypeConfig> = decode_request(&message)?;
@@ -378,6 +407,7 @@ impl crate::proto::raft_server::Raft for LocalGroups {
         &self,
         request: tonic::Request<tonic::Streaming<SnapshotChunk>>,
     ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        self.check_addressee(&request)?;
         let mut chunks = request.into_inner();
         let first = chunks.next().await.ok_or_else(|| tonic::Status::invalid_argument("empty snapshot stream"))??;
         let group = first.group;
@@ -413,5 +443,25 @@ impl crate::proto::raft_server::Raft for LocalGroups {
         let result = raft.install_full_snapshot(vote, snapshot).await.map_err(|e| RemoteFailure(e.to_string()));
         let _ = tokio::fs::remove_file(&path).await;
         reply(group, &result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_a_node_refuses_raft_messages_for_another_node() {
+        let local = LocalGroups { node_id: 1, groups: Arc::new(Vec::new()) };
+        let to = |node: Option<u64>| {
+            let mut request = tonic::Request::new(RaftMessage { group: 1, payload: Vec::new() });
+            if let Some(node) = node {
+                address_to(&mut request, node);
+            }
+            local.check_addressee(&request).map_err(|status| status.code())
+        };
+        assert_eq!(to(Some(1)), Ok(()));
+        assert_eq!(to(Some(2)), Err(tonic::Code::FailedPrecondition));
+        assert_eq!(to(None), Err(tonic::Code::InvalidArgument));
     }
 }
