@@ -276,17 +276,14 @@ impl Engine {
         };
         task.moved += moved;
         task.in_transit += sent_away;
-        let in_transit = task.in_transit;
         if let Some(reason) = failure {
             task.status = MoveTaskStatus::Failed;
             task.failure_reason = Some(reason);
-        } else if in_transit == 0
+        } else if task.in_transit == 0
             && self.queues.get(&source).is_some_and(|q| q.visible_up_to(task.last_seq, 1).is_empty())
         {
             // Complete only when nothing it sent to another group can still come back.
-            if let Some(task) = self.move_tasks.get_mut(handle) {
-                task.status = MoveTaskStatus::Completed;
-            }
+            task.status = MoveTaskStatus::Completed;
         }
     }
 }

@@ -64,10 +64,10 @@ pub struct Outbox {
     pub(crate) last_position: u64,
     /// Per source group, what has been imported from its outbox.
     pub(crate) imported: BTreeMap<GroupId, ImportMark>,
-    /// (source queue, dead-letter queue ARN) pairs whose remote dead-letter queue refused a
-    /// message: redrive stays off for them until the redrive policy is set again, so messages
-    /// are not bounced back and forth on every receive.
-    pub(crate) refused_targets: BTreeSet<(String, String)>,
+    /// Source queues whose remote dead-letter queue refused a message: redrive stays off for
+    /// them until their redrive policy is set again (which names the target), so messages are
+    /// not bounced back and forth on every receive.
+    pub(crate) redrive_paused: BTreeSet<String>,
 }
 
 /// Which data group holds a queue, for an engine that is one of several groups.
@@ -239,8 +239,7 @@ impl Engine {
         let mut message = entry.message;
         match &entry.transfer {
             Transfer::DeadLetter => {
-                let target_arn = self.queue_arn(&entry.target);
-                self.outbox.refused_targets.insert((entry.origin.clone(), target_arn));
+                self.outbox.redrive_paused.insert(entry.origin.clone());
                 // It never reached a dead-letter queue.
                 message.dead_letter_source_arn = None;
             }

@@ -86,8 +86,7 @@ impl Engine {
             return None;
         }
         if self.is_remote(target) {
-            let refused =
-                self.outbox.refused_targets.contains(&(name.to_string(), policy.dead_letter_target_arn.clone()));
+            let refused = self.outbox.redrive_paused.contains(name);
             return (!refused).then(|| (target.to_string(), policy.max_receive_count));
         }
         let target_queue = self.queues.get(target)?;

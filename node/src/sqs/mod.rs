@@ -9,6 +9,7 @@ mod query_model;
 mod queues;
 pub mod xml;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -69,9 +70,12 @@ pub async fn dispatch(
     if !ACTIONS.contains(&action) {
         return Err(ApiError::invalid_action(action));
     }
-    // Members a node adds for another node are never taken from a client.
-    let mut members = members.clone();
-    members.retain(|name, _| !name.starts_with(INTERNAL_MEMBER_PREFIX));
+    // Members a node adds for another node are never taken from a client. Copied only when
+    // something must be removed or added, not for every request.
+    let mut members = Cow::Borrowed(members);
+    if members.keys().any(|name| name.starts_with(INTERNAL_MEMBER_PREFIX)) {
+        members.to_mut().retain(|name, _| !name.starts_with(INTERNAL_MEMBER_PREFIX));
+    }
     let input = Input::new(&members);
     match action {
         "ListQueues" => return queues::list_queues(cluster, context, &input).await,
@@ -82,7 +86,7 @@ pub async fn dispatch(
     match action {
         "CreateQueue" | "SetQueueAttributes" => check_remote_dead_letter_target(cluster, group, &input).await?,
         "StartMessageMoveTask" if check_move_task_elsewhere(cluster, group, &input).await? => {
-            members.insert(SOURCES_ELSEWHERE.to_string(), Value::Bool(true));
+            members.to_mut().insert(SOURCES_ELSEWHERE.to_string(), Value::Bool(true));
         }
         _ => {}
     }
