@@ -9,7 +9,7 @@ cd "$repo_root"
 
 # Exact versions verified to install together (awscli pins the botocore that boto3 accepts).
 python_packages=(boto3==1.44.5 awscli==1.46.3 pytest==9.2.0)
-apt_packages=(libclang-dev clang pkg-config build-essential protobuf-compiler)
+apt_packages=(libclang-dev clang pkg-config build-essential protobuf-compiler libfaketime fonts-dejavu-core iptables util-linux)
 venv_dir="$repo_root/.venv"
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -4,6 +4,8 @@
 mod broker;
 mod cluster;
 mod error;
+#[cfg(feature = "failpoints")]
+mod failpoints;
 mod http;
 mod limits;
 mod sqs;

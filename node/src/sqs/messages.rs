@@ -84,10 +84,34 @@ pub async fn send_message(broker: &Broker, input: &Input<'_>) -> Result<Value, A
     }
     let entry = send_entry(broker, input, String::new())?;
     broker.read(|engine, _| engine.check_send(&queue, &entry))?;
+    #[cfg(feature = "failpoints")]
+    if crate::failpoints::enabled(crate::failpoints::ACK_BEFORE_COMMIT) {
+        return Ok(acknowledge_before_commit(broker, queue, entry));
+    }
     let Reply::Sent(result) = broker.propose(Command::SendMessage { queue, entry }).await? else {
         return Err(unexpected("SendMessage"));
     };
     Ok(Value::Object(send_result_json(&result)))
+}
+
+/// The `ack-before-commit` failpoint: answers as if the send were committed and proposes it in
+/// the background, where it may fail unseen.
+#[cfg(feature = "failpoints")]
+fn acknowledge_before_commit(broker: &Broker, queue: String, entry: SendEntry) -> Value {
+    let result = SendResult {
+        message_id: entry.message_id.clone(),
+        md5_of_body: shoal_engine::message::md5_hex(entry.body.as_bytes()),
+        md5_of_attributes: shoal_engine::message::md5_of_attributes(&entry.attributes),
+        md5_of_system_attributes: shoal_engine::message::md5_of_attributes(&entry.system_attributes),
+        sequence_number: None,
+    };
+    let broker = broker.clone();
+    tokio::spawn(async move {
+        if let Err(error) = broker.propose(Command::SendMessage { queue, entry }).await {
+            tracing::warn!(message = %error.message, "failpoint ack-before-commit: an acknowledged send was not committed");
+        }
+    });
+    Value::Object(send_result_json(&result))
 }
 
 pub async fn send_message_batch(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {

@@ -1,0 +1,330 @@
+//! The checkers: total-queue as Jepsen defines it (nothing acknowledged lost, nothing received
+//! that was never sent) and, for FIFO queues, per-group order and exactly-once delivery of
+//! deduplicated retries. They read only the history, so a history from a Docker run and one
+//! from the simulation are judged alike.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Serialize, Serializer};
+
+use crate::history::{operations, Event, Function, Kind};
+
+/// Whether a run kept the promise. `Unknown`: values are missing but the final drain could not
+/// finish, so they may still be in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    Valid,
+    Invalid,
+    Unknown,
+}
+
+impl Serialize for Validity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Validity::Valid => serializer.serialize_bool(true),
+            Validity::Invalid => serializer.serialize_bool(false),
+            Validity::Unknown => serializer.serialize_str("unknown"),
+        }
+    }
+}
+
+/// Which rules apply: FIFO adds order and deduplication to total-queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    Queue,
+    Fifo,
+}
+
+/// An acknowledged value that was never received.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lost {
+    pub value: u64,
+    /// The node that acknowledged the send.
+    pub node: String,
+    pub process: String,
+    /// When the acknowledgement came, seconds into the run.
+    pub acknowledged_s: f64,
+    /// `tail`: every later acknowledged send of the same producer is lost too (often an
+    /// unsynced tail); `hole`: a later one arrived (worse).
+    pub position: &'static str,
+}
+
+/// A message processed after a later message of its group, though its send was acknowledged
+/// before the later one was sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderViolation {
+    pub group: String,
+    pub earlier: u64,
+    pub later: u64,
+    /// History index of the delete that processed `earlier`, after `later` had been.
+    pub at_index: u64,
+}
+
+/// A value delivered as more than one message although every send of it carried the same
+/// deduplication id within the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DedupViolation {
+    pub value: u64,
+    pub message_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Outcomes {
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub valid: Validity,
+    pub workload: Workload,
+    /// Distinct values of every send invocation.
+    pub attempted: u64,
+    /// Distinct values with an `ok` send.
+    pub acknowledged: u64,
+    /// Distinct values seen by `ok` receives, the drain included.
+    pub received: u64,
+    pub lost_count: u64,
+    pub lost: Vec<Lost>,
+    pub unexpected: Vec<u64>,
+    /// Values received more times than they were sent (allowed for standard queues).
+    pub duplicated: u64,
+    /// Values received whose every send ended unknown.
+    pub recovered: u64,
+    pub order_violations: Vec<OrderViolation>,
+    pub dedup_violations: Vec<DedupViolation>,
+    pub faults_injected: BTreeMap<String, u64>,
+    pub operations: BTreeMap<String, Outcomes>,
+    /// Whether the final drain saw every queue empty (`None`: no drain in the history).
+    pub drain_complete: Option<bool>,
+}
+
+impl Verdict {
+    /// One line for people: what the run showed.
+    pub fn summary(&self) -> String {
+        let valid = match self.valid {
+            Validity::Valid => "valid",
+            Validity::Invalid => "INVALID",
+            Validity::Unknown => "UNKNOWN (drain incomplete)",
+        };
+        let faults: u64 = self.faults_injected.values().sum();
+        format!(
+            "verdict: {valid}: {} acknowledged, {} lost, {} unexpected, {} duplicated, {} recovered, \
+             {} order violations, {} dedup violations, {faults} faults",
+            self.acknowledged,
+            self.lost_count,
+            self.unexpected.len(),
+            self.duplicated,
+            self.recovered,
+            self.order_violations.len(),
+            self.dedup_violations.len(),
+        )
+    }
+}
+
+/// What the history says about each value.
+#[derive(Default)]
+struct ValueFacts<'a> {
+    attempts: u64,
+    /// The first `ok` send: its completion event.
+    acknowledged: Option<&'a Event>,
+    first_invoke_index: Option<u64>,
+    group: Option<&'a str>,
+    sequence: Option<u64>,
+    deliveries: u64,
+    message_ids: BTreeSet<&'a str>,
+}
+
+/// Judges a history. Lists in the verdict are capped; counts are not.
+pub fn check(events: &[Event], workload: Workload) -> Verdict {
+    const LISTED_MAX: usize = 1000;
+    let mut values: HashMap<u64, ValueFacts<'_>> = HashMap::new();
+    let mut outcomes: BTreeMap<String, Outcomes> = BTreeMap::new();
+    // Completed sends per producer, in order, to tell a lost tail from a hole.
+    let mut acknowledged_by_process: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    // FIFO: values in the order their processing (an ok delete) completed.
+    let mut processed: Vec<(u64, u64)> = Vec::new();
+
+    for operation in operations(events) {
+        let invoke = operation.invoke;
+        let outcome = operation.outcome();
+        let counts = outcomes.entry(format!("{:?}", invoke.f).to_lowercase()).or_default();
+        match outcome {
+            Kind::Ok => counts.ok += 1,
+            Kind::Fail => counts.fail += 1,
+            Kind::Info | Kind::Invoke => counts.info += 1,
+        }
+        match invoke.f {
+            Function::Send => {
+                let Some(value) = invoke.value else { continue };
+                let facts = values.entry(value).or_default();
+                facts.attempts += 1;
+                facts.first_invoke_index.get_or_insert(invoke.index);
+                if facts.group.is_none() {
+                    facts.group = invoke.group.as_deref();
+                    facts.sequence = invoke.sequence;
+                }
+                if let (Kind::Ok, Some(done)) = (outcome, operation.completion) {
+                    if facts.acknowledged.is_none() {
+                        facts.acknowledged = Some(done);
+                        acknowledged_by_process.entry(&invoke.process).or_default().push(value);
+                    }
+                }
+            }
+            Function::Receive => {
+                let Some(done) = operation.completion.filter(|_| outcome == Kind::Ok) else { continue };
+                for delivery in &done.deliveries {
+                    let facts = values.entry(delivery.value).or_default();
+                    facts.deliveries += 1;
+                    if delivery.queue == "main" {
+                        facts.message_ids.insert(&delivery.message_id);
+                    }
+                }
+            }
+            Function::Delete => {
+                if let (Kind::Ok, Some(value), Some(done)) = (outcome, invoke.value, operation.completion) {
+                    processed.push((value, done.index));
+                }
+            }
+            Function::FaultStart | Function::FaultEnd | Function::DrainEnd => {}
+        }
+    }
+
+    let mut faults_injected: BTreeMap<String, u64> = BTreeMap::new();
+    let mut drain_complete = None;
+    for event in events {
+        match event.f {
+            Function::FaultStart => {
+                *faults_injected.entry(event.fault.clone().unwrap_or_default()).or_default() += 1;
+            }
+            Function::DrainEnd => drain_complete = event.complete,
+            _ => {}
+        }
+    }
+
+    let mut lost = Vec::new();
+    let mut lost_count = 0;
+    for (process, sent) in &acknowledged_by_process {
+        // The last value of this producer that did arrive: lost values after it are the tail.
+        let last_arrived = sent.iter().rposition(|value| values[value].deliveries > 0);
+        for (position, value) in sent.iter().enumerate() {
+            let facts = &values[value];
+            if facts.deliveries > 0 {
+                continue;
+            }
+            lost_count += 1;
+            if lost.len() >= LISTED_MAX {
+                continue;
+            }
+            let done = facts.acknowledged.expect("acknowledged values have an ok send");
+            lost.push(Lost {
+                value: *value,
+                node: done.node.clone().unwrap_or_default(),
+                process: process.to_string(),
+                acknowledged_s: done.time_s(),
+                position: if last_arrived.is_some_and(|arrived| arrived > position) { "hole" } else { "tail" },
+            });
+        }
+    }
+    lost.sort_by(|a, b| a.acknowledged_s.total_cmp(&b.acknowledged_s));
+
+    let mut unexpected: Vec<u64> = values
+        .iter()
+        .filter(|(_, facts)| facts.deliveries > 0 && facts.attempts == 0)
+        .map(|(value, _)| *value)
+        .collect();
+    unexpected.sort_unstable();
+    unexpected.truncate(LISTED_MAX);
+    let duplicated =
+        values.values().filter(|facts| facts.attempts > 0 && facts.deliveries > facts.attempts).count() as u64;
+    let recovered = values
+        .values()
+        .filter(|facts| facts.deliveries > 0 && facts.attempts > 0 && facts.acknowledged.is_none())
+        .count() as u64;
+
+    let (order_violations, dedup_violations) = if workload == Workload::Fifo {
+        (order_violations(&values, &processed, LISTED_MAX), dedup_violations(&values, LISTED_MAX))
+    } else {
+        (Vec::new(), Vec::new())
+    };
+
+    let broken = !unexpected.is_empty() || !order_violations.is_empty() || !dedup_violations.is_empty();
+    let valid = if broken {
+        Validity::Invalid
+    } else if lost_count == 0 {
+        Validity::Valid
+    } else if drain_complete == Some(true) {
+        Validity::Invalid
+    } else {
+        Validity::Unknown
+    };
+    Verdict {
+        valid,
+        workload,
+        attempted: values.values().filter(|facts| facts.attempts > 0).count() as u64,
+        acknowledged: values.values().filter(|facts| facts.acknowledged.is_some()).count() as u64,
+        received: values.values().filter(|facts| facts.deliveries > 0).count() as u64,
+        lost_count,
+        lost,
+        unexpected,
+        duplicated,
+        recovered,
+        order_violations,
+        dedup_violations,
+        faults_injected,
+        operations: outcomes,
+        drain_complete,
+    }
+}
+
+/// Per group, a message processed after a later one of its group whose send was invoked only
+/// after this one's was acknowledged.
+fn order_violations(
+    values: &HashMap<u64, ValueFacts<'_>>,
+    processed: &[(u64, u64)],
+    listed_max: usize,
+) -> Vec<OrderViolation> {
+    let mut violations = Vec::new();
+    let mut seen: BTreeSet<u64> = BTreeSet::new();
+    // Per group: the values processed so far, as (sequence, value, first invoke index).
+    let mut done_by_group: BTreeMap<&str, Vec<(u64, u64, u64)>> = BTreeMap::new();
+    for &(value, index) in processed {
+        if !seen.insert(value) {
+            continue;
+        }
+        let Some(facts) = values.get(&value) else { continue };
+        let (Some(group), Some(sequence)) = (facts.group, facts.sequence) else { continue };
+        let done = done_by_group.entry(group).or_default();
+        if let Some(acknowledged) = facts.acknowledged {
+            for &(later_sequence, later, later_invoked) in done.iter() {
+                if later_sequence > sequence && later_invoked > acknowledged.index && violations.len() < listed_max {
+                    violations.push(OrderViolation {
+                        group: group.to_string(),
+                        earlier: value,
+                        later,
+                        at_index: index,
+                    });
+                    break;
+                }
+            }
+        }
+        done.push((sequence, value, facts.first_invoke_index.unwrap_or(0)));
+    }
+    violations
+}
+
+fn dedup_violations(values: &HashMap<u64, ValueFacts<'_>>, listed_max: usize) -> Vec<DedupViolation> {
+    let mut violations: Vec<DedupViolation> = values
+        .iter()
+        .filter(|(_, facts)| facts.attempts > 0 && facts.message_ids.len() > 1)
+        .map(|(value, facts)| DedupViolation {
+            value: *value,
+            message_ids: facts.message_ids.iter().map(|id| id.to_string()).collect(),
+        })
+        .collect();
+    violations.sort_by_key(|violation| violation.value);
+    violations.truncate(listed_max);
+    violations
+}

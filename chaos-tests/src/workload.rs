@@ -1,0 +1,330 @@
+//! The workloads: producers and consumers through the SQS API (aws-sdk-sqs, no SDK retries),
+//! each operation recorded as invoke then ok / fail / info, and the final drain.
+//!
+//! `queue`: a standard queue; every producer sends unique values. `fifo`: a FIFO queue; each
+//! producer owns one message group and sends its values in order, each with its own
+//! deduplication id, retrying an unknown send with the same id until it is acknowledged and
+//! now and then sending an acknowledged value again.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_sqs::config::retry::RetryConfig;
+use aws_sdk_sqs::config::timeout::TimeoutConfig;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig};
+use aws_sdk_sqs::error::SdkError;
+use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sqs::Client;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::limits;
+use shoal_chaos::checker::Workload;
+use shoal_chaos::history::{Delivery, Event, Function, Kind, Recorder};
+
+/// A client per node, and the queue's URL.
+#[derive(Clone)]
+pub struct Clients {
+    nodes: Vec<(String, Client)>,
+    pub queue_url: String,
+    pub workload: Workload,
+}
+
+fn client(endpoint: &str) -> Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDSHOALCHAOS", "shoal-chaos-secret", None, None, "shoal-chaos"))
+        .endpoint_url(endpoint)
+        // Every attempt is an operation of the history: the SDK must not retry behind it.
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(limits::OPERATION_TIMEOUT)
+                .connect_timeout(limits::CONNECT_TIMEOUT)
+                .build(),
+        )
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
+/// How an SDK error ends an operation: `fail` only when the broker refused it (4xx), so it
+/// definitely did not happen; anything else (timeout, reset, 5xx) is unknown.
+fn outcome_of<E: std::fmt::Debug, R: std::fmt::Debug + HttpStatus>(error: &SdkError<E, R>) -> (Kind, String) {
+    match error {
+        SdkError::ConstructionFailure(_) => (Kind::Fail, format!("{error:?}")),
+        SdkError::ServiceError(service) if service.raw().status_code() / 100 == 4 => {
+            (Kind::Fail, format!("{:?}", service.err()))
+        }
+        SdkError::ServiceError(service) => (Kind::Info, format!("{:?}", service.err())),
+        SdkError::TimeoutError(_) => (Kind::Info, "timeout".into()),
+        other => (Kind::Info, format!("{other:?}").chars().take(300).collect()),
+    }
+}
+
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_sqs::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+impl Clients {
+    pub fn new(endpoints: &[(String, String)], workload: Workload) -> Clients {
+        let nodes = endpoints.iter().map(|(name, endpoint)| (name.clone(), client(endpoint))).collect();
+        Clients { nodes, queue_url: String::new(), workload }
+    }
+
+    fn pick(&self, turn: usize) -> &(String, Client) {
+        &self.nodes[turn % self.nodes.len()]
+    }
+
+    /// Creates the run's queue through any node that answers, within `bound`.
+    pub async fn create_queue(&mut self, bound: std::time::Duration) -> anyhow::Result<()> {
+        let (name, fifo) = match self.workload {
+            Workload::Queue => ("chaos", false),
+            Workload::Fifo => ("chaos.fifo", true),
+        };
+        let deadline = tokio::time::Instant::now() + bound;
+        let mut turn = 0;
+        loop {
+            let (_, client) = self.pick(turn);
+            turn += 1;
+            let mut request = client
+                .create_queue()
+                .queue_name(name)
+                .attributes(QueueAttributeName::VisibilityTimeout, limits::VISIBILITY_TIMEOUT_SECONDS.to_string());
+            if fifo {
+                request = request.attributes(QueueAttributeName::FifoQueue, "true");
+            }
+            match request.send().await {
+                Ok(created) => {
+                    self.queue_url = created.queue_url.unwrap_or_default();
+                    return Ok(());
+                }
+                Err(error) if tokio::time::Instant::now() >= deadline => {
+                    anyhow::bail!("could not create the queue: {:?}", outcome_of(&error).1)
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            }
+        }
+    }
+
+    /// Sends `value` once through the node of `turn`; the outcome as recorded.
+    async fn send(
+        &self,
+        recorder: &Recorder,
+        process: &str,
+        turn: usize,
+        value: u64,
+        group: Option<(&str, u64)>,
+    ) -> Kind {
+        let (node, client) = self.pick(turn);
+        let mut invoke = Event::new(process, Kind::Invoke, Function::Send).node(node).value(value);
+        let mut request = client.send_message().queue_url(&self.queue_url).message_body(value.to_string());
+        if let Some((group, sequence)) = group {
+            invoke.group = Some(group.to_string());
+            invoke.sequence = Some(sequence);
+            request = request.message_group_id(group).message_deduplication_id(format!("v{value}"));
+        }
+        recorder.record(invoke);
+        let mut done = match request.send().await {
+            Ok(sent) => {
+                let mut event = Event::new(process, Kind::Ok, Function::Send);
+                event.message_id = sent.message_id;
+                event
+            }
+            Err(error) => {
+                let (kind, detail) = outcome_of(&error);
+                Event::new(process, kind, Function::Send).detail(detail)
+            }
+        };
+        done = done.node(node).value(value);
+        done.group = group.map(|(name, _)| name.to_string());
+        let kind = done.kind;
+        recorder.record(done);
+        kind
+    }
+
+    /// One receive through the node of `turn`, then a delete of each message received, in
+    /// order. FIFO: the first delete that does not succeed ends the batch, so the rest come
+    /// back in order with it. Returns what was received.
+    async fn receive_and_delete(&self, recorder: &Recorder, process: &str, turn: usize) -> (Kind, usize) {
+        let (node, client) = self.pick(turn);
+        recorder.record(Event::new(process, Kind::Invoke, Function::Receive).node(node));
+        let received = client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(limits::RECEIVE_WAIT_SECONDS)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(output) => output.messages.unwrap_or_default(),
+            Err(error) => {
+                let (kind, detail) = outcome_of(&error);
+                recorder.record(Event::new(process, kind, Function::Receive).node(node).detail(detail));
+                return (kind, 0);
+            }
+        };
+        let mut done = Event::new(process, Kind::Ok, Function::Receive).node(node);
+        done.deliveries = messages
+            .iter()
+            .map(|message| Delivery {
+                // A body that is not one of our values is recorded as a value never sent.
+                value: message.body().unwrap_or_default().parse().unwrap_or(u64::MAX),
+                message_id: message.message_id().unwrap_or_default().to_string(),
+                queue: "main".into(),
+            })
+            .collect();
+        let count = messages.len();
+        let values: Vec<u64> = done.deliveries.iter().map(|delivery| delivery.value).collect();
+        recorder.record(done);
+        for (turn, (message, value)) in messages.iter().zip(values).enumerate() {
+            let (node, client) = self.pick(turn);
+            let mut invoke = Event::new(process, Kind::Invoke, Function::Delete).node(node).value(value);
+            invoke.message_id = message.message_id.clone();
+            recorder.record(invoke);
+            let handle = message.receipt_handle().unwrap_or_default();
+            let kind = match client.delete_message().queue_url(&self.queue_url).receipt_handle(handle).send().await {
+                Ok(_) => {
+                    recorder.record(Event::new(process, Kind::Ok, Function::Delete).node(node).value(value));
+                    Kind::Ok
+                }
+                Err(error) => {
+                    let (kind, detail) = outcome_of(&error);
+                    recorder.record(Event::new(process, kind, Function::Delete).node(node).value(value).detail(detail));
+                    kind
+                }
+            };
+            if kind != Kind::Ok && self.workload == Workload::Fifo {
+                break;
+            }
+        }
+        (Kind::Ok, count)
+    }
+
+    /// Approximate visible, in-flight and delayed messages, through the node of `turn`.
+    async fn remaining(&self, turn: usize) -> Option<u64> {
+        let (_, client) = self.pick(turn);
+        let attributes = client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .ok()?
+            .attributes?;
+        let mut total = 0;
+        for name in [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+        ] {
+            total += attributes.get(&name)?.parse::<u64>().ok()?;
+        }
+        Some(total)
+    }
+}
+
+/// Sends unique values until `stop`. Producer `number`'s values are number * 10^9 + 0, 1, ...
+pub async fn produce(clients: Clients, recorder: Recorder, number: usize, seed: u64, stop: Arc<AtomicBool>) {
+    let process = format!("p{number}");
+    let group = format!("g{number}");
+    let mut rng = StdRng::seed_from_u64(seed ^ (number as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut turn = number;
+    let mut sequence = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let value = number as u64 * 1_000_000_000 + sequence;
+        match clients.workload {
+            Workload::Queue => {
+                clients.send(&recorder, &process, turn, value, None).await;
+                turn += 1;
+            }
+            Workload::Fifo => {
+                // Retry an unknown send with the same deduplication id until it is acknowledged
+                // or refused: only then does the next value of the group go out.
+                loop {
+                    let kind = clients.send(&recorder, &process, turn, value, Some((&group, sequence))).await;
+                    turn += 1;
+                    if kind == Kind::Ok && rng.gen_range(0..limits::FIFO_DUPLICATE_SEND_ONE_IN) == 0 {
+                        clients.send(&recorder, &process, turn, value, Some((&group, sequence))).await;
+                        turn += 1;
+                    }
+                    if kind != Kind::Info || stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    tokio::time::sleep(limits::RETRY_BACKOFF).await;
+                }
+            }
+        }
+        sequence += 1;
+    }
+}
+
+/// Receives and deletes until `stop`.
+pub async fn consume(clients: Clients, recorder: Recorder, number: usize, stop: Arc<AtomicBool>) {
+    let process = format!("c{number}");
+    let mut turn = number;
+    while !stop.load(Ordering::SeqCst) {
+        let (kind, _) = clients.receive_and_delete(&recorder, &process, turn).await;
+        turn += 1;
+        if kind != Kind::Ok {
+            tokio::time::sleep(limits::RETRY_BACKOFF).await;
+        }
+    }
+}
+
+/// After every fault is healed: receives until every acknowledged value has been received and
+/// the queue reports nothing left, or until the queue has reported nothing left several times
+/// in a row (what is missing then is gone), or the bound runs out. Records whether it finished.
+pub async fn drain(clients: &Clients, recorder: &Recorder) -> bool {
+    let deadline = tokio::time::Instant::now() + limits::DRAIN_BOUND;
+    let mut turn = 0;
+    let mut empty_in_a_row = 0;
+    let complete = loop {
+        if tokio::time::Instant::now() >= deadline {
+            break false;
+        }
+        let (kind, count) = clients.receive_and_delete(recorder, "drain", turn).await;
+        turn += 1;
+        if kind != Kind::Ok {
+            tokio::time::sleep(limits::RETRY_BACKOFF).await;
+            continue;
+        }
+        if count > 0 {
+            empty_in_a_row = 0;
+            continue;
+        }
+        if clients.remaining(turn).await != Some(0) {
+            empty_in_a_row = 0;
+            continue;
+        }
+        empty_in_a_row += 1;
+        if empty_in_a_row >= limits::DRAIN_EMPTY_CONFIRMATIONS || all_acknowledged_received(&recorder.events()) {
+            break true;
+        }
+    };
+    let mut end = Event::new("drain", Kind::Info, Function::DrainEnd);
+    end.complete = Some(complete);
+    recorder.record(end);
+    complete
+}
+
+fn all_acknowledged_received(events: &[Event]) -> bool {
+    let mut received = HashSet::new();
+    for event in events {
+        if event.f == Function::Receive && event.kind == Kind::Ok {
+            received.extend(event.deliveries.iter().map(|delivery| delivery.value));
+        }
+    }
+    events
+        .iter()
+        .filter(|event| event.f == Function::Send && event.kind == Kind::Ok)
+        .all(|event| event.value.is_some_and(|value| received.contains(&value)))
+}
