@@ -70,6 +70,12 @@ pub struct DedupViolation {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LostCounts {
+    pub tail: u64,
+    pub hole: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Outcomes {
     pub ok: u64,
     pub fail: u64,
@@ -87,6 +93,8 @@ pub struct Verdict {
     /// Distinct values seen by `ok` receives, the drain included.
     pub received: u64,
     pub lost_count: u64,
+    /// Lost values per node that acknowledged them: (tail, hole).
+    pub lost_by_node: BTreeMap<String, LostCounts>,
     pub lost: Vec<Lost>,
     pub unexpected: Vec<u64>,
     /// Values received more times than they were sent (allowed for standard queues).
@@ -206,6 +214,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
 
     let mut lost = Vec::new();
     let mut lost_count = 0;
+    let mut lost_by_node: BTreeMap<String, LostCounts> = BTreeMap::new();
     for (process, sent) in &acknowledged_by_process {
         // The last value of this producer that did arrive: lost values after it are the tail.
         let last_arrived = sent.iter().rposition(|value| values[value].deliveries > 0);
@@ -215,16 +224,24 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
                 continue;
             }
             lost_count += 1;
+            let done = facts.acknowledged.expect("acknowledged values have an ok send");
+            let node = done.node.clone().unwrap_or_default();
+            let hole = last_arrived.is_some_and(|arrived| arrived > position);
+            let counts = lost_by_node.entry(node.clone()).or_default();
+            if hole {
+                counts.hole += 1;
+            } else {
+                counts.tail += 1;
+            }
             if lost.len() >= LISTED_MAX {
                 continue;
             }
-            let done = facts.acknowledged.expect("acknowledged values have an ok send");
             lost.push(Lost {
                 value: *value,
-                node: done.node.clone().unwrap_or_default(),
+                node,
                 process: process.to_string(),
                 acknowledged_s: done.time_s(),
-                position: if last_arrived.is_some_and(|arrived| arrived > position) { "hole" } else { "tail" },
+                position: if hole { "hole" } else { "tail" },
             });
         }
     }
@@ -267,6 +284,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
         acknowledged: values.values().filter(|facts| facts.acknowledged.is_some()).count() as u64,
         received: values.values().filter(|facts| facts.deliveries > 0).count() as u64,
         lost_count,
+        lost_by_node,
         lost,
         unexpected,
         duplicated,

@@ -160,7 +160,7 @@ impl Nemesis {
                 Ok(Active::Partitioned)
             }
             Fault::Clock => {
-                let node = self.cluster.nodes.choose(&mut self.rng).expect("a cluster has nodes").clone();
+                let node = self.target().await;
                 let magnitude = self.rng.gen_range(limits::CLOCK_SKEW_SECONDS);
                 let seconds = if self.rng.gen_bool(0.5) { magnitude } else { -magnitude };
                 self.log(Function::FaultStart, fault, &[&node], format!("wall clock {seconds:+} s"));

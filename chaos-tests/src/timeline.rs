@@ -56,28 +56,28 @@ fn fault_color(name: &str) -> RGBColor {
 
 fn windows(events: &[Event], end_s: f64) -> Vec<Window> {
     let mut windows = Vec::new();
-    let mut open: Option<(f64, String, Vec<String>)> = None;
+    let mut open: Option<(f64, String, String)> = None;
     for event in events {
         match event.f {
             Function::FaultStart => {
-                open = Some((event.time_s(), event.fault.clone().unwrap_or_default(), event.nodes.clone()));
+                let mut what = event.nodes.join(",");
+                // A partition is named by its shape: "bridge: cut n1-n3".
+                if let Some(detail) = event.detail.as_deref().filter(|_| event.fault.as_deref() == Some("partition")) {
+                    what = detail.to_string();
+                }
+                open = Some((event.time_s(), event.fault.clone().unwrap_or_default(), what));
             }
             Function::FaultEnd => {
-                if let Some((start_s, name, nodes)) = open.take() {
-                    let label = format!("{name} {}", nodes.join(","));
+                if let Some((start_s, name, what)) = open.take() {
+                    let label = format!("{name} {what}");
                     windows.push(Window { start_s, end_s: event.time_s(), color: fault_color(&name), label });
                 }
             }
             _ => {}
         }
     }
-    if let Some((start_s, name, nodes)) = open {
-        windows.push(Window {
-            start_s,
-            end_s,
-            color: fault_color(&name),
-            label: format!("{name} {}", nodes.join(",")),
-        });
+    if let Some((start_s, name, what)) = open {
+        windows.push(Window { start_s, end_s, color: fault_color(&name), label: format!("{name} {what}") });
     }
     windows
 }

@@ -102,6 +102,7 @@ fn test_checker_reports_lost_value_as_hole_or_tail() {
     let positions: Vec<(u64, &str, &str)> =
         verdict.lost.iter().map(|lost| (lost.value, lost.position, lost.node.as_str())).collect();
     assert_eq!(positions, vec![(2, "hole", "n1"), (4, "tail", "n1")]);
+    assert_eq!((verdict.lost_by_node["n1"].tail, verdict.lost_by_node["n1"].hole), (1, 1));
 }
 
 #[test]
