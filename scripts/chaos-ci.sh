@@ -29,6 +29,6 @@ echo "chaos: 3 nodes, 60 s, kill + pause + partition, queue workload, seed $seed
     --binary "$target_dir/debug/shoal" --results "$results"
 
 echo "chaos: the broken build must be caught (ack-before-commit, partitions)"
-"$chaos" run --nodes 3 --time 30 --nemesis partition --workload queue --seed "$seed" \
+"$chaos" run --nodes 3 --time 45 --nemesis partition --workload queue --seed "$seed" \
     --binary "$target_dir/debug/shoal-failpoints" --node-env SHOAL_FAILPOINTS=ack-before-commit \
     --results "$results" --expect invalid

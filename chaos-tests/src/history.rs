@@ -132,26 +132,34 @@ impl Event {
 /// the order of indices is the order in which the recorder saw them.
 #[derive(Clone)]
 pub struct Recorder {
-    started: Instant,
+    /// Nanoseconds since the run began.
+    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
 impl Recorder {
+    /// A recorder on the real monotonic clock.
     pub fn new() -> Recorder {
-        Recorder { started: Instant::now(), events: Arc::new(Mutex::new(Vec::new())) }
+        let started = Instant::now();
+        Recorder::with_clock(move || started.elapsed().as_nanos() as u64)
+    }
+
+    /// A recorder on another clock (the simulation's).
+    pub fn with_clock(clock: impl Fn() -> u64 + Send + Sync + 'static) -> Recorder {
+        Recorder { clock: Arc::new(clock), events: Arc::new(Mutex::new(Vec::new())) }
     }
 
     /// Stamps and records `event`; returns its index.
     pub fn record(&self, mut event: Event) -> u64 {
         let mut events = self.events.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         event.index = events.len() as u64;
-        event.time_ns = self.started.elapsed().as_nanos() as u64;
+        event.time_ns = (self.clock)();
         events.push(event);
         events.len() as u64 - 1
     }
 
     pub fn elapsed_s(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
+        (self.clock)() as f64 / 1e9
     }
 
     pub fn events(&self) -> Vec<Event> {

@@ -34,6 +34,26 @@ struct Cli {
 enum Command {
     /// Start a cluster in Docker, run a workload under faults, drain, check.
     Run(RunArgs),
+    /// Run the seeded simulation (no Docker): seeds SEED, SEED+1, ... SEED+COUNT-1, each written
+    /// to chaos-results/sim-seedS/. The same seed gives the same history.
+    Simulate {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 1)]
+        count: u64,
+        /// Simulated seconds of workload under faults.
+        #[arg(long, default_value_t = 20)]
+        time: u64,
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Failpoint: disks report writes durable before they are.
+        #[arg(long)]
+        lying_disks: bool,
+        #[arg(long, default_value = "chaos-results")]
+        results: PathBuf,
+        #[arg(long, value_enum, default_value = "valid")]
+        expect: Expect,
+    },
     /// Judge an existing run's history.jsonl again (rewrites verdict.json and timeline.png).
     Check {
         /// The run's directory under chaos-results/.
@@ -103,18 +123,24 @@ struct RunArgs {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Run(args) => run(args).await,
-            Command::Check { run, workload } => {
-                let events = history::read(&run.join("history.jsonl"))?;
-                let verdict = check(&events, workload.into());
-                write_outputs(&run, &events, &verdict, serde_json::Value::Null)?;
-                Ok((verdict, Expect::Valid))
+    // The simulation runs its own runtimes, one per simulated host, so it runs outside ours.
+    let result = if let Command::Simulate { seed, count, time, nodes, lying_disks, results, expect } = cli.command {
+        simulate(SimulateArgs { seed, count, time, nodes, lying_disks, results, expect })
+    } else {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+        runtime.block_on(async {
+            match cli.command {
+                Command::Simulate { .. } => unreachable!("handled above"),
+                Command::Run(args) => run(args).await,
+                Command::Check { run, workload } => {
+                    let events = history::read(&run.join("history.jsonl"))?;
+                    let verdict = check(&events, workload.into());
+                    write_outputs(&run, &events, &verdict, serde_json::Value::Null)?;
+                    Ok((verdict, Expect::Valid))
+                }
             }
-        }
-    });
+        })
+    };
     match result {
         Ok((verdict, expect)) => {
             println!("{}", verdict.summary());
@@ -136,6 +162,46 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(3)
         }
     }
+}
+
+struct SimulateArgs {
+    seed: u64,
+    count: u64,
+    time: u64,
+    nodes: usize,
+    lying_disks: bool,
+    results: PathBuf,
+    expect: Expect,
+}
+
+/// Runs seeds of the simulation; the verdict reported is the first that missed the
+/// expectation, else the last.
+fn simulate(args: SimulateArgs) -> anyhow::Result<(Verdict, Expect)> {
+    let SimulateArgs { seed, count, time, nodes, lying_disks, results, expect } = args;
+    let options = shoal_chaos::sim::SimOptions {
+        nodes,
+        duration: std::time::Duration::from_secs(time),
+        lying_disks,
+        ..Default::default()
+    };
+    let mut worst: Option<Verdict> = None;
+    for seed in seed..seed.saturating_add(count) {
+        let run = shoal_chaos::sim::simulate(seed, &options)?;
+        let directory = results.join(format!("sim-seed{seed}"));
+        std::fs::create_dir_all(&directory)?;
+        let parameters = serde_json::json!({ "simulation": true, "seed": seed, "nodes": nodes,
+            "time_s": time, "lying_disks": lying_disks });
+        write_outputs(&directory, &run.events, &run.verdict, parameters)?;
+        eprintln!("seed {seed}: {} ({})", run.verdict.summary(), directory.display());
+        let missed = match expect {
+            Expect::Valid => run.verdict.valid != Validity::Valid,
+            Expect::Invalid => run.verdict.valid != Validity::Invalid,
+        };
+        if worst.is_none() || missed {
+            worst = Some(run.verdict);
+        }
+    }
+    Ok((worst.ok_or_else(|| anyhow::anyhow!("--count must be at least 1"))?, expect))
 }
 
 fn default_binary() -> PathBuf {

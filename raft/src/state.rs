@@ -34,6 +34,25 @@ pub struct GroupState {
     pub cluster: Option<ClusterInfo>,
 }
 
+impl GroupState {
+    /// A group's state before its first entry.
+    pub fn new(config: EngineConfig) -> GroupState {
+        GroupState { engine: Engine::new(config), cluster: None }
+    }
+
+    /// Applies one proposal of `group`'s log: the single place a committed entry changes state
+    /// (the simulation applies entries through it too).
+    pub fn apply(&mut self, group: GroupId, proposal: &Proposal) -> Response {
+        match proposal {
+            Proposal::Engine(entry) => Response::Engine(self.engine.apply(entry)),
+            Proposal::SetCluster(info) if group == shoal_sharding::METADATA_GROUP => {
+                Response::Cluster(self.cluster.get_or_insert_with(|| info.clone()).clone())
+            }
+            Proposal::SetCluster(_) => Response::Nothing,
+        }
+    }
+}
+
 /// A snapshot file, open for reading from its start.
 #[derive(Debug)]
 pub struct SnapshotFile {
@@ -99,7 +118,7 @@ impl StateMachine {
                 let (meta, state) = read_snapshot(&mut File::open(&path)?)?;
                 (state, Some(meta.clone()), Some((meta, path)))
             }
-            None => (GroupState { engine: Engine::new(config), cluster: None }, None, None),
+            None => (GroupState::new(config), None, None),
         };
         let shared = Arc::new(Shared {
             group,
@@ -117,16 +136,6 @@ impl StateMachine {
 
     pub fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
-    }
-
-    fn apply_one(state: &mut GroupState, group: GroupId, proposal: &Proposal) -> Response {
-        match proposal {
-            Proposal::Engine(entry) => Response::Engine(state.engine.apply(entry)),
-            Proposal::SetCluster(info) if group == shoal_sharding::METADATA_GROUP => {
-                Response::Cluster(state.cluster.get_or_insert_with(|| info.clone()).clone())
-            }
-            Proposal::SetCluster(_) => Response::Nothing,
-        }
     }
 }
 
@@ -148,7 +157,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Blank => Response::Nothing,
                 EntryPayload::Normal(proposal) => {
                     let mut state = self.shared.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    StateMachine::apply_one(&mut state, self.shared.group, proposal)
+                    state.apply(self.shared.group, proposal)
                 }
                 EntryPayload::Membership(membership) => {
                     self.membership = StoredMembershipOf::<TypeConfig>::new(Some(log_id), membership.clone());

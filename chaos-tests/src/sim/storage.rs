@@ -1,0 +1,267 @@
+//! In-memory storage of a simulated node: a "disk" that outlives the node's process (it is
+//! kept outside the simulated host), holding the Raft log, vote, commit index and snapshot.
+//! A crash of the host is a power loss: what was never made durable is gone.
+//!
+//! Correctly, an append is durable before openraft hears it is flushed. With the
+//! `AckBeforeDurable` failpoint the store reports appends flushed at once and makes them durable
+//! only every `LAZY_FLUSH`, so a power loss of a majority can take acknowledged entries with it.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::io::{self, Cursor};
+use std::ops::RangeBounds;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use futures::{Stream, TryStreamExt};
+use openraft::entry::RaftEntry;
+use openraft::storage::{
+    EntryResponder, IOFlushed, LogState, RaftLogReader, RaftLogStorage, RaftSnapshotBuilder, RaftStateMachine,
+};
+use openraft::type_config::alias::{EntryOf, LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf, VoteOf};
+use openraft::{EntryPayload, OptionalSend};
+use shoal_raft::state::GroupState;
+use shoal_raft::{GroupId, Response};
+use tokio::sync::Notify;
+
+use super::SimTypes;
+
+/// The simulated data group every queue of the simulation lives in.
+pub const GROUP: GroupId = 1;
+
+/// What survives a crash of one node.
+#[derive(Debug, Default)]
+pub struct Disk {
+    vote: Option<VoteOf<SimTypes>>,
+    committed: Option<LogIdOf<SimTypes>>,
+    log: BTreeMap<u64, EntryOf<SimTypes>>,
+    last_purged: Option<LogIdOf<SimTypes>>,
+    /// Lowest index written but not yet durable (failpoint only).
+    unsynced_from: Option<u64>,
+    snapshot: Option<(SnapshotMetaOf<SimTypes>, Vec<u8>)>,
+    /// Reports flushes before the data is durable.
+    lies: bool,
+}
+
+impl Disk {
+    pub fn new(lies: bool) -> Arc<Mutex<Disk>> {
+        Arc::new(Mutex::new(Disk { lies, ..Disk::default() }))
+    }
+
+    /// Makes everything written so far durable (the failpoint's periodic flush).
+    pub fn flush(&mut self) {
+        self.unsynced_from = None;
+    }
+
+    /// The machine lost power: writes that were not durable are gone.
+    pub fn power_loss(&mut self) {
+        if let Some(from) = self.unsynced_from.take() {
+            self.log.split_off(&from);
+            // The commit index was written lazily too; the leader tells it again.
+            self.committed = None;
+        }
+    }
+}
+
+fn lock(disk: &Mutex<Disk>) -> MutexGuard<'_, Disk> {
+    disk.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The log store over a node's disk.
+#[derive(Debug, Clone)]
+pub struct LogStore {
+    pub disk: Arc<Mutex<Disk>>,
+}
+
+impl RaftLogReader<SimTypes> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> io::Result<Vec<EntryOf<SimTypes>>> {
+        Ok(lock(&self.disk).log.range(range).map(|(_, entry)| entry.clone()).collect())
+    }
+
+    async fn read_vote(&mut self) -> io::Result<Option<VoteOf<SimTypes>>> {
+        Ok(lock(&self.disk).vote)
+    }
+}
+
+impl RaftLogStorage<SimTypes> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> io::Result<LogState<SimTypes>> {
+        let disk = lock(&self.disk);
+        let last_log_id = disk.log.values().next_back().map(|entry| entry.log_id()).or(disk.last_purged);
+        Ok(LogState { last_purged_log_id: disk.last_purged, last_log_id })
+    }
+
+    async fn get_log_reader(&mut self) -> LogStore {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &VoteOf<SimTypes>) -> io::Result<()> {
+        lock(&self.disk).vote = Some(*vote);
+        Ok(())
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogIdOf<SimTypes>>) -> io::Result<()> {
+        lock(&self.disk).committed = committed;
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> io::Result<Option<LogIdOf<SimTypes>>> {
+        Ok(lock(&self.disk).committed)
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<SimTypes>) -> io::Result<()>
+    where
+        I: IntoIterator<Item = EntryOf<SimTypes>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut disk = lock(&self.disk);
+        for entry in entries {
+            let index = entry.index();
+            if disk.lies {
+                disk.unsynced_from = Some(disk.unsynced_from.map_or(index, |from| from.min(index)));
+            }
+            disk.log.insert(index, entry);
+        }
+        drop(disk);
+        callback.io_completed(Ok(()));
+        Ok(())
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<SimTypes>>) -> io::Result<()> {
+        let from = last_log_id.map_or(0, |id| id.index() + 1);
+        let mut disk = lock(&self.disk);
+        disk.log.split_off(&from);
+        if disk.unsynced_from.is_some_and(|unsynced| unsynced >= from) {
+            disk.unsynced_from = None;
+        }
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogIdOf<SimTypes>) -> io::Result<()> {
+        let mut disk = lock(&self.disk);
+        let kept = disk.log.split_off(&(log_id.index() + 1));
+        disk.log = kept;
+        disk.last_purged = Some(log_id);
+        Ok(())
+    }
+}
+
+/// What the node's request handlers read: the applied state, and a signal after each apply.
+#[derive(Debug)]
+pub struct Applied {
+    pub state: RwLock<GroupState>,
+    pub notify: Notify,
+}
+
+/// The state machine: the real `GroupState` apply, in memory, rebuilt after a crash from the
+/// snapshot on the disk (if any) and the log.
+#[derive(Debug)]
+pub struct StateMachine {
+    pub applied: Arc<Applied>,
+    disk: Arc<Mutex<Disk>>,
+    last_applied: Option<LogIdOf<SimTypes>>,
+    membership: StoredMembershipOf<SimTypes>,
+}
+
+fn encode_state(state: &GroupState) -> io::Result<Vec<u8>> {
+    bincode::serde::encode_to_vec(state, bincode::config::standard()).map_err(io::Error::other)
+}
+
+fn decode_state(bytes: &[u8]) -> io::Result<GroupState> {
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map(|(state, _)| state)
+        .map_err(io::Error::other)
+}
+
+impl StateMachine {
+    pub fn open(disk: Arc<Mutex<Disk>>, empty: GroupState) -> io::Result<StateMachine> {
+        let snapshot = lock(&disk).snapshot.clone();
+        let (state, last_applied, membership) = match snapshot {
+            Some((meta, bytes)) => (decode_state(&bytes)?, meta.last_log_id, meta.last_membership),
+            None => (empty, None, StoredMembershipOf::<SimTypes>::default()),
+        };
+        let applied = Arc::new(Applied { state: RwLock::new(state), notify: Notify::new() });
+        Ok(StateMachine { applied, disk, last_applied, membership })
+    }
+}
+
+impl RaftStateMachine<SimTypes> for StateMachine {
+    type SnapshotData = Cursor<Vec<u8>>;
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> io::Result<(Option<LogIdOf<SimTypes>>, StoredMembershipOf<SimTypes>)> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> io::Result<()>
+    where
+        Strm: Stream<Item = io::Result<EntryResponder<SimTypes>>> + Unpin + OptionalSend,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let log_id = entry.log_id();
+            let response = match &entry.payload {
+                EntryPayload::Blank => Response::Nothing,
+                EntryPayload::Normal(proposal) => {
+                    let mut state = self.applied.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    state.apply(GROUP, proposal)
+                }
+                EntryPayload::Membership(membership) => {
+                    self.membership = StoredMembershipOf::<SimTypes>::new(Some(log_id), membership.clone());
+                    Response::Nothing
+                }
+            };
+            self.last_applied = Some(log_id);
+            if let Some(responder) = responder {
+                responder.send(response);
+            }
+        }
+        self.applied.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        let state = self.applied.state.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let meta =
+            SnapshotMetaOf::<SimTypes> { last_log_id: self.last_applied, last_membership: self.membership.clone() };
+        SnapshotBuilder { disk: self.disk.clone(), state, meta }
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<SimTypes>, snapshot: Cursor<Vec<u8>>) -> io::Result<()> {
+        let bytes = snapshot.into_inner();
+        let state = decode_state(&bytes)?;
+        *self.applied.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
+        lock(&self.disk).snapshot = Some((meta.clone(), bytes));
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        self.applied.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> io::Result<Option<SnapshotOf<SimTypes, Cursor<Vec<u8>>>>> {
+        let disk = lock(&self.disk);
+        Ok(disk.snapshot.as_ref().map(|(meta, bytes)| SnapshotOf::<SimTypes, Cursor<Vec<u8>>> {
+            meta: meta.clone(),
+            snapshot: Cursor::new(bytes.clone()),
+        }))
+    }
+}
+
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    disk: Arc<Mutex<Disk>>,
+    state: GroupState,
+    meta: SnapshotMetaOf<SimTypes>,
+}
+
+impl RaftSnapshotBuilder<SimTypes> for SnapshotBuilder {
+    type SnapshotData = Cursor<Vec<u8>>;
+
+    async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<SimTypes, Cursor<Vec<u8>>>> {
+        let bytes = encode_state(&self.state)?;
+        lock(&self.disk).snapshot = Some((self.meta.clone(), bytes.clone()));
+        Ok(SnapshotOf::<SimTypes, Cursor<Vec<u8>>> { meta: self.meta.clone(), snapshot: Cursor::new(bytes) })
+    }
+}
