@@ -99,8 +99,13 @@ pub struct Verdict {
     pub unexpected: Vec<u64>,
     /// Values received more times than they were sent (allowed for standard queues).
     pub duplicated: u64,
-    /// Values received whose every send ended unknown.
+    /// Values received whose sends all ended unknown or refused, at least one unknown.
     pub recovered: u64,
+    /// Values received although every send of them was refused (definitely did not happen).
+    pub failed_but_received: Vec<u64>,
+    /// FIFO: values delivered again by a receive that began after a delete of them had
+    /// succeeded (a delete acknowledged but not done).
+    pub delivered_after_delete: Vec<u64>,
     pub order_violations: Vec<OrderViolation>,
     pub dedup_violations: Vec<DedupViolation>,
     pub faults_injected: BTreeMap<String, u64>,
@@ -115,12 +120,19 @@ impl Verdict {
         let valid = match self.valid {
             Validity::Valid => "valid",
             Validity::Invalid => "INVALID",
-            Validity::Unknown => "UNKNOWN (drain incomplete)",
+            Validity::Unknown => "UNKNOWN (the drain did not finish)",
         };
         let faults: u64 = self.faults_injected.values().sum();
+        let mut extra = String::new();
+        if !self.failed_but_received.is_empty() {
+            extra.push_str(&format!(", {} failed but received", self.failed_but_received.len()));
+        }
+        if !self.delivered_after_delete.is_empty() {
+            extra.push_str(&format!(", {} delivered after delete", self.delivered_after_delete.len()));
+        }
         format!(
             "verdict: {valid}: {} acknowledged, {} lost, {} unexpected, {} duplicated, {} recovered, \
-             {} order violations, {} dedup violations, {faults} faults",
+             {} order violations, {} dedup violations{extra}, {faults} faults",
             self.acknowledged,
             self.lost_count,
             self.unexpected.len(),
@@ -136,6 +148,8 @@ impl Verdict {
 #[derive(Default)]
 struct ValueFacts<'a> {
     attempts: u64,
+    /// Sends that ended unknown (`info`, or no completion).
+    unknown_attempts: u64,
     /// The first `ok` send: its completion event.
     acknowledged: Option<&'a Event>,
     first_invoke_index: Option<u64>,
@@ -154,6 +168,10 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
     let mut acknowledged_by_process: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     // FIFO: values in the order their processing (an ok delete) completed.
     let mut processed: Vec<(u64, u64)> = Vec::new();
+    // Per value, the history index at which a delete of it first succeeded.
+    let mut deleted_at: HashMap<u64, u64> = HashMap::new();
+    // Ok receives: (invoke index, values from the main queue).
+    let mut receives: Vec<(u64, Vec<u64>)> = Vec::new();
 
     for operation in operations(events) {
         let invoke = operation.invoke;
@@ -169,6 +187,9 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
                 let Some(value) = invoke.value else { continue };
                 let facts = values.entry(value).or_default();
                 facts.attempts += 1;
+                if matches!(outcome, Kind::Info | Kind::Invoke) {
+                    facts.unknown_attempts += 1;
+                }
                 facts.first_invoke_index.get_or_insert(invoke.index);
                 if facts.group.is_none() {
                     facts.group = invoke.group.as_deref();
@@ -183,6 +204,8 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
             }
             Function::Receive => {
                 let Some(done) = operation.completion.filter(|_| outcome == Kind::Ok) else { continue };
+                let main = done.deliveries.iter().filter(|delivery| delivery.queue == "main");
+                receives.push((invoke.index, main.map(|delivery| delivery.value).collect()));
                 for delivery in &done.deliveries {
                     let facts = values.entry(delivery.value).or_default();
                     facts.deliveries += 1;
@@ -194,6 +217,8 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
             Function::Delete => {
                 if let (Kind::Ok, Some(value), Some(done)) = (outcome, invoke.value, operation.completion) {
                     processed.push((value, done.index));
+                    let first = deleted_at.entry(value).or_insert(done.index);
+                    *first = (*first).min(done.index);
                 }
             }
             Function::FaultStart | Function::FaultEnd | Function::DrainEnd => {}
@@ -256,10 +281,30 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
     unexpected.truncate(LISTED_MAX);
     let duplicated =
         values.values().filter(|facts| facts.attempts > 0 && facts.deliveries > facts.attempts).count() as u64;
-    let recovered = values
-        .values()
-        .filter(|facts| facts.deliveries > 0 && facts.attempts > 0 && facts.acknowledged.is_none())
-        .count() as u64;
+    let unacknowledged_received =
+        |facts: &&ValueFacts<'_>| facts.deliveries > 0 && facts.attempts > 0 && facts.acknowledged.is_none();
+    let recovered =
+        values.values().filter(unacknowledged_received).filter(|facts| facts.unknown_attempts > 0).count() as u64;
+    let mut failed_but_received: Vec<u64> = values
+        .iter()
+        .filter(|(_, facts)| unacknowledged_received(facts) && facts.unknown_attempts == 0)
+        .map(|(value, _)| *value)
+        .collect();
+    failed_but_received.sort_unstable();
+    failed_but_received.truncate(LISTED_MAX);
+    let mut delivered_after_delete: Vec<u64> = Vec::new();
+    if workload == Workload::Fifo {
+        for (invoked, delivered) in &receives {
+            for value in delivered {
+                if deleted_at.get(value).is_some_and(|deleted| deleted < invoked) {
+                    delivered_after_delete.push(*value);
+                }
+            }
+        }
+        delivered_after_delete.sort_unstable();
+        delivered_after_delete.dedup();
+        delivered_after_delete.truncate(LISTED_MAX);
+    }
 
     let (order_violations, dedup_violations) = if workload == Workload::Fifo {
         (order_violations(&values, &processed, LISTED_MAX), dedup_violations(&values, LISTED_MAX))
@@ -267,15 +312,21 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
         (Vec::new(), Vec::new())
     };
 
-    let broken = !unexpected.is_empty() || !order_violations.is_empty() || !dedup_violations.is_empty();
+    let broken = !unexpected.is_empty()
+        || !failed_but_received.is_empty()
+        || !delivered_after_delete.is_empty()
+        || !order_violations.is_empty()
+        || !dedup_violations.is_empty();
+    // Without a finished drain, what is missing may still be in the queue and what was not read
+    // was not checked: the run shows nothing either way.
     let valid = if broken {
         Validity::Invalid
+    } else if drain_complete != Some(true) {
+        Validity::Unknown
     } else if lost_count == 0 {
         Validity::Valid
-    } else if drain_complete == Some(true) {
-        Validity::Invalid
     } else {
-        Validity::Unknown
+        Validity::Invalid
     };
     Verdict {
         valid,
@@ -289,6 +340,8 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
         unexpected,
         duplicated,
         recovered,
+        failed_but_received,
+        delivered_after_delete,
         order_violations,
         dedup_violations,
         faults_injected,

@@ -97,7 +97,16 @@ impl Nemesis {
                     tokio::time::sleep(hold).await;
                     self.heal_one(fault, active).await;
                 }
-                Err(error) => self.log(Function::FaultEnd, fault, &[], format!("could not inject: {error:#}")),
+                Err(error) => {
+                    // A fault may be half in force (some rules set, a node stopped): undo all.
+                    let problems = heal_all(&self.cluster).await;
+                    self.log(
+                        Function::FaultEnd,
+                        fault,
+                        &[],
+                        format!("could not inject: {error:#}; healed {problems:?}"),
+                    );
+                }
             }
         }
     }

@@ -113,7 +113,13 @@ pub fn draw(path: &Path, events: &[Event], verdict: &Verdict) -> anyhow::Result<
         .draw(&Text::new(verdict.summary(), (20, 15), ("sans-serif", 20).into_font().color(&BLACK)))
         .map_err(|e| anyhow!("{e:?}"))?;
     let (upper, lower) = body.split_vertically((HEIGHT - 50) / 2);
-    let lost: Vec<(f64, f64)> = verdict.lost.iter().map(|lost| (lost.acknowledged_s, latency_max_ms * 0.8)).collect();
+    // Lost values by where they sit in their producer's sequence: a tail (often an unsynced
+    // end) or a hole (a later value arrived), each labelled with the node that acknowledged it.
+    let lost: Vec<(f64, f64, bool, String)> = verdict
+        .lost
+        .iter()
+        .map(|lost| (lost.acknowledged_s, latency_max_ms * 0.8, lost.position == "hole", lost.node.clone()))
+        .collect();
     panel(&upper, "sends", end_s, latency_max_ms, &windows, drain_s, &sends, &lost).context("drawing the sends")?;
     panel(&lower, "receives and deletes", end_s, latency_max_ms, &windows, drain_s, &others, &[])
         .context("drawing the receives")?;
@@ -132,7 +138,7 @@ fn panel(
     windows: &[Window],
     drain_s: Option<f64>,
     points: &[(f64, f64, Kind)],
-    lost: &[(f64, f64)],
+    lost: &[(f64, f64, bool, String)],
 ) -> anyhow::Result<()> {
     let mut chart: Chart<'_, '_> = ChartBuilder::on(area)
         .caption(format!("{name}: latency (ms, log) by start time (s)"), ("sans-serif", 18))
@@ -187,12 +193,33 @@ fn panel(
             .label(label)
             .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
     }
-    if !lost.is_empty() {
+    for (hole, color, label) in [
+        (false, RED, "lost: tail of a producer (acknowledged, never received)"),
+        (true, MAGENTA, "lost: hole (a later value arrived)"),
+    ] {
+        let marks: Vec<&(f64, f64, bool, String)> = lost.iter().filter(|mark| mark.2 == hole).collect();
+        if marks.is_empty() {
+            continue;
+        }
         chart
-            .draw_series(lost.iter().map(|&(x, y)| Cross::new((x, y), 7, RED.stroke_width(3))))
+            .draw_series(marks.iter().map(|mark| Cross::new((mark.0, mark.1), 7, color.stroke_width(3))))
             .map_err(|e| anyhow!("{e:?}"))?
-            .label("lost (acknowledged, never received)")
-            .legend(|(x, y)| Cross::new((x, y), 5, RED.stroke_width(3)));
+            .label(label)
+            .legend(move |(x, y)| Cross::new((x, y), 5, color.stroke_width(3)));
+        // The acknowledging node, once per run of marks from the same node.
+        let mut last_node = "";
+        let mut labels = Vec::new();
+        for mark in &marks {
+            if mark.3 != last_node {
+                labels.push(Text::new(
+                    mark.3.clone(),
+                    (mark.0, mark.1 * 1.25),
+                    ("sans-serif", 13).into_font().color(&color),
+                ));
+                last_node = &mark.3;
+            }
+        }
+        chart.draw_series(labels).map_err(|e| anyhow!("{e:?}"))?;
     }
     chart
         .configure_series_labels()

@@ -185,8 +185,8 @@ impl Clients {
         let count = messages.len();
         let values: Vec<u64> = done.deliveries.iter().map(|delivery| delivery.value).collect();
         recorder.record(done);
-        for (turn, (message, value)) in messages.iter().zip(values).enumerate() {
-            let (node, client) = self.pick(turn);
+        for (index, (message, value)) in messages.iter().zip(values).enumerate() {
+            let (node, client) = self.pick(turn + 1 + index);
             let mut invoke = Event::new(process, Kind::Invoke, Function::Delete).node(node).value(value);
             invoke.message_id = message.message_id.clone();
             recorder.record(invoke);

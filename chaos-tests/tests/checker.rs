@@ -124,6 +124,46 @@ fn test_checker_reports_unexpected_value() {
 }
 
 #[test]
+fn test_checker_without_finished_drain_is_unknown_even_with_nothing_lost() {
+    let mut history = History::default();
+    history.send("p0", 1, Kind::Ok).receive("c0", &[1]).drain_end(false);
+    assert_eq!(history.check(Workload::Queue).valid, Validity::Unknown);
+    let mut no_drain = History::default();
+    no_drain.send("p0", 1, Kind::Ok).receive("c0", &[1]);
+    assert_eq!(no_drain.check(Workload::Queue).valid, Validity::Unknown);
+}
+
+#[test]
+fn test_checker_reports_refused_send_that_arrived() {
+    let mut history = History::default();
+    history.send("p0", 1, Kind::Fail).receive("c0", &[1]).drain_end(true);
+    let verdict = history.check(Workload::Queue);
+    assert_eq!(verdict.valid, Validity::Invalid);
+    assert_eq!(verdict.failed_but_received, vec![1]);
+    assert_eq!(verdict.recovered, 0);
+}
+
+#[test]
+fn test_checker_reports_fifo_message_delivered_after_its_delete_succeeded() {
+    let mut history = History::default();
+    history
+        .fifo_send("p0", 10, Some(("g", 0)), Kind::Ok)
+        .fifo_send("p0", 11, Some(("g", 1)), Kind::Ok)
+        .receive("c0", &[10])
+        .delete("c0", 10)
+        .receive("c0", &[11])
+        .delete("c0", 11)
+        .receive("c0", &[10])
+        .delete("c0", 10)
+        .drain_end(true);
+    let verdict = history.check(Workload::Fifo);
+    assert_eq!(verdict.valid, Validity::Invalid);
+    assert_eq!(verdict.delivered_after_delete, vec![10]);
+    // Standard queues may deliver again after a delete (at-least-once).
+    assert_eq!(history.check(Workload::Queue).valid, Validity::Valid);
+}
+
+#[test]
 fn test_checker_unknown_send_is_recovered_not_lost_or_unexpected() {
     let mut history = History::default();
     history.send("p0", 1, Kind::Info).send("p0", 2, Kind::Info).send("p0", 3, Kind::Fail).receive("c0", &[1]);

@@ -261,7 +261,13 @@ impl RaftSnapshotBuilder<SimTypes> for SnapshotBuilder {
 
     async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<SimTypes, Cursor<Vec<u8>>>> {
         let bytes = encode_state(&self.state)?;
-        lock(&self.disk).snapshot = Some((self.meta.clone(), bytes.clone()));
+        let mut disk = lock(&self.disk);
+        // Built in the background: a newer snapshot may have been installed meanwhile.
+        let newer = disk.snapshot.as_ref().is_none_or(|(stored, _)| stored.last_log_id <= self.meta.last_log_id);
+        if newer {
+            disk.snapshot = Some((self.meta.clone(), bytes.clone()));
+        }
+        drop(disk);
         Ok(SnapshotOf::<SimTypes, Cursor<Vec<u8>>> { meta: self.meta.clone(), snapshot: Cursor::new(bytes) })
     }
 }
