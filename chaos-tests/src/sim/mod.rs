@@ -160,10 +160,6 @@ fn plan(seed: u64, options: &SimOptions) -> Vec<Planned> {
     planned
 }
 
-fn host_name(index: usize) -> String {
-    format!("n{}", index + 1)
-}
-
 /// The host of node `id`.
 pub fn host_of(id: u64) -> String {
     format!("n{id}")
@@ -365,7 +361,7 @@ pub fn simulate(seed: u64, options: &SimOptions) -> anyhow::Result<SimRun> {
     let clock = now_ns.clone();
     let recorder = Recorder::with_clock(move || clock.load(Ordering::SeqCst));
 
-    let names: Vec<String> = (0..options.nodes).map(host_name).collect();
+    let names: Vec<String> = (1..=options.nodes as u64).map(host_of).collect();
     let members: BTreeMap<u64, NodeInfo> =
         names.iter().enumerate().map(|(index, name)| (index as u64 + 1, NodeInfo { addr: name.clone() })).collect();
     let disks: Vec<Arc<Mutex<Disk>>> = (0..options.nodes).map(|_| Disk::new(options.lying_disks)).collect();

@@ -101,8 +101,8 @@ fn acknowledge_before_commit(broker: &Broker, queue: String, entry: SendEntry) -
     let result = SendResult {
         message_id: entry.message_id.clone(),
         md5_of_body: shoal_engine::message::md5_hex(entry.body.as_bytes()),
-        md5_of_attributes: shoal_engine::message::md5_of_attributes(&entry.attributes),
-        md5_of_system_attributes: shoal_engine::message::md5_of_attributes(&entry.system_attributes),
+        md5_of_attributes: md5_of_attributes(&entry.attributes),
+        md5_of_system_attributes: md5_of_attributes(&entry.system_attributes),
         sequence_number: None,
     };
     let broker = broker.clone();
