@@ -1,0 +1,147 @@
+//! The snapshot layout: engines built through `apply` encode (bincode, as snapshots are
+//! written) to exactly the bytes they did when the golden files were recorded, so a change
+//! inside the engine cannot silently change what replicas store and exchange.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use shoal_engine::command::ReceiveRequest;
+use shoal_engine::outbox::Placement;
+use shoal_engine::{Command, Engine, Reply};
+
+/// The engine's snapshot bytes as lowercase hex.
+fn snapshot_hex(engine: &Engine) -> String {
+    let bytes = bincode::serde::encode_to_vec(engine, bincode::config::standard()).unwrap();
+    hex::encode(bytes)
+}
+
+/// Asserts that `engine` encodes to the hex in `golden` (whitespace there is ignored).
+fn check(engine: &Engine, golden: &str) {
+    let expected: String = golden.split_whitespace().collect();
+    let actual = snapshot_hex(engine);
+    if actual != expected {
+        let first_difference = actual.bytes().zip(expected.bytes()).position(|(a, b)| a != b);
+        panic!(
+            "snapshot bytes changed: first difference at hex digit {first_difference:?}, lengths {} and {} \
+             (actual then expected)\nactual: {actual}",
+            actual.len(),
+            expected.len()
+        );
+    }
+}
+
+fn redrive_policy(target: &str, max_receive_count: u32) -> String {
+    format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":{max_receive_count}}}"#, arn(target))
+}
+
+/// A standard queue with a dead-letter queue, a FIFO queue, messages in every state, a message
+/// redriven, a running move task and a recently deleted name.
+fn queues_engine() -> Engine {
+    let mut h = Harness::new();
+    h.create_with_tags("orders-dlq", &[], &[("team", "shop")]).unwrap();
+    h.create("orders", &[("RedrivePolicy", &redrive_policy("orders-dlq", 1)), ("VisibilityTimeout", "45")]).unwrap();
+    h.create_fifo("jobs.fifo", &[("ContentBasedDeduplication", "true")]).unwrap();
+
+    let mut traced = entry("with attributes");
+    traced.attributes = attributes(&[("colour", string_attribute("blue")), ("size", number_attribute("3"))]);
+    traced.system_attributes =
+        std::collections::BTreeMap::from([("AWSTraceHeader".to_string(), string_attribute("Root=1-abc"))]);
+    h.send_entry("orders", traced).unwrap();
+    h.send("orders", "plain").unwrap();
+    h.send("orders", "third").unwrap();
+    h.send_entry("orders", shoal_engine::command::SendEntry { delay_seconds: Some(30), ..entry("delayed") }).unwrap();
+    h.send_fifo("jobs.fifo", "a", "a-1", "first of a").unwrap();
+    h.send_entry("jobs.fifo", fifo_entry("a", None, "second of a")).unwrap();
+    h.send_fifo("jobs.fifo", "b", "b-1", "first of b").unwrap();
+
+    h.advance_seconds(1);
+    assert_eq!(h.receive_for("orders", 2, 0).len(), 2);
+    h.advance_seconds(1);
+    // Received once already: both go to the dead-letter queue; the third stays in flight.
+    assert_eq!(bodies(&h.receive("orders", 3)), ["third"]);
+    let request = ReceiveRequest {
+        max_messages: 1,
+        visibility_timeout_seconds: Some(60),
+        receive_request_attempt_id: Some("attempt-1".to_string()),
+    };
+    assert_eq!(bodies(&h.receive_request("jobs.fifo", request).unwrap()), ["first of a"]);
+
+    h.create("temporary", &[]).unwrap();
+    h.delete_queue("temporary").unwrap();
+    h.advance_seconds(1);
+    h.start_move_task("orders-dlq", None, Some(1)).unwrap();
+    h.advance_ms(10);
+    h.tick();
+    h.engine
+}
+
+fn group(group: u32) -> Harness {
+    let mut config = engine_config();
+    config.placement = Placement { group, data_groups: 2 };
+    let mut harness = Harness::with_engine(Engine::new(config));
+    harness.now_ms = START_MS;
+    harness
+}
+
+fn name_in(harness: &Harness, group: u32, stem: &str) -> String {
+    (0..).map(|i| format!("{stem}{i}")).find(|name| harness.engine.group_of(name) == group).unwrap()
+}
+
+/// Two groups mid-way through handing messages over: entries waiting in both outboxes (dead
+/// letters one way, a move task's messages the other), an import mark with a refusal, a
+/// refused message back at home and its queue's redrive paused.
+fn outbox_engines() -> (Engine, Engine) {
+    let (mut one, mut two) = (group(1), group(2));
+    let kept_source = name_in(&one, 1, "source");
+    let kept_dlq = name_in(&two, 2, "dlq");
+    let gone_source = name_in(&one, 1, "other-source");
+    let gone_dlq = name_in(&two, 2, "gone-dlq");
+    two.create(&kept_dlq, &[]).unwrap();
+    two.create(&gone_dlq, &[]).unwrap();
+    one.create(&kept_source, &[("RedrivePolicy", &redrive_policy(&kept_dlq, 1))]).unwrap();
+    one.create(&gone_source, &[("RedrivePolicy", &redrive_policy(&gone_dlq, 1))]).unwrap();
+    two.delete_queue(&gone_dlq).unwrap();
+    for source in [&kept_source, &gone_source] {
+        one.send(source, &format!("to leave {source}")).unwrap();
+        one.send(source, &format!("also to leave {source}")).unwrap();
+        assert_eq!(one.receive_for(source, 10, 0).len(), 2);
+    }
+    one.advance_ms(1);
+    for source in [&kept_source, &gone_source] {
+        assert!(one.receive_for(source, 10, 0).is_empty());
+    }
+    let (target, entries) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
+    assert_eq!((target, entries.len()), (2, 4));
+    let Ok(Reply::Imported { refused }) = two.apply(Command::ImportMessages { source_group: 1, entries }) else {
+        panic!("import failed");
+    };
+    assert_eq!(refused, [3, 4]);
+    // Only part of the batch is acknowledged: position 4 is still waiting.
+    assert_eq!(one.apply(Command::AckOutbox { positions: vec![1, 2, 3], refused: vec![3] }), Ok(Reply::Done));
+
+    let start = Command::StartMessageMoveTask {
+        source_arn: arn(&kept_dlq),
+        destination_arn: None,
+        rate_per_second: None,
+        sources_elsewhere: true,
+    };
+    assert!(matches!(two.apply(start), Ok(Reply::MoveTaskStarted { .. })));
+    two.advance_seconds(1);
+    two.tick();
+    assert_eq!(two.engine.outbox_len(), 2);
+    (one.engine, two.engine)
+}
+
+#[test]
+fn test_snapshot_of_queues_keeps_its_bytes() {
+    check(&queues_engine(), include_str!("golden/queues.hex"));
+}
+
+#[test]
+fn test_snapshot_of_outboxes_keeps_its_bytes() {
+    let (one, two) = outbox_engines();
+    check(&one, include_str!("golden/outbox-group-1.hex"));
+    check(&two, include_str!("golden/outbox-group-2.hex"));
+}
