@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
-use crate::dlq::MoveTask;
 use crate::error::{SqsError, SqsResult};
 use crate::outbox::{Outbox, Placement, Ring};
-use crate::queue::Queue;
+use crate::sqs::dlq::MoveTask;
+use crate::sqs::queue::Queue;
 
 /// Who the engine's queues belong to: fixed when the state is created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,18 +1,21 @@
-//! Shoal's SQS state machine: deterministic and IO-free. Commands come in with their time and
+//! Shoal's state machine: deterministic and IO-free. Commands come in with their time and
 //! ids; replies and state changes come out. No clock, no randomness, no disk.
+//!
+//! `Engine::apply` is the one way state changes. SQS (queues and their messages) lives in
+//! `sqs/`; SNS (topics and subscriptions) will live beside it in `sns/`, dispatched from the
+//! same `apply`. What is not either's own is here: commands and replies, errors, limits,
+//! message contents, and the outbox that carries deliveries to other data groups.
 
-pub mod admin;
 pub mod command;
-pub mod delete;
-pub mod dlq;
 pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod message;
 pub mod outbox;
-pub mod queue;
-pub mod receive;
-pub mod send;
+pub mod sqs;
+
+// The paths these modules had before SQS moved into `sqs/`; other crates use them.
+pub use sqs::{admin, dlq, queue, send};
 
 pub use command::{Command, LogEntry, Outcome, Reply};
 pub use engine::{Engine, EngineConfig};

@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use shoal_sharding::{GroupId, Shards};
 
 use crate::command::Reply;
-use crate::dlq::MoveTaskStatus;
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
-use crate::queue::Message;
+use crate::sqs::dlq::MoveTaskStatus;
+use crate::sqs::queue::Message;
 
 /// Why a message is on its way to another group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

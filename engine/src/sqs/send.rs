@@ -10,7 +10,7 @@ use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
 use crate::message::{self, MessageId};
-use crate::queue::{DeduplicationEntry, Message, MessageState, Queue};
+use crate::sqs::queue::{DeduplicationEntry, Message, MessageState, Queue};
 
 /// Checks the shape shared by every batch request: 1 to 10 entries with distinct, valid ids.
 pub fn validate_batch_ids<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> SqsResult<()> {

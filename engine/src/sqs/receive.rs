@@ -8,8 +8,8 @@ use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
 use crate::outbox::Transfer;
-use crate::queue::{Message, Queue, ReceiptHandle, Seq};
-use crate::send::validate_fifo_id;
+use crate::sqs::queue::{Message, Queue, ReceiptHandle, Seq};
+use crate::sqs::send::validate_fifo_id;
 
 impl Engine {
     pub(crate) fn receive_message(

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use crate::queue::config::{READ_ONLY_ATTRIBUTES, SETTABLE_ATTRIBUTES};
-use crate::queue::{Queue, QueueConfig, RedriveAllowPolicy};
+use crate::sqs::queue::config::{READ_ONLY_ATTRIBUTES, SETTABLE_ATTRIBUTES};
+use crate::sqs::queue::{Queue, QueueConfig, RedriveAllowPolicy};
 
 /// Checks a queue name; returns whether it names a FIFO queue.
 pub fn validate_queue_name(name: &str, fifo: bool) -> SqsResult<()> {

@@ -72,7 +72,7 @@ impl Engine {
             .values()
             .filter(|queue| queue.config.redrive_policy.as_ref().is_some_and(|p| p.dead_letter_target_arn == arn))
             .map(|queue| &queue.name);
-        crate::admin::page_of_names(sources, start_after, max)
+        crate::sqs::admin::page_of_names(sources, start_after, max)
     }
 
     pub(crate) fn start_message_move_task(

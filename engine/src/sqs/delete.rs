@@ -4,8 +4,8 @@ use crate::command::{BatchReply, DeleteEntry, VisibilityEntry};
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use crate::queue::Queue;
-use crate::send::validate_batch_ids;
+use crate::sqs::queue::Queue;
+use crate::sqs::send::validate_batch_ids;
 
 impl Engine {
     pub(crate) fn delete_message(&mut self, name: &str, receipt_handle: &str) -> SqsResult<()> {
