@@ -1,14 +1,12 @@
-//! The engine: every queue, and `apply`, the one way state changes. Reads take `&self`.
-
-use std::collections::BTreeMap;
+//! The engine: its parts' state, and `apply`, the one way state changes. Reads take `&self`.
 
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
-use crate::error::{SqsError, SqsResult};
-use crate::outbox::{Outbox, Placement, Ring};
-use crate::sqs::dlq::MoveTask;
-use crate::sqs::queue::Queue;
+use crate::error::SqsError;
+use crate::outbox::Outbox;
+use crate::placement::{Placement, Ring};
+use crate::sqs::SqsState;
 
 /// Who the engine's queues belong to: fixed when the state is created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,17 +25,16 @@ impl EngineConfig {
     }
 }
 
+/// Architecture invariant: a snapshot is this struct in bincode: its fields in order, nested
+/// structs' fields in their place, no names. So the order of fields is part of the format;
+/// `tests/snapshot.rs` holds the bytes of a few engines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Engine {
     pub(crate) config: EngineConfig,
     /// The time of the latest applied entry; never goes backwards.
     pub(crate) now_ms: u64,
-    pub(crate) next_incarnation: u64,
-    pub(crate) queues: BTreeMap<String, Queue>,
-    /// Deleted queue names and when, so the name stays blocked for a while.
-    pub(crate) recently_deleted: BTreeMap<String, u64>,
-    pub(crate) move_tasks: BTreeMap<String, MoveTask>,
-    pub(crate) next_move_task: u64,
+    /// Queues and move tasks.
+    pub(crate) sqs: SqsState,
     /// Messages bound for other groups, and what was taken from theirs.
     #[serde(default)]
     pub(crate) outbox: Outbox,
@@ -47,17 +44,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
-        Engine {
-            config,
-            now_ms: 0,
-            next_incarnation: 1,
-            queues: BTreeMap::new(),
-            recently_deleted: BTreeMap::new(),
-            move_tasks: BTreeMap::new(),
-            next_move_task: 1,
-            outbox: Outbox::default(),
-            ring: Ring::default(),
-        }
+        Engine { config, now_ms: 0, sqs: SqsState::new(), outbox: Outbox::default(), ring: Ring::default() }
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -80,125 +67,21 @@ impl Engine {
         }
         let now_ms = entry.time_ms.max(self.now_ms).min(crate::limits::TIME_MS_MAX);
         self.now_ms = now_ms;
-        if let Some(name) = entry.command.queue() {
-            if let Some(queue) = self.queues.get_mut(name) {
-                queue.advance(now_ms);
-            }
-        }
-        self.advance_move_tasks(now_ms);
-        self.dispatch(&entry.command, now_ms)
-    }
-
-    fn dispatch(&mut self, command: &Command, now_ms: u64) -> Outcome {
-        match command {
-            Command::CreateQueue { name, attributes, tags } => {
-                self.create_queue(name, attributes, tags, now_ms).map(|name| Reply::QueueCreated { name })
-            }
-            Command::DeleteQueue { queue } => self.delete_queue(queue, now_ms).map(|()| Reply::Done),
-            Command::SetQueueAttributes { queue, attributes } => {
-                self.set_queue_attributes(queue, attributes, now_ms).map(|()| Reply::Done)
-            }
-            Command::TagQueue { queue, tags } => self.tag_queue(queue, tags).map(|()| Reply::Done),
-            Command::UntagQueue { queue, keys } => self.untag_queue(queue, keys).map(|()| Reply::Done),
-            Command::PurgeQueue { queue } => self.purge_queue(queue, now_ms).map(|()| Reply::Done),
-            Command::AddPermission { queue, label, account_ids, actions } => {
-                self.add_permission(queue, label, account_ids, actions).map(|()| Reply::Done)
-            }
-            Command::RemovePermission { queue, label } => self.remove_permission(queue, label).map(|()| Reply::Done),
-            Command::SendMessage { queue, entry } => self.send_message(queue, entry, now_ms).map(Reply::Sent),
-            Command::SendMessageBatch { queue, entries } => {
-                self.send_message_batch(queue, entries, now_ms).map(Reply::SentBatch)
-            }
-            Command::ReceiveMessage { queue, request } => {
-                self.receive_message(queue, request, now_ms).map(Reply::Received)
-            }
-            Command::DeleteMessage { queue, receipt_handle } => {
-                self.delete_message(queue, receipt_handle).map(|()| Reply::Done)
-            }
-            Command::DeleteMessageBatch { queue, entries } => {
-                self.delete_message_batch(queue, entries).map(Reply::DeletedBatch)
-            }
-            Command::ChangeMessageVisibility { queue, receipt_handle, visibility_timeout_seconds } => self
-                .change_message_visibility(queue, receipt_handle, *visibility_timeout_seconds, now_ms)
-                .map(|()| Reply::Done),
-            Command::ChangeMessageVisibilityBatch { queue, entries } => {
-                self.change_message_visibility_batch(queue, entries, now_ms).map(Reply::ChangedBatch)
-            }
-            Command::StartMessageMoveTask { source_arn, destination_arn, rate_per_second, sources_elsewhere } => self
-                .start_message_move_task(
-                    source_arn,
-                    destination_arn.as_deref(),
-                    *rate_per_second,
-                    *sources_elsewhere,
-                    now_ms,
-                )
-                .map(|task_handle| Reply::MoveTaskStarted { task_handle }),
-            Command::CancelMessageMoveTask { task_handle } => self
-                .cancel_message_move_task(task_handle)
-                .map(|moved| Reply::MoveTaskCancelled { approximate_number_of_messages_moved: moved }),
+        self.advance_sqs(&entry.command, now_ms);
+        match &entry.command {
             Command::ImportMessages { source_group, entries } => self.import_messages(*source_group, entries, now_ms),
             Command::AckOutbox { positions, refused } => self.ack_outbox(positions, refused, now_ms),
             Command::Tick => {
-                self.tick(now_ms);
+                self.tick_sqs(now_ms);
                 Ok(Reply::Done)
             }
+            // Every other command is an SQS action. SNS actions will get an arm of their own.
+            command => self.apply_sqs(command, now_ms),
         }
-    }
-
-    fn tick(&mut self, now_ms: u64) {
-        for queue in self.queues.values_mut() {
-            queue.advance(now_ms);
-        }
-        self.recently_deleted
-            .retain(|_, deleted_ms| deleted_ms.saturating_add(crate::limits::QUEUE_RECREATE_DELAY_MS) > now_ms);
     }
 
     /// Does some timer or task need a `Tick` at `now_ms`? Read-only.
     pub fn needs_tick(&self, now_ms: u64) -> bool {
-        let queue_due = self.queues.values().any(|q| q.next_deadline_ms().is_some_and(|at| at <= now_ms));
-        let name_due = self
-            .recently_deleted
-            .values()
-            .any(|deleted_ms| deleted_ms.saturating_add(crate::limits::QUEUE_RECREATE_DELAY_MS) <= now_ms);
-        queue_due || self.has_running_move_task() || name_due
-    }
-
-    pub fn queue(&self, name: &str) -> SqsResult<&Queue> {
-        self.queues.get(name).ok_or(SqsError::QueueDoesNotExist)
-    }
-
-    pub(crate) fn queue_mut(&mut self, name: &str) -> SqsResult<&mut Queue> {
-        self.queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)
-    }
-
-    pub fn queues(&self) -> impl Iterator<Item = &Queue> {
-        self.queues.values()
-    }
-
-    pub fn queue_arn(&self, name: &str) -> String {
-        format!("arn:aws:sqs:{}:{}:{name}", self.config.region, self.config.account_id)
-    }
-
-    /// The name of the queue an ARN of this account and region names, if it is one.
-    pub fn queue_name_from_arn<'a>(&self, arn: &'a str) -> Option<&'a str> {
-        let prefix = format!("arn:aws:sqs:{}:{}:", self.config.region, self.config.account_id);
-        // A queue name never holds a ':', so `...:a:b` names no queue.
-        arn.strip_prefix(prefix.as_str()).filter(|name| !name.is_empty() && !name.contains(':'))
-    }
-
-    /// Would a receive on `queue` find a message at `now_ms`? For long polling.
-    pub fn has_receivable(&self, queue: &str, now_ms: u64) -> bool {
-        self.receivable_estimate(queue, now_ms, 1) > 0
-    }
-
-    /// About how many receives on `queue` could each get something at `now_ms`, up to `cap`.
-    pub fn receivable_estimate(&self, queue: &str, now_ms: u64, cap: usize) -> usize {
-        let now_ms = now_ms.max(self.now_ms).min(crate::limits::TIME_MS_MAX);
-        self.queues.get(queue).map_or(0, |q| q.receivable_estimate(now_ms, cap))
-    }
-
-    /// Total number of messages across all queues.
-    pub fn message_count(&self) -> usize {
-        self.queues.values().map(Queue::len).sum()
+        self.sqs_needs_tick(now_ms)
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod limits;
 pub mod message;
 pub mod outbox;
+pub mod placement;
 pub mod sqs;
 
 // The paths these modules had before SQS moved into `sqs/`; other crates use them.

@@ -10,14 +10,14 @@
 //! the outbox is replicated state, and a repeated import is recognised.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
-use shoal_sharding::{GroupId, Shards};
+use shoal_sharding::GroupId;
 
 use crate::command::Reply;
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
+pub use crate::placement::Placement;
 use crate::sqs::dlq::MoveTaskStatus;
 use crate::sqs::queue::Message;
 
@@ -70,51 +70,10 @@ pub struct Outbox {
     pub(crate) redrive_paused: BTreeSet<String>,
 }
 
-/// Which data group holds a queue, for an engine that is one of several groups.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Placement {
-    /// The data group this engine is.
-    pub group: GroupId,
-    pub data_groups: u32,
-}
-
-impl Default for Placement {
-    fn default() -> Self {
-        Placement { group: 1, data_groups: 1 }
-    }
-}
-
-/// The hash ring of a placement, built once per engine (it is derived, not state).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Ring(OnceLock<Option<Arc<Shards>>>);
-
-impl PartialEq for Ring {
-    fn eq(&self, _: &Ring) -> bool {
-        true
-    }
-}
-
-impl Eq for Ring {}
-
 impl Engine {
-    /// The data group of queue `name`.
-    pub fn group_of(&self, name: &str) -> GroupId {
-        let placement = &self.config.placement;
-        if placement.data_groups <= 1 {
-            return placement.group;
-        }
-        let shards = self.ring.0.get_or_init(|| Shards::new(placement.data_groups).ok().map(Arc::new));
-        shards.as_ref().map_or(placement.group, |shards| shards.group_of(name))
-    }
-
-    /// Is `name` a queue of another data group?
-    pub fn is_remote(&self, name: &str) -> bool {
-        self.group_of(name) != self.config.placement.group
-    }
-
     /// Puts a message that left queue `origin` into the outbox, bound for `target` elsewhere.
     pub(crate) fn push_outbox(&mut self, origin: &str, target: &str, transfer: Transfer, message: Message) {
-        let fifo = self.queues.get(origin).is_some_and(|q| q.is_fifo());
+        let fifo = self.sqs.queues.get(origin).is_some_and(|q| q.is_fifo());
         // Positions start at 1: an import mark of 0 means nothing taken yet.
         self.outbox.last_position += 1;
         let position = self.outbox.last_position;
@@ -193,7 +152,7 @@ impl Engine {
         if self.is_remote(&entry.target) {
             return false;
         }
-        let Some(queue) = self.queues.get_mut(&entry.target) else {
+        let Some(queue) = self.sqs.queues.get_mut(&entry.target) else {
             return false;
         };
         if queue.is_fifo() != entry.fifo {
@@ -244,7 +203,7 @@ impl Engine {
                 message.dead_letter_source_arn = None;
             }
             Transfer::Move { task_handle } => {
-                if let Some(task) = self.move_tasks.get_mut(task_handle) {
+                if let Some(task) = self.sqs.move_tasks.get_mut(task_handle) {
                     task.in_transit = task.in_transit.saturating_sub(1);
                     if task.status == MoveTaskStatus::Running {
                         task.status = MoveTaskStatus::Failed;
@@ -256,7 +215,7 @@ impl Engine {
         // Back at the end of its queue (and of its FIFO group, with a new sequence number).
         // If the queue it left is gone, so is the message, as with the rest of that queue.
         message.sequence_number = None;
-        if let Some(queue) = self.queues.get_mut(&entry.origin) {
+        if let Some(queue) = self.sqs.queues.get_mut(&entry.origin) {
             if queue.is_fifo() == entry.fifo {
                 queue.enqueue(message, 0, now_ms);
             }
@@ -266,7 +225,7 @@ impl Engine {
     /// A moved message arrived in its destination: the task that sent it counts it.
     fn count_arrival(&mut self, entry: &OutboxEntry) {
         if let Transfer::Move { task_handle } = &entry.transfer {
-            if let Some(task) = self.move_tasks.get_mut(task_handle) {
+            if let Some(task) = self.sqs.move_tasks.get_mut(task_handle) {
                 task.in_transit = task.in_transit.saturating_sub(1);
                 task.moved += 1;
             }

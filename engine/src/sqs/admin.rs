@@ -124,7 +124,7 @@ impl Engine {
         }
         let mut config = QueueConfig::defaults(fifo);
         config.apply(attributes, true)?;
-        if let Some(existing) = self.queues.get(name) {
+        if let Some(existing) = self.sqs.queues.get(name) {
             for attribute in attributes.keys() {
                 if existing.config.render(attribute) != config.render(attribute) {
                     return Err(SqsError::QueueAlreadyExists(attribute.clone()));
@@ -132,7 +132,7 @@ impl Engine {
             }
             return Ok(name.to_string());
         }
-        if self.recently_deleted.get(name).is_some_and(|at| at + limits::QUEUE_RECREATE_DELAY_MS > now_ms) {
+        if self.sqs.recently_deleted.get(name).is_some_and(|at| at + limits::QUEUE_RECREATE_DELAY_MS > now_ms) {
             return Err(SqsError::QueueDeletedRecently);
         }
         if tags.len() > limits::QUEUE_TAGS_MAX {
@@ -140,11 +140,11 @@ impl Engine {
         }
         validate_tags(tags)?;
         self.validate_redrive(name, &config)?;
-        let incarnation = self.next_incarnation;
-        self.next_incarnation += 1;
+        let incarnation = self.sqs.next_incarnation;
+        self.sqs.next_incarnation += 1;
         let mut queue = Queue::new(name.to_string(), self.queue_arn(name), incarnation, config, now_ms);
         queue.tags = tags.clone();
-        self.queues.insert(name.to_string(), queue);
+        self.sqs.queues.insert(name.to_string(), queue);
         Ok(name.to_string())
     }
 
@@ -170,7 +170,7 @@ impl Engine {
     /// not)? Read-only, so a node can ask the target's group before proposing.
     pub fn check_dead_letter_target(&self, target: &str, source_arn: &str, source_fifo: bool) -> SqsResult<()> {
         let invalid = |reason: &str| SqsError::invalid_attribute("RedrivePolicy", reason);
-        let Some(target) = self.queues.get(target) else {
+        let Some(target) = self.sqs.queues.get(target) else {
             return Err(invalid("dead letter target does not exist"));
         };
         if target.is_fifo() != source_fifo {
@@ -188,8 +188,8 @@ impl Engine {
     }
 
     pub(crate) fn delete_queue(&mut self, name: &str, now_ms: u64) -> SqsResult<()> {
-        let queue = self.queues.remove(name).ok_or(SqsError::QueueDoesNotExist)?;
-        self.recently_deleted.insert(name.to_string(), now_ms);
+        let queue = self.sqs.queues.remove(name).ok_or(SqsError::QueueDoesNotExist)?;
+        self.sqs.recently_deleted.insert(name.to_string(), now_ms);
         self.outbox.redrive_paused.remove(name);
         self.cancel_move_tasks_of(&queue.arn);
         Ok(())
@@ -210,7 +210,7 @@ impl Engine {
             // A new policy is a new chance for a remote dead-letter queue that refused.
             self.outbox.redrive_paused.remove(name);
         }
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         queue.config = config;
         queue.last_modified_ms = now_ms;
         queue.advance(now_ms);
@@ -219,7 +219,7 @@ impl Engine {
 
     pub(crate) fn tag_queue(&mut self, name: &str, tags: &BTreeMap<String, String>) -> SqsResult<()> {
         validate_tags(tags)?;
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         let mut merged = queue.tags.clone();
         merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         if merged.len() > limits::QUEUE_TAGS_MAX {
@@ -233,7 +233,7 @@ impl Engine {
     }
 
     pub(crate) fn untag_queue(&mut self, name: &str, keys: &[String]) -> SqsResult<()> {
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         for key in keys {
             queue.tags.remove(key);
         }
@@ -241,7 +241,7 @@ impl Engine {
     }
 
     pub(crate) fn purge_queue(&mut self, name: &str, now_ms: u64) -> SqsResult<()> {
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         if queue.last_purge_ms.is_some_and(|at| at + limits::PURGE_INTERVAL_MS > now_ms) {
             return Err(SqsError::PurgeQueueInProgress);
         }
@@ -275,7 +275,7 @@ impl Engine {
                 return Err(SqsError::invalid_parameter(format!("value {action} for parameter ActionName is invalid")));
             }
         }
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         let mut policy = parse_policy(queue)?;
         let statements = policy_statements(&mut policy)?;
         if statements.iter().any(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(label)) {
@@ -305,7 +305,7 @@ impl Engine {
 
     /// RemovePermission: drops the statement `Sid = label` from the queue's Policy.
     pub(crate) fn remove_permission(&mut self, name: &str, label: &str) -> SqsResult<()> {
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         let mut policy = parse_policy(queue)?;
         let statements = policy_statements(&mut policy)?;
         let before = statements.len();
@@ -328,7 +328,7 @@ impl Engine {
         start_after: Option<&str>,
         max: Option<u32>,
     ) -> (Vec<String>, Option<String>) {
-        let names = self.queues.keys().filter(|name| name.starts_with(prefix));
+        let names = self.sqs.queues.keys().filter(|name| name.starts_with(prefix));
         page_of_names(names, start_after, max)
     }
 

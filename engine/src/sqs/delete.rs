@@ -9,11 +9,11 @@ use crate::sqs::send::validate_batch_ids;
 
 impl Engine {
     pub(crate) fn delete_message(&mut self, name: &str, receipt_handle: &str) -> SqsResult<()> {
-        delete_in_queue(self.queue_mut(name)?, receipt_handle)
+        delete_in_queue(self.sqs.queue_mut(name)?, receipt_handle)
     }
 
     pub(crate) fn delete_message_batch(&mut self, name: &str, entries: &[DeleteEntry]) -> SqsResult<BatchReply<()>> {
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
         let mut reply = BatchReply::default();
         for entry in entries {
@@ -29,7 +29,7 @@ impl Engine {
         timeout_seconds: u32,
         now_ms: u64,
     ) -> SqsResult<()> {
-        change_in_queue(self.queue_mut(name)?, receipt_handle, timeout_seconds, now_ms)
+        change_in_queue(self.sqs.queue_mut(name)?, receipt_handle, timeout_seconds, now_ms)
     }
 
     pub(crate) fn change_message_visibility_batch(
@@ -38,7 +38,7 @@ impl Engine {
         entries: &[VisibilityEntry],
         now_ms: u64,
     ) -> SqsResult<BatchReply<()>> {
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
         let mut reply = BatchReply::default();
         for entry in entries {

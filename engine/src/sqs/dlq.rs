@@ -68,6 +68,7 @@ impl Engine {
         max: Option<u32>,
     ) -> (Vec<String>, Option<String>) {
         let sources = self
+            .sqs
             .queues
             .values()
             .filter(|queue| queue.config.redrive_policy.as_ref().is_some_and(|p| p.dead_letter_target_arn == arn))
@@ -83,7 +84,7 @@ impl Engine {
         sources_elsewhere: bool,
         now_ms: u64,
     ) -> SqsResult<String> {
-        let Some(source) = self.queue_name_from_arn(source_arn).filter(|n| self.queues.contains_key(*n)) else {
+        let Some(source) = self.queue_name_from_arn(source_arn).filter(|n| self.sqs.queues.contains_key(*n)) else {
             return Err(SqsError::ResourceNotFound("the source queue does not exist".to_string()));
         };
         let source = source.to_string();
@@ -95,7 +96,8 @@ impl Engine {
         let remote_destination =
             destination_arn.and_then(|arn| self.queue_name_from_arn(arn)).is_some_and(|name| self.is_remote(name));
         if let Some(destination) = destination_arn.filter(|_| !remote_destination) {
-            let Some(destination_queue) = self.queue_name_from_arn(destination).and_then(|n| self.queues.get(n)) else {
+            let Some(destination_queue) = self.queue_name_from_arn(destination).and_then(|n| self.sqs.queues.get(n))
+            else {
                 return Err(SqsError::ResourceNotFound("the destination queue does not exist".to_string()));
             };
             if destination_queue.is_fifo() != self.queue(&source)?.is_fifo() {
@@ -113,7 +115,7 @@ impl Engine {
             }
         }
         let running =
-            self.move_tasks.values().any(|t| t.source_arn == source_arn && t.status == MoveTaskStatus::Running);
+            self.sqs.move_tasks.values().any(|t| t.source_arn == source_arn && t.status == MoveTaskStatus::Running);
         if running {
             return Err(SqsError::UnsupportedOperation(
                 "a message move task is already running on this queue".to_string(),
@@ -122,8 +124,8 @@ impl Engine {
         let queue = self.queue(&source)?;
         let to_move = queue.counts(now_ms).visible as u64;
         let last_seq = queue.last_seq();
-        let number = self.next_move_task;
-        self.next_move_task += 1;
+        let number = self.sqs.next_move_task;
+        self.sqs.next_move_task += 1;
         let task_handle = format!("{number}:{source_arn}");
         let task = MoveTask {
             task_handle: task_handle.clone(),
@@ -139,14 +141,14 @@ impl Engine {
             last_seq,
             number,
         };
-        self.move_tasks.insert(task_handle.clone(), task);
+        self.sqs.move_tasks.insert(task_handle.clone(), task);
         self.prune_move_tasks(source_arn);
         self.advance_move_tasks(now_ms);
         Ok(task_handle)
     }
 
     pub(crate) fn cancel_message_move_task(&mut self, task_handle: &str) -> SqsResult<u64> {
-        let Some(task) = self.move_tasks.get_mut(task_handle) else {
+        let Some(task) = self.sqs.move_tasks.get_mut(task_handle) else {
             return Err(SqsError::ResourceNotFound("the task handle does not exist".to_string()));
         };
         if task.status != MoveTaskStatus::Running {
@@ -158,7 +160,7 @@ impl Engine {
 
     /// Up to 10 most recent tasks of a source queue, newest first.
     pub fn list_message_move_tasks(&self, source_arn: &str, max: Option<u32>) -> SqsResult<Vec<MoveTask>> {
-        let exists = self.queue_name_from_arn(source_arn).is_some_and(|n| self.queues.contains_key(n));
+        let exists = self.queue_name_from_arn(source_arn).is_some_and(|n| self.sqs.queues.contains_key(n));
         if !exists {
             return Err(SqsError::ResourceNotFound("the source queue does not exist".to_string()));
         }
@@ -169,18 +171,18 @@ impl Engine {
             ));
         }
         let mut tasks: Vec<MoveTask> =
-            self.move_tasks.values().filter(|t| t.source_arn == source_arn).cloned().collect();
+            self.sqs.move_tasks.values().filter(|t| t.source_arn == source_arn).cloned().collect();
         tasks.sort_by_key(|t| std::cmp::Reverse(t.number));
         tasks.truncate(max as usize);
         Ok(tasks)
     }
 
     pub(crate) fn has_running_move_task(&self) -> bool {
-        self.move_tasks.values().any(|t| t.status == MoveTaskStatus::Running)
+        self.sqs.move_tasks.values().any(|t| t.status == MoveTaskStatus::Running)
     }
 
     pub(crate) fn cancel_move_tasks_of(&mut self, queue_arn: &str) {
-        for task in self.move_tasks.values_mut() {
+        for task in self.sqs.move_tasks.values_mut() {
             let involved = task.source_arn == queue_arn || task.destination_arn.as_deref() == Some(queue_arn);
             if involved && task.status == MoveTaskStatus::Running {
                 task.status = MoveTaskStatus::Failed;
@@ -191,6 +193,7 @@ impl Engine {
 
     fn prune_move_tasks(&mut self, source_arn: &str) {
         let mut finished: Vec<(u64, String)> = self
+            .sqs
             .move_tasks
             .values()
             .filter(|t| t.source_arn == source_arn && t.status != MoveTaskStatus::Running)
@@ -199,13 +202,14 @@ impl Engine {
         finished.sort();
         while finished.len() > limits::MOVE_TASKS_KEPT {
             let (_, handle) = finished.remove(0);
-            self.move_tasks.remove(&handle);
+            self.sqs.move_tasks.remove(&handle);
         }
     }
 
     /// Moves as many messages as each running task's rate allows by `now_ms`.
     pub(crate) fn advance_move_tasks(&mut self, now_ms: u64) {
         let running: Vec<String> = self
+            .sqs
             .move_tasks
             .values()
             .filter(|t| t.status == MoveTaskStatus::Running)
@@ -217,7 +221,7 @@ impl Engine {
     }
 
     fn advance_move_task(&mut self, handle: &str, now_ms: u64) {
-        let Some(task) = self.move_tasks.get(handle).cloned() else {
+        let Some(task) = self.sqs.move_tasks.get(handle).cloned() else {
             return;
         };
         let rate = u64::from(task.rate_per_second.unwrap_or(limits::MOVE_TASK_RATE_DEFAULT));
@@ -227,7 +231,7 @@ impl Engine {
         let Some(source) = self.queue_name_from_arn(&task.source_arn).map(str::to_string) else {
             return;
         };
-        let Some(source_queue) = self.queues.get_mut(&source) else {
+        let Some(source_queue) = self.sqs.queues.get_mut(&source) else {
             return;
         };
         // Messages whose visibility timeout ended are movable now, not at the next command.
@@ -237,41 +241,41 @@ impl Engine {
         let mut sent_away = 0u64;
         let mut failure = None;
         for seq in seqs {
-            let Some(message) = self.queues.get(&source).and_then(|q| q.message(seq)) else {
+            let Some(message) = self.sqs.queues.get(&source).and_then(|q| q.message(seq)) else {
                 continue;
             };
             let destination_arn = task.destination_arn.clone().or_else(|| message.dead_letter_source_arn.clone());
             let destination_name = destination_arn.as_deref().and_then(|arn| self.queue_name_from_arn(arn));
             if let Some(remote) = destination_name.filter(|name| self.is_remote(name)).map(str::to_string) {
-                if let Some(message) = self.queues.get_mut(&source).and_then(|q| q.remove(seq)) {
+                if let Some(message) = self.sqs.queues.get_mut(&source).and_then(|q| q.remove(seq)) {
                     let transfer = Transfer::Move { task_handle: handle.to_string() };
                     self.push_outbox(&source, &remote, transfer, message);
                     sent_away += 1;
                 }
                 continue;
             }
-            let destination = destination_name.filter(|name| self.queues.contains_key(*name)).map(str::to_string);
+            let destination = destination_name.filter(|name| self.sqs.queues.contains_key(*name)).map(str::to_string);
             let Some(destination) = destination else {
                 failure = Some("the destination queue of a message does not exist".to_string());
                 break;
             };
-            let source_fifo = self.queues.get(&source).is_some_and(|q| q.is_fifo());
-            if self.queues.get(&destination).is_some_and(|q| q.is_fifo() != source_fifo) {
+            let source_fifo = self.sqs.queues.get(&source).is_some_and(|q| q.is_fifo());
+            if self.sqs.queues.get(&destination).is_some_and(|q| q.is_fifo() != source_fifo) {
                 failure = Some("the destination queue of a message is not of the source queue's type".to_string());
                 break;
             }
-            let Some(mut message) = self.queues.get_mut(&source).and_then(|q| q.remove(seq)) else {
+            let Some(mut message) = self.sqs.queues.get_mut(&source).and_then(|q| q.remove(seq)) else {
                 continue;
             };
             message.restart_receives();
             message.dead_letter_source_arn = None;
             message.enqueued_ms = now_ms;
-            if let Some(queue) = self.queues.get_mut(&destination) {
+            if let Some(queue) = self.sqs.queues.get_mut(&destination) {
                 queue.enqueue(message, 0, now_ms);
                 moved += 1;
             }
         }
-        let Some(task) = self.move_tasks.get_mut(handle) else {
+        let Some(task) = self.sqs.move_tasks.get_mut(handle) else {
             return;
         };
         task.moved += moved;
@@ -280,7 +284,7 @@ impl Engine {
             task.status = MoveTaskStatus::Failed;
             task.failure_reason = Some(reason);
         } else if task.in_transit == 0
-            && self.queues.get(&source).is_some_and(|q| q.visible_up_to(task.last_seq, 1).is_empty())
+            && self.sqs.queues.get(&source).is_some_and(|q| q.visible_up_to(task.last_seq, 1).is_empty())
         {
             // Complete only when nothing it sent to another group can still come back.
             task.status = MoveTaskStatus::Completed;

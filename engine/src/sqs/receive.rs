@@ -20,7 +20,7 @@ impl Engine {
     ) -> SqsResult<Vec<ReceivedMessage>> {
         validate_request(request)?;
         let redrive = self.redrive_target(name);
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         let timeout_seconds = request.visibility_timeout_seconds.unwrap_or(queue.config.visibility_timeout_seconds);
         let attempt_id = request.receive_request_attempt_id.as_ref().filter(|_| queue.is_fifo());
         if let Some(attempt_id) = attempt_id {
@@ -79,7 +79,7 @@ impl Engine {
     /// The dead-letter queue and maxReceiveCount of a queue, when its target still exists (as
     /// far as this group can tell: one in another group is checked when a message gets there).
     fn redrive_target(&self, name: &str) -> Option<(String, u32)> {
-        let queue = self.queues.get(name)?;
+        let queue = self.sqs.queues.get(name)?;
         let policy = queue.config.redrive_policy.as_ref()?;
         let target = self.queue_name_from_arn(&policy.dead_letter_target_arn)?;
         if target == name {
@@ -89,12 +89,12 @@ impl Engine {
             let refused = self.outbox.redrive_paused.contains(name);
             return (!refused).then(|| (target.to_string(), policy.max_receive_count));
         }
-        let target_queue = self.queues.get(target)?;
+        let target_queue = self.sqs.queues.get(target)?;
         (target_queue.is_fifo() == queue.is_fifo()).then(|| (target.to_string(), policy.max_receive_count))
     }
 
     fn move_to_dead_letter_queue(&mut self, target: &str, source_arn: &str, messages: Vec<Message>, now_ms: u64) {
-        let Some(queue) = self.queues.get_mut(target) else {
+        let Some(queue) = self.sqs.queues.get_mut(target) else {
             debug_assert!(messages.is_empty(), "redrive target vanished during a receive");
             return;
         };

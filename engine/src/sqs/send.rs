@@ -53,7 +53,7 @@ fn format_sequence_number(number: u128) -> String {
 
 impl Engine {
     pub(crate) fn send_message(&mut self, name: &str, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         send_to_queue(queue, entry, now_ms)
     }
 
@@ -64,7 +64,7 @@ impl Engine {
         now_ms: u64,
     ) -> SqsResult<BatchReply<SendResult>> {
         self.check_send_batch(name, entries)?;
-        let queue = self.queue_mut(name)?;
+        let queue = self.sqs.queue_mut(name)?;
         let mut reply = BatchReply::default();
         for entry in entries {
             reply.push(entry.id.clone(), send_to_queue(queue, entry, now_ms));
