@@ -18,8 +18,10 @@ use crate::command::Reply;
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 pub use crate::placement::Placement;
+use crate::sqs::arrival::Arrival;
 use crate::sqs::dlq::MoveTaskStatus;
 use crate::sqs::queue::Message;
+use crate::sqs::MessageHandler;
 
 /// Why a message is on its way to another group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,21 +160,11 @@ impl Engine {
         if queue.is_fifo() != entry.fifo {
             return false;
         }
-        let mut message = entry.message.clone();
-        message.restart_receives();
-        match &entry.transfer {
-            Transfer::DeadLetter => {
-                // As for a dead-letter queue in the same group: a FIFO one restarts retention.
-                if queue.is_fifo() {
-                    message.enqueued_ms = now_ms;
-                }
-            }
-            Transfer::Move { .. } => {
-                message.dead_letter_source_arn = None;
-                message.enqueued_ms = now_ms;
-            }
-        }
-        queue.enqueue(message, 0, now_ms);
+        let arrival = match &entry.transfer {
+            Transfer::DeadLetter => Arrival::DeadLetter,
+            Transfer::Move { .. } => Arrival::Moved,
+        };
+        MessageHandler { queue, now_ms }.enqueue_arriving(entry.message.clone(), arrival);
         true
     }
 
@@ -212,12 +204,10 @@ impl Engine {
                 }
             }
         }
-        // Back at the end of its queue (and of its FIFO group, with a new sequence number).
         // If the queue it left is gone, so is the message, as with the rest of that queue.
-        message.sequence_number = None;
         if let Some(queue) = self.sqs.queues.get_mut(&entry.origin) {
             if queue.is_fifo() == entry.fifo {
-                queue.enqueue(message, 0, now_ms);
+                MessageHandler { queue, now_ms }.enqueue_arriving(message, Arrival::Returned);
             }
         }
     }

@@ -4,20 +4,26 @@ use crate::command::{BatchReply, DeleteEntry, VisibilityEntry};
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use crate::sqs::queue::Queue;
-use crate::sqs::send::validate_batch_ids;
+
+use super::send::validate_batch_ids;
+use super::MessageHandler;
 
 impl Engine {
-    pub(crate) fn delete_message(&mut self, name: &str, receipt_handle: &str) -> SqsResult<()> {
-        delete_in_queue(self.sqs.queue_mut(name)?, receipt_handle)
+    pub(crate) fn delete_message(&mut self, name: &str, receipt_handle: &str, now_ms: u64) -> SqsResult<()> {
+        self.sqs.message_handler(name, now_ms)?.delete(receipt_handle)
     }
 
-    pub(crate) fn delete_message_batch(&mut self, name: &str, entries: &[DeleteEntry]) -> SqsResult<BatchReply<()>> {
-        let queue = self.sqs.queue_mut(name)?;
+    pub(crate) fn delete_message_batch(
+        &mut self,
+        name: &str,
+        entries: &[DeleteEntry],
+        now_ms: u64,
+    ) -> SqsResult<BatchReply<()>> {
+        let mut handler = self.sqs.message_handler(name, now_ms)?;
         validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
         let mut reply = BatchReply::default();
         for entry in entries {
-            reply.push(entry.id.clone(), delete_in_queue(queue, &entry.receipt_handle));
+            reply.push(entry.id.clone(), handler.delete(&entry.receipt_handle));
         }
         Ok(reply)
     }
@@ -29,7 +35,7 @@ impl Engine {
         timeout_seconds: u32,
         now_ms: u64,
     ) -> SqsResult<()> {
-        change_in_queue(self.sqs.queue_mut(name)?, receipt_handle, timeout_seconds, now_ms)
+        self.sqs.message_handler(name, now_ms)?.change_visibility(receipt_handle, timeout_seconds)
     }
 
     pub(crate) fn change_message_visibility_batch(
@@ -38,34 +44,36 @@ impl Engine {
         entries: &[VisibilityEntry],
         now_ms: u64,
     ) -> SqsResult<BatchReply<()>> {
-        let queue = self.sqs.queue_mut(name)?;
+        let mut handler = self.sqs.message_handler(name, now_ms)?;
         validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
         let mut reply = BatchReply::default();
         for entry in entries {
-            let result = change_in_queue(queue, &entry.receipt_handle, entry.visibility_timeout_seconds, now_ms);
+            let result = handler.change_visibility(&entry.receipt_handle, entry.visibility_timeout_seconds);
             reply.push(entry.id.clone(), result);
         }
         Ok(reply)
     }
 }
 
-/// Deleting a message that is already gone succeeds, as in SQS.
-fn delete_in_queue(queue: &mut Queue, receipt_handle: &str) -> SqsResult<()> {
-    if let Some(seq) = queue.resolve(receipt_handle)? {
-        queue.remove(seq);
+impl MessageHandler<'_> {
+    /// Deleting a message that is already gone succeeds, as in SQS.
+    fn delete(&mut self, receipt_handle: &str) -> SqsResult<()> {
+        if let Some(seq) = self.queue.resolve(receipt_handle)? {
+            self.queue.remove(seq);
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-fn change_in_queue(queue: &mut Queue, receipt_handle: &str, timeout_seconds: u32, now_ms: u64) -> SqsResult<()> {
-    if timeout_seconds > limits::VISIBILITY_TIMEOUT_SECONDS_MAX {
-        return Err(SqsError::invalid_parameter(format!(
-            "value {timeout_seconds} for parameter VisibilityTimeout is invalid: must be >= 0 and <= {}",
-            limits::VISIBILITY_TIMEOUT_SECONDS_MAX
-        )));
+    fn change_visibility(&mut self, receipt_handle: &str, timeout_seconds: u32) -> SqsResult<()> {
+        if timeout_seconds > limits::VISIBILITY_TIMEOUT_SECONDS_MAX {
+            return Err(SqsError::invalid_parameter(format!(
+                "value {timeout_seconds} for parameter VisibilityTimeout is invalid: must be >= 0 and <= {}",
+                limits::VISIBILITY_TIMEOUT_SECONDS_MAX
+            )));
+        }
+        let Some(seq) = self.queue.resolve(receipt_handle)? else {
+            return Err(SqsError::MessageNotInflight);
+        };
+        self.queue.change_visibility(seq, timeout_seconds, self.now_ms)
     }
-    let Some(seq) = queue.resolve(receipt_handle)? else {
-        return Err(SqsError::MessageNotInflight);
-    };
-    queue.change_visibility(seq, timeout_seconds, now_ms)
 }

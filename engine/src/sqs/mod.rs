@@ -3,10 +3,12 @@
 //! tasks each have a file here, and one queue's state is `queue/`.
 
 pub mod admin;
-pub mod delete;
+pub(crate) mod arrival;
+mod delete;
 pub mod dlq;
+mod move_task;
 pub mod queue;
-pub mod receive;
+mod receive;
 pub mod send;
 
 use std::collections::BTreeMap;
@@ -17,7 +19,7 @@ use crate::command::{Command, Outcome, Reply};
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use dlq::MoveTask;
+use move_task::MoveTask;
 use queue::Queue;
 
 /// The SQS part of an engine's state. Its fields follow `Engine::now_ms` in a snapshot, in
@@ -50,6 +52,17 @@ impl SqsState {
     pub(crate) fn queue_mut(&mut self, name: &str) -> SqsResult<&mut Queue> {
         self.queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)
     }
+
+    pub(crate) fn message_handler(&mut self, name: &str, now_ms: u64) -> SqsResult<MessageHandler<'_>> {
+        Ok(MessageHandler { queue: self.queue_mut(name)?, now_ms })
+    }
+}
+
+/// What the message actions do to one queue at one time: send, receive, delete, visibility
+/// changes, and messages arriving from elsewhere. Borrows that queue and nothing else.
+pub(crate) struct MessageHandler<'a> {
+    pub(crate) queue: &'a mut Queue,
+    pub(crate) now_ms: u64,
 }
 
 impl Engine {
@@ -89,10 +102,10 @@ impl Engine {
                 self.receive_message(queue, request, now_ms).map(Reply::Received)
             }
             Command::DeleteMessage { queue, receipt_handle } => {
-                self.delete_message(queue, receipt_handle).map(|()| Reply::Done)
+                self.delete_message(queue, receipt_handle, now_ms).map(|()| Reply::Done)
             }
             Command::DeleteMessageBatch { queue, entries } => {
-                self.delete_message_batch(queue, entries).map(Reply::DeletedBatch)
+                self.delete_message_batch(queue, entries, now_ms).map(Reply::DeletedBatch)
             }
             Command::ChangeMessageVisibility { queue, receipt_handle, visibility_timeout_seconds } => self
                 .change_message_visibility(queue, receipt_handle, *visibility_timeout_seconds, now_ms)

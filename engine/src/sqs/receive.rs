@@ -1,5 +1,5 @@
-//! ReceiveMessage: choosing messages, starting their visibility timeout, moving messages that
-//! were received too often to the dead-letter queue.
+//! ReceiveMessage: choosing messages, starting their visibility timeout, taking out messages
+//! that were received too often for the dead-letter queue.
 
 use std::collections::BTreeMap;
 
@@ -7,9 +7,10 @@ use crate::command::{ReceiveRequest, ReceivedMessage};
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use crate::outbox::Transfer;
-use crate::sqs::queue::{Message, Queue, ReceiptHandle, Seq};
-use crate::sqs::send::validate_fifo_id;
+
+use super::queue::{Message, Queue, ReceiptHandle, Seq};
+use super::send::validate_fifo_id;
+use super::MessageHandler;
 
 impl Engine {
     pub(crate) fn receive_message(
@@ -20,18 +21,35 @@ impl Engine {
     ) -> SqsResult<Vec<ReceivedMessage>> {
         validate_request(request)?;
         let redrive = self.redrive_target(name);
-        let queue = self.sqs.queue_mut(name)?;
+        let max_receive_count = redrive.as_ref().map(|(_, max_receive_count)| *max_receive_count);
+        let (messages, dead) = self.sqs.message_handler(name, now_ms)?.receive(request, max_receive_count)?;
+        if let Some((dead_letter_queue, _)) = redrive {
+            self.send_to_dead_letter_queue(name, &dead_letter_queue, dead, now_ms);
+        }
+        Ok(messages)
+    }
+}
+
+impl MessageHandler<'_> {
+    /// Receives messages, and takes out instead each one received `max_receive_count` times
+    /// already, marked with this queue's ARN for its dead-letter queue. Returns both.
+    fn receive(
+        &mut self,
+        request: &ReceiveRequest,
+        max_receive_count: Option<u32>,
+    ) -> SqsResult<(Vec<ReceivedMessage>, Vec<Message>)> {
+        let (queue, now_ms) = (&mut *self.queue, self.now_ms);
         let timeout_seconds = request.visibility_timeout_seconds.unwrap_or(queue.config.visibility_timeout_seconds);
         let attempt_id = request.receive_request_attempt_id.as_ref().filter(|_| queue.is_fifo());
         if let Some(attempt_id) = attempt_id {
             if let Some(seqs) = queue.replay_receive_attempt(attempt_id, timeout_seconds, now_ms) {
-                return Ok(seqs.iter().filter_map(|seq| received(queue, *seq)).collect());
+                return Ok((seqs.iter().filter_map(|seq| received(queue, *seq)).collect(), Vec::new()));
             }
         }
         let in_flight_max = if queue.is_fifo() { limits::IN_FLIGHT_FIFO_MAX } else { limits::IN_FLIGHT_STANDARD_MAX };
         if queue.in_flight_count() >= in_flight_max {
             if queue.is_fifo() {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), Vec::new()));
             }
             return Err(SqsError::OverLimit(format!("too many messages in flight: the limit is {in_flight_max}")));
         }
@@ -45,8 +63,8 @@ impl Engine {
                 break;
             }
             for seq in candidates {
-                let exhausted = redrive.as_ref().is_some_and(|(_, max_receive_count)| {
-                    queue.message(seq).is_some_and(|m| m.receive_count >= *max_receive_count)
+                let exhausted = max_receive_count.is_some_and(|max_receive_count| {
+                    queue.message(seq).is_some_and(|m| m.receive_count >= max_receive_count)
                 });
                 if exhausted {
                     dead.extend(queue.remove(seq));
@@ -62,52 +80,10 @@ impl Engine {
                 queue.remember_receive_attempt(attempt_id.clone(), &chosen, now_ms);
             }
         }
-        let source_arn = queue.arn.clone();
-        if let Some((dead_letter_queue, _)) = redrive {
-            if self.is_remote(&dead_letter_queue) {
-                for mut message in dead {
-                    message.dead_letter_source_arn = Some(source_arn.clone());
-                    self.push_outbox(name, &dead_letter_queue, Transfer::DeadLetter, message);
-                }
-            } else {
-                self.move_to_dead_letter_queue(&dead_letter_queue, &source_arn, dead, now_ms);
-            }
+        for message in &mut dead {
+            message.dead_letter_source_arn = Some(queue.arn.clone());
         }
-        Ok(messages)
-    }
-
-    /// The dead-letter queue and maxReceiveCount of a queue, when its target still exists (as
-    /// far as this group can tell: one in another group is checked when a message gets there).
-    fn redrive_target(&self, name: &str) -> Option<(String, u32)> {
-        let queue = self.sqs.queues.get(name)?;
-        let policy = queue.config.redrive_policy.as_ref()?;
-        let target = self.queue_name_from_arn(&policy.dead_letter_target_arn)?;
-        if target == name {
-            return None;
-        }
-        if self.is_remote(target) {
-            let refused = self.outbox.redrive_paused.contains(name);
-            return (!refused).then(|| (target.to_string(), policy.max_receive_count));
-        }
-        let target_queue = self.sqs.queues.get(target)?;
-        (target_queue.is_fifo() == queue.is_fifo()).then(|| (target.to_string(), policy.max_receive_count))
-    }
-
-    fn move_to_dead_letter_queue(&mut self, target: &str, source_arn: &str, messages: Vec<Message>, now_ms: u64) {
-        let Some(queue) = self.sqs.queues.get_mut(target) else {
-            debug_assert!(messages.is_empty(), "redrive target vanished during a receive");
-            return;
-        };
-        for mut message in messages {
-            message.restart_receives();
-            message.dead_letter_source_arn = Some(source_arn.to_string());
-            // As in SQS: a standard dead-letter queue keeps the original enqueue time for
-            // retention; a FIFO one starts it anew.
-            if queue.is_fifo() {
-                message.enqueued_ms = now_ms;
-            }
-            queue.enqueue(message, 0, now_ms);
-        }
+        Ok((messages, dead))
     }
 }
 

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::queue::{DeduplicationEntry, Message, MessageState, Queue};
+use super::MessageHandler;
 use crate::command::{BatchReply, SendEntry, SendResult};
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
 use crate::message::{self, MessageId};
-use crate::sqs::queue::{DeduplicationEntry, Message, MessageState, Queue};
 
 /// Checks the shape shared by every batch request: 1 to 10 entries with distinct, valid ids.
 pub fn validate_batch_ids<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> SqsResult<()> {
@@ -53,8 +54,7 @@ fn format_sequence_number(number: u128) -> String {
 
 impl Engine {
     pub(crate) fn send_message(&mut self, name: &str, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {
-        let queue = self.sqs.queue_mut(name)?;
-        send_to_queue(queue, entry, now_ms)
+        self.sqs.message_handler(name, now_ms)?.send(entry)
     }
 
     pub(crate) fn send_message_batch(
@@ -64,10 +64,10 @@ impl Engine {
         now_ms: u64,
     ) -> SqsResult<BatchReply<SendResult>> {
         self.check_send_batch(name, entries)?;
-        let queue = self.sqs.queue_mut(name)?;
+        let mut handler = self.sqs.message_handler(name, now_ms)?;
         let mut reply = BatchReply::default();
         for entry in entries {
-            reply.push(entry.id.clone(), send_to_queue(queue, entry, now_ms));
+            reply.push(entry.id.clone(), handler.send(entry));
         }
         Ok(reply)
     }
@@ -95,70 +95,74 @@ impl Engine {
     }
 }
 
-fn send_to_queue(queue: &mut Queue, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {
-    validate_entry(queue, entry)?;
-    let body_digest = message::md5_digest(entry.body.as_bytes());
-    let md5_of_body = hex::encode(body_digest);
-    let md5_of_attributes = message::md5_of_attributes(&entry.attributes);
-    let md5_of_system_attributes = message::md5_of_attributes(&entry.system_attributes);
-    let mut deduplication_key = None;
-    if queue.is_fifo() {
-        let group_id = entry.group_id.as_deref().unwrap_or_default();
-        let deduplication_id = match &entry.deduplication_id {
-            Some(id) => id.clone(),
-            None => hex::encode(Sha256::digest(entry.body.as_bytes())),
-        };
-        let key = queue.deduplication_key(group_id, &deduplication_id);
-        if let Some(original) = queue.find_duplicate(&key, now_ms) {
-            return Ok(SendResult {
-                message_id: original.message_id.clone(),
-                md5_of_body,
-                md5_of_attributes,
-                md5_of_system_attributes,
-                sequence_number: original.sequence_number.map(format_sequence_number),
-            });
+impl MessageHandler<'_> {
+    /// Enqueues one message, or for FIFO finds the one it repeats inside the deduplication window.
+    pub(crate) fn send(&mut self, entry: &SendEntry) -> SqsResult<SendResult> {
+        let (queue, now_ms) = (&mut *self.queue, self.now_ms);
+        validate_entry(queue, entry)?;
+        let body_digest = message::md5_digest(entry.body.as_bytes());
+        let md5_of_body = hex::encode(body_digest);
+        let md5_of_attributes = message::md5_of_attributes(&entry.attributes);
+        let md5_of_system_attributes = message::md5_of_attributes(&entry.system_attributes);
+        let mut deduplication_key = None;
+        if queue.is_fifo() {
+            let group_id = entry.group_id.as_deref().unwrap_or_default();
+            let deduplication_id = match &entry.deduplication_id {
+                Some(id) => id.clone(),
+                None => hex::encode(Sha256::digest(entry.body.as_bytes())),
+            };
+            let key = queue.deduplication_key(group_id, &deduplication_id);
+            if let Some(original) = queue.find_duplicate(&key, now_ms) {
+                return Ok(SendResult {
+                    message_id: original.message_id.clone(),
+                    md5_of_body,
+                    md5_of_attributes,
+                    md5_of_system_attributes,
+                    sequence_number: original.sequence_number.map(format_sequence_number),
+                });
+            }
+            deduplication_key = Some((key, deduplication_id));
         }
-        deduplication_key = Some((key, deduplication_id));
-    }
-    let delay_seconds = match entry.delay_seconds {
-        Some(delay) if !queue.is_fifo() => delay,
-        _ => queue.config.delay_seconds,
-    };
-    let message = Message {
-        message_id: MessageId::new(&entry.message_id),
-        body: Arc::from(entry.body.as_str()),
-        md5_of_body: body_digest,
-        attributes: entry.attributes.clone(),
-        system_attributes: entry.system_attributes.clone(),
-        sender_id: queue.sender_id(&entry.sender_id),
-        sent_ms: now_ms,
-        enqueued_ms: now_ms,
-        first_receive_ms: None,
-        receive_count: 0,
-        received_ms: 0,
-        state: MessageState::Visible,
-        group_id: entry.group_id.clone(),
-        deduplication_id: deduplication_key.as_ref().map(|(_, id)| id.clone()),
-        sequence_number: None,
-        dead_letter_source_arn: None,
-    };
-    let seq = queue.enqueue(message, delay_seconds, now_ms);
-    let sequence_number = queue.message(seq).and_then(|m| m.sequence_number);
-    if let Some((key, _)) = deduplication_key {
-        let remembered = DeduplicationEntry {
-            message_id: entry.message_id.clone(),
-            sequence_number,
-            expires_ms: now_ms + limits::DEDUPLICATION_WINDOW_MS,
+        let delay_seconds = match entry.delay_seconds {
+            Some(delay) if !queue.is_fifo() => delay,
+            _ => queue.config.delay_seconds,
         };
-        queue.remember_deduplication(key, remembered);
+        let message = Message {
+            message_id: MessageId::new(&entry.message_id),
+            body: Arc::from(entry.body.as_str()),
+            md5_of_body: body_digest,
+            attributes: entry.attributes.clone(),
+            system_attributes: entry.system_attributes.clone(),
+            sender_id: queue.sender_id(&entry.sender_id),
+            sent_ms: now_ms,
+            enqueued_ms: now_ms,
+            first_receive_ms: None,
+            receive_count: 0,
+            received_ms: 0,
+            state: MessageState::Visible,
+            group_id: entry.group_id.clone(),
+            deduplication_id: deduplication_key.as_ref().map(|(_, id)| id.clone()),
+            sequence_number: None,
+            dead_letter_source_arn: None,
+        };
+        let seq = queue.enqueue(message, delay_seconds, now_ms);
+        let sequence_number = queue.message(seq).and_then(|m| m.sequence_number);
+        if let Some((key, _)) = deduplication_key {
+            let remembered = DeduplicationEntry {
+                message_id: entry.message_id.clone(),
+                sequence_number,
+                expires_ms: now_ms + limits::DEDUPLICATION_WINDOW_MS,
+            };
+            queue.remember_deduplication(key, remembered);
+        }
+        Ok(SendResult {
+            message_id: entry.message_id.clone(),
+            md5_of_body,
+            md5_of_attributes,
+            md5_of_system_attributes,
+            sequence_number: sequence_number.map(format_sequence_number),
+        })
     }
-    Ok(SendResult {
-        message_id: entry.message_id.clone(),
-        md5_of_body,
-        md5_of_attributes,
-        md5_of_system_attributes,
-        sequence_number: sequence_number.map(format_sequence_number),
-    })
 }
 
 fn validate_entry(queue: &Queue, entry: &SendEntry) -> SqsResult<()> {
