@@ -1,10 +1,12 @@
 //! The engine: its parts' state, and `apply`, the one way state changes. Reads take `&self`.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
 use crate::error::SqsError;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, QueueDelivery};
 use crate::placement::{Placement, Ring};
 use crate::sqs::SqsState;
 
@@ -35,16 +37,29 @@ pub struct Engine {
     pub(crate) now_ms: u64,
     /// Queues and move tasks.
     pub(crate) sqs: SqsState,
-    /// Messages bound for other groups, and what was taken from theirs.
+    /// Messages bound for queues in other groups, and what was taken from theirs.
     #[serde(default)]
-    pub(crate) outbox: Outbox,
+    pub(crate) outbox: Outbox<QueueDelivery>,
+    /// SQS: source queues whose dead-letter queue in another group refused a message. Redrive
+    /// stays off for them until their redrive policy is set again (which names the target),
+    /// so messages are not bounced back and forth on every receive. After the outbox because
+    /// snapshots have always held it there, as the outbox's last field.
+    #[serde(default)]
+    pub(crate) redrive_paused: BTreeSet<String>,
     #[serde(skip)]
     pub(crate) ring: Ring,
 }
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
-        Engine { config, now_ms: 0, sqs: SqsState::new(), outbox: Outbox::default(), ring: Ring::default() }
+        Engine {
+            config,
+            now_ms: 0,
+            sqs: SqsState::new(),
+            outbox: Outbox::default(),
+            redrive_paused: BTreeSet::new(),
+            ring: Ring::default(),
+        }
     }
 
     pub fn config(&self) -> &EngineConfig {

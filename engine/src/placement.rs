@@ -33,15 +33,21 @@ impl PartialEq for Ring {
 
 impl Eq for Ring {}
 
-impl Engine {
-    /// The data group of queue `name`.
-    pub fn group_of(&self, name: &str) -> GroupId {
-        let placement = &self.config.placement;
+impl Ring {
+    /// The data group of `name` in `placement`, which must be the one this ring is built for.
+    pub(crate) fn group_of(&self, placement: &Placement, name: &str) -> GroupId {
         if placement.data_groups <= 1 {
             return placement.group;
         }
-        let shards = self.ring.0.get_or_init(|| Shards::new(placement.data_groups).ok().map(Arc::new));
+        let shards = self.0.get_or_init(|| Shards::new(placement.data_groups).ok().map(Arc::new));
         shards.as_ref().map_or(placement.group, |shards| shards.group_of(name))
+    }
+}
+
+impl Engine {
+    /// The data group of queue `name`.
+    pub fn group_of(&self, name: &str) -> GroupId {
+        self.ring.group_of(&self.config.placement, name)
     }
 
     /// Is `name` a queue of another data group?

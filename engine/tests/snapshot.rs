@@ -17,9 +17,15 @@ fn snapshot_hex(engine: &Engine) -> String {
     hex::encode(bytes)
 }
 
-/// Asserts that `engine` encodes to the hex in `golden` (whitespace there is ignored).
+/// Asserts that `engine` encodes to the hex in `golden` (whitespace there is ignored), and
+/// that those bytes decode to `engine` again.
 fn check(engine: &Engine, golden: &str) {
     let expected: String = golden.split_whitespace().collect();
+    let bytes = hex::decode(&expected).unwrap();
+    let (decoded, read): (Engine, usize) =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+    assert_eq!(read, bytes.len(), "the golden bytes hold one engine and nothing more");
+    assert!(decoded == *engine, "the golden bytes decode to another engine");
     let actual = snapshot_hex(engine);
     if actual != expected {
         let first_difference = actual.bytes().zip(expected.bytes()).position(|(a, b)| a != b);

@@ -190,7 +190,7 @@ impl Engine {
     pub(crate) fn delete_queue(&mut self, name: &str, now_ms: u64) -> SqsResult<()> {
         let queue = self.sqs.queues.remove(name).ok_or(SqsError::QueueDoesNotExist)?;
         self.sqs.recently_deleted.insert(name.to_string(), now_ms);
-        self.outbox.redrive_paused.remove(name);
+        self.redrive_paused.remove(name);
         self.cancel_move_tasks_of(&queue.arn);
         Ok(())
     }
@@ -208,7 +208,7 @@ impl Engine {
         if attributes.contains_key("RedrivePolicy") {
             self.validate_redrive(name, &config)?;
             // A new policy is a new chance for a remote dead-letter queue that refused.
-            self.outbox.redrive_paused.remove(name);
+            self.redrive_paused.remove(name);
         }
         let queue = self.sqs.queue_mut(name)?;
         queue.config = config;

@@ -51,7 +51,7 @@ impl Engine {
             return None;
         }
         if self.is_remote(target) {
-            let refused = self.outbox.redrive_paused.contains(name);
+            let refused = self.redrive_paused.contains(name);
             return (!refused).then(|| (target.to_string(), policy.max_receive_count));
         }
         let target_queue = self.sqs.queues.get(target)?;

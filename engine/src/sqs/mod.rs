@@ -1,15 +1,20 @@
-//! SQS: queues and their messages. `apply_sqs` takes every SQS action from `Engine::apply`;
-//! queue administration, send, receive, delete and visibility, dead-letter queues and move
-//! tasks each have a file here, and one queue's state is `queue/`.
+//! SQS: queues and their messages. `apply_sqs` takes every SQS action from `Engine::apply`.
+//!
+//! Code map: queue administration (`admin`); send, receive, delete and visibility changes
+//! (`send`, `receive`, `delete`), each a method of `MessageHandler`, which borrows one queue;
+//! messages entering a queue from elsewhere (`arrival`); dead-letter queues (`dlq`) and move
+//! tasks (`move_task`); messages bound for queues of other groups (`transfer`, SQS's side of
+//! the outbox); one queue's state and indexes (`queue/`, which uses nothing else here).
 
 pub mod admin;
-pub(crate) mod arrival;
+mod arrival;
 mod delete;
 pub mod dlq;
 mod move_task;
 pub mod queue;
 mod receive;
 pub mod send;
+pub(crate) mod transfer;
 
 use std::collections::BTreeMap;
 
