@@ -42,3 +42,64 @@ impl MessageHandler<'_> {
         self.queue.enqueue(message, 0, self.now_ms);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::message::{MessageAttributes, MessageId};
+    use crate::sqs::queue::{MessageState, Queue, QueueConfig};
+
+    const SENT_MS: u64 = 1_000;
+    const NOW_MS: u64 = 9_000;
+
+    /// A message that was received twice in a FIFO queue and then left it for a dead-letter queue.
+    fn travelled() -> Message {
+        Message {
+            message_id: MessageId::new("m"),
+            body: Arc::from("body"),
+            md5_of_body: [0; 16],
+            attributes: MessageAttributes::new(),
+            system_attributes: MessageAttributes::new(),
+            sender_id: Arc::from("sender"),
+            sent_ms: SENT_MS,
+            enqueued_ms: SENT_MS,
+            first_receive_ms: Some(2_000),
+            receive_count: 2,
+            received_ms: 3_000,
+            state: MessageState::InFlight { visible_at_ms: 4_000 },
+            group_id: Some("g".to_string()),
+            deduplication_id: Some("d".to_string()),
+            sequence_number: Some(7),
+            dead_letter_source_arn: Some("arn:source".to_string()),
+        }
+    }
+
+    /// (receive count, first receive, enqueued at, dead-letter source, sequence number) of
+    /// the message after it arrives in a new queue of the kind `fifo`.
+    fn check(fifo: bool, arrival: Arrival) -> (u32, Option<u64>, u64, Option<String>, Option<u128>) {
+        let mut queue = Queue::new("q".to_string(), "arn:q".to_string(), 1, QueueConfig::defaults(fifo), 0);
+        MessageHandler { queue: &mut queue, now_ms: NOW_MS }.enqueue_arriving(travelled(), arrival);
+        let (_, message) = queue.messages().next().unwrap();
+        assert_eq!(message.state, MessageState::Visible, "an arrival is visible at once");
+        (
+            message.receive_count,
+            message.first_receive_ms,
+            message.enqueued_ms,
+            message.dead_letter_source_arn.clone(),
+            message.sequence_number,
+        )
+    }
+
+    #[test]
+    fn test_arrival_keeps_what_each_kind_of_arrival_keeps() {
+        let source = Some("arn:source".to_string());
+        assert_eq!(check(false, Arrival::DeadLetter), (0, None, SENT_MS, source.clone(), None));
+        assert_eq!(check(true, Arrival::DeadLetter), (0, None, NOW_MS, source.clone(), Some(1)));
+        assert_eq!(check(false, Arrival::Moved), (0, None, NOW_MS, None, None));
+        assert_eq!(check(true, Arrival::Moved), (0, None, NOW_MS, None, Some(1)));
+        assert_eq!(check(false, Arrival::Returned), (2, Some(2_000), SENT_MS, source.clone(), None));
+        assert_eq!(check(true, Arrival::Returned), (2, Some(2_000), SENT_MS, source, Some(1)));
+    }
+}
