@@ -4,7 +4,8 @@
 //! `Engine::apply` is the one way state changes. SQS (queues and their messages) lives in
 //! `sqs/`; SNS (topics and subscriptions) will live beside it in `sns/`, dispatched from the
 //! same `apply`. What is not either's own is here: commands and replies, errors, limits,
-//! message contents, and the outbox that carries deliveries to other data groups.
+//! message contents, which data group holds a name (`placement`), and the outbox that carries
+//! deliveries to other groups (`outbox`, generic over what it delivers).
 
 pub mod command;
 pub mod engine;
