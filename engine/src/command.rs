@@ -10,8 +10,10 @@ use crate::error::{SqsError, SqsResult};
 use crate::message::{AttributeValue, MessageAttributes};
 use crate::outbox::OutboxEntry;
 
-/// Version of the encoding of `LogEntry`; bumped on any change to these types.
-pub const FORMAT_VERSION: u16 = 2;
+/// Version of the encoding of `LogEntry`; bumped on any change to these types. It is the format
+/// number of the envelope each entry travels and is stored in (`shoal_raft::format`), which
+/// decodes older formats and migrates them to this one; the engine refuses any other number.
+pub const FORMAT_VERSION: u16 = 3;
 
 /// One entry of the command log: a command and the time its proposer stamped on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::errors::{ClientWriteError, RaftError};
 use openraft::ReadPolicy;
 use shoal_engine::command::{ReceiveRequest, ReceivedMessage};
 use shoal_engine::{Command, Engine, LogEntry, Reply};
+use shoal_raft::clock::ClusterClock;
 use shoal_raft::state::Shared;
 use shoal_raft::{GroupId, Proposal, Response, ShoalRaft};
 
@@ -32,16 +33,18 @@ pub struct Broker {
     /// current.
     linearized_term: Arc<AtomicU64>,
     pub account_id: String,
-}
-
-/// The leader's clock, in milliseconds since the epoch. The engine never lets time go
-/// backwards, so a new leader with a slower clock cannot rewind timers.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    /// The node's cluster clock: what entries are stamped with and timers are read at.
+    clock: Arc<ClusterClock>,
 }
 
 impl Broker {
-    pub fn new(group: GroupId, raft: ShoalRaft, shared: Arc<Shared>, stopping: Arc<AtomicBool>) -> Broker {
+    pub fn new(
+        group: GroupId,
+        raft: ShoalRaft,
+        shared: Arc<Shared>,
+        stopping: Arc<AtomicBool>,
+        clock: Arc<ClusterClock>,
+    ) -> Broker {
         let account_id = shared.read().engine.config().account_id.clone();
         Broker {
             group,
@@ -51,6 +54,7 @@ impl Broker {
             pending_receives: Arc::new(Mutex::new(HashMap::new())),
             linearized_term: Arc::new(AtomicU64::new(u64::MAX)),
             account_id,
+            clock,
         }
     }
 
@@ -71,7 +75,7 @@ impl Broker {
     /// Runs `f` on the applied state of this replica. Keep `f` short: applying waits for it.
     pub fn read<T>(&self, f: impl FnOnce(&Engine, u64) -> T) -> T {
         let state = self.shared.read();
-        f(&state.engine, now_ms())
+        f(&state.engine, self.clock.now_ms())
     }
 
     /// Waits until this replica has applied everything committed when the call began, as
@@ -96,10 +100,10 @@ impl Broker {
         Ok(())
     }
 
-    /// Proposes a command, stamped with this node's clock, and waits until a majority has it
+    /// Proposes a command, stamped with the cluster clock, and waits until a majority has it
     /// and this replica has applied it.
     pub async fn propose(&self, command: Command) -> Result<Reply, ApiError> {
-        let proposal = Proposal::Engine(LogEntry::new(now_ms(), command));
+        let proposal = Proposal::Engine(LogEntry::new(self.clock.now_ms(), command));
         match self.raft.client_write(proposal).await {
             Ok(written) => match written.data {
                 Response::Engine(outcome) => Ok(outcome?),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use shoal_engine::outbox::Placement;
 use shoal_engine::{Command, EngineConfig, Reply};
+use shoal_raft::clock::ClusterClock;
 use shoal_raft::network::{LocalGroups, NetworkFactory, Peers};
 use shoal_raft::proto::broker_client::BrokerClient;
 use shoal_raft::proto::broker_server::BrokerServer;
@@ -118,6 +119,7 @@ impl Cluster {
         check_identity(&db, &config).await?;
         let raft_config = raft_config(config.snapshot_entries)?;
         let channels = Peers::new();
+        let clock = ClusterClock::system();
         let mut brokers = Vec::new();
         let mut groups = Vec::new();
         for group in shards.all_groups() {
@@ -126,7 +128,7 @@ impl Cluster {
                 placement: Placement { group, data_groups: config.data_groups },
                 ..config.engine.clone()
             };
-            let state_machine = StateMachine::open(group, dir, engine)
+            let state_machine = StateMachine::open(group, dir, engine, clock.clone())
                 .with_context(|| format!("loading the snapshot of group {group}"))?;
             let shared = state_machine.shared();
             let network = NetworkFactory::new(group, channels.clone());
@@ -134,7 +136,7 @@ impl Cluster {
                 .await
                 .with_context(|| format!("starting raft group {group}"))?;
             groups.push((raft.clone(), shared.clone()));
-            brokers.push(Broker::new(group, raft, shared, stopping.clone()));
+            brokers.push(Broker::new(group, raft, shared, stopping.clone(), clock.clone()));
         }
         let cluster = Arc::new(Cluster {
             node_id: config.node_id,

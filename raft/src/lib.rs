@@ -5,8 +5,14 @@
 //!   group id, with group commit of the fsyncs.
 //! - [`state`]: the state machine of a group (the engine, in memory) and its snapshots, built to a
 //!   file and installed from one.
+//! - [`format`]: the versioned envelopes of log entries and snapshot files, and the migrations
+//!   from older formats.
+//! - [`clock`]: the time leaders stamp on entries, which follows the monotonic clock.
 //! - [`network`]: the gRPC transport between nodes, the group id in every message.
 
+pub mod clock;
+pub mod format;
+pub mod limits;
 pub mod network;
 pub mod state;
 pub mod store;

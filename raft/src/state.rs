@@ -1,9 +1,9 @@
 //! The state machine of one group: the engine (and, for the metadata group, the cluster
 //! configuration) in memory, rebuilt at start from the newest snapshot file plus the log.
 //!
-//! A snapshot is a file `snap-<index>.bin` in the group's snapshot directory: a magic, the
-//! length and postcard encoding of openraft's snapshot metadata, then the bincode encoding of
-//! [`GroupState`], written and read as a stream so it never sits whole in a buffer. A snapshot
+//! A snapshot is a file `snap-<index>.bin` in the group's snapshot directory: a magic, the format
+//! number (see [`crate::format`]), the length and postcard encoding of openraft's snapshot
+//! metadata, then the bincode encoding of [`GroupState`], written and read as a stream so it never sits whole in a buffer. A snapshot
 //! is written to a temporary name, synced, renamed and the directory synced; older ones are
 //! removed after (a transfer still reading one keeps its open file).
 
@@ -21,10 +21,10 @@ use serde::{Deserialize, Serialize};
 use shoal_engine::{Engine, EngineConfig};
 use tokio::sync::Notify;
 
+use crate::clock::ClusterClock;
+use crate::format::{check_snapshot_format, SNAPSHOT_FORMAT, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1};
 use crate::types::{ClusterInfo, Proposal, Response, TypeConfig};
 use crate::GroupId;
-
-const MAGIC: &[u8; 8] = b"SHLSNAP1";
 
 /// Everything a group's log builds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +77,8 @@ pub struct Shared {
     pub applied: Notify,
     dir: PathBuf,
     current: Mutex<Option<(SnapshotMetaOf<TypeConfig>, PathBuf)>>,
+    /// The node's cluster clock: every applied stamp moves it forward if it is behind.
+    clock: Arc<ClusterClock>,
 }
 
 impl Shared {
@@ -101,7 +103,12 @@ pub struct StateMachine {
 
 impl StateMachine {
     /// Opens the state machine of `group`, loading the newest snapshot in `dir` if there is one.
-    pub fn open(group: GroupId, dir: PathBuf, config: EngineConfig) -> io::Result<StateMachine> {
+    pub fn open(
+        group: GroupId,
+        dir: PathBuf,
+        config: EngineConfig,
+        clock: Arc<ClusterClock>,
+    ) -> io::Result<StateMachine> {
         std::fs::create_dir_all(&dir)?;
         remove_temporary_files(&dir)?;
         let mut newest: Option<(u64, PathBuf)> = None;
@@ -126,6 +133,7 @@ impl StateMachine {
             applied: Notify::new(),
             dir,
             current: Mutex::new(current),
+            clock,
         });
         let (last_applied, membership) = match meta {
             Some(meta) => (meta.last_log_id, meta.last_membership),
@@ -156,6 +164,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let response = match &entry.payload {
                 EntryPayload::Blank => Response::Nothing,
                 EntryPayload::Normal(proposal) => {
+                    if let Proposal::Engine(entry) = proposal {
+                        self.shared.clock.observe(entry.time_ms);
+                    }
                     let mut state = self.shared.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
                     state.apply(self.shared.group, proposal)
                 }
@@ -318,9 +329,15 @@ fn bincode_config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
-fn write_snapshot(writer: &mut impl Write, meta: &SnapshotMetaOf<TypeConfig>, state: &GroupState) -> io::Result<()> {
+/// Writes a snapshot in the current format: magic, format number, metadata, state.
+pub fn write_snapshot(
+    writer: &mut impl Write,
+    meta: &SnapshotMetaOf<TypeConfig>,
+    state: &GroupState,
+) -> io::Result<()> {
     let meta_bytes = postcard::to_stdvec(meta).map_err(io::Error::other)?;
-    writer.write_all(MAGIC)?;
+    writer.write_all(SNAPSHOT_MAGIC)?;
+    writer.write_all(&SNAPSHOT_FORMAT.to_be_bytes())?;
     writer.write_all(&(meta_bytes.len() as u64).to_le_bytes())?;
     writer.write_all(&meta_bytes)?;
     bincode::serde::encode_into_std_write(state, writer, bincode_config()).map_err(io::Error::other)?;
@@ -334,9 +351,17 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
     let mut reader = BufReader::new(file);
     let mut magic = [0u8; 8];
     reader.read_exact(&mut magic)?;
-    if &magic != MAGIC {
+    // Formats 1 and 2 share the layout after the header; a later format decodes here by number.
+    let format = if &magic == SNAPSHOT_MAGIC_FORMAT_1 {
+        1
+    } else if &magic == SNAPSHOT_MAGIC {
+        let mut number = [0u8; 2];
+        reader.read_exact(&mut number)?;
+        u16::from_be_bytes(number)
+    } else {
         return Err(invalid("not a shoal snapshot (bad magic)"));
-    }
+    };
+    check_snapshot_format(format).map_err(|error| invalid(&error.to_string()))?;
     let mut len = [0u8; 8];
     reader.read_exact(&mut len)?;
     let len = u64::from_le_bytes(len);

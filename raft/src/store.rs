@@ -26,12 +26,16 @@ use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, ReadOpti
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::format::{check_store_format, STORE_FORMAT};
 use crate::types::TypeConfig;
 use crate::GroupId;
 
 const CF_LOG: &str = "raft_log";
 const CF_META: &str = "raft_meta";
 const CF_NODE: &str = "node";
+
+/// Key in the `node` column family of the store's format number (two bytes, big endian).
+const STORE_FORMAT_KEY: &[u8] = b"store_format";
 
 const TAG_VOTE: u8 = 1;
 const TAG_COMMITTED: u8 = 2;
@@ -71,6 +75,7 @@ impl Db {
         options.create_missing_column_families(true);
         let families = [CF_LOG, CF_META, CF_NODE].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let rocks = Arc::new(DB::open_cf_descriptors(&options, path, families).map_err(io::Error::other)?);
+        record_or_check_format(&rocks)?;
         let (syncer, requests) = mpsc::channel::<Done>();
         let sync_db = rocks.clone();
         let thread =
@@ -115,6 +120,23 @@ impl Db {
         };
         if let Err(mpsc::SendError(done)) = syncer.send(done) {
             done(Err(io::Error::other("the log sync thread stopped")));
+        }
+    }
+}
+
+/// A new store records the format it is written in; an existing one must be of that format.
+/// Stores created before the format was recorded are format 1.
+fn record_or_check_format(rocks: &DB) -> io::Result<()> {
+    let cf = rocks.cf_handle(CF_NODE).ok_or_else(|| io::Error::other("the node column family is missing"))?;
+    match rocks.get_cf(cf, STORE_FORMAT_KEY).map_err(io::Error::other)? {
+        Some(bytes) => {
+            let number: [u8; 2] = bytes.as_slice().try_into().map_err(|_| corrupt("the store format"))?;
+            check_store_format(u16::from_be_bytes(number))
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
+        }
+        None => {
+            rocks.put_cf(cf, STORE_FORMAT_KEY, STORE_FORMAT.to_be_bytes()).map_err(io::Error::other)?;
+            rocks.flush_wal(true).map_err(io::Error::other)
         }
     }
 }

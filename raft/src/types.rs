@@ -22,8 +22,8 @@ pub struct ClusterInfo {
     pub region: String,
 }
 
-/// The application data of a log entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The application data of a log entry. Stored and sent in a versioned envelope (`format`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proposal {
     /// A command for the engine of a data group, stamped with the leader's clock.
     Engine(LogEntry),

@@ -33,6 +33,29 @@ const LOG_TAIL_BYTES: u64 = 4000;
 
 static NEXT_SERVER: AtomicU64 = AtomicU64::new(0);
 
+/// Where Debian's libfaketime is; `scripts/setup.sh` installs it.
+pub const FAKETIME_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// Environment that runs the server under libfaketime with only its wall clock faked (as a real
+/// clock step leaves the monotonic clock alone), read afresh on every call; `settings` is
+/// `FAKETIME_TIMESTAMP_FILE` or `FAKETIME` and its value.
+pub fn faketime_env(setting: (&str, &str)) -> Vec<(String, String)> {
+    assert!(
+        std::path::Path::new(FAKETIME_LIBRARY).exists(),
+        "{FAKETIME_LIBRARY} is missing: run scripts/setup.sh (it installs libfaketime)"
+    );
+    [("LD_PRELOAD", FAKETIME_LIBRARY), setting, ("FAKETIME_DONT_FAKE_MONOTONIC", "1"), ("FAKETIME_NO_CACHE", "1")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The binary under test: this build's, or another one named by `SHOAL_TEST_BIN` (to show that a
+/// test fails on an older build).
+fn shoal_binary() -> String {
+    std::env::var("SHOAL_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_shoal").to_string())
+}
+
 /// One `shoal serve` process. It can be killed with SIGKILL and started again on the same data
 /// directory and port; dropping it kills the process and removes its directory.
 pub struct Server {
@@ -76,6 +99,22 @@ impl Server {
         std::fs::create_dir_all(&root).expect("creating the test directory");
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Server { child: None, root, port: 0, raft_port: 0, env, args }
+    }
+
+    /// Starts a server on a copy of the data directory in `archive` (a `.tar.gz` whose top
+    /// directory is `data`), with extra arguments (e.g. the data-group count it was made with).
+    pub async fn start_from_archive(archive: &std::path::Path, args: &[&str], env: &[(String, String)]) -> Server {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut server = Server::prepare(&env, args.iter().map(|a| a.to_string()).collect());
+        let unpacked =
+            Command::new("tar").arg("-xzf").arg(archive).arg("-C").arg(&server.root).status().expect("running tar");
+        assert!(unpacked.success(), "unpacking {}", archive.display());
+        let ports = distinct_free_ports(2);
+        (server.port, server.raft_port) = (ports[0], ports[1]);
+        if let Err(error) = server.spawn_and_wait().await {
+            panic!("shoal did not start: {error}\n--- server log ---\n{}", server.log_tail());
+        }
+        server
     }
 
     /// Starts an `nodes`-node cluster on loopback (node ids 1..=nodes) and waits until every
@@ -185,7 +224,7 @@ impl Server {
             .open(self.log_path())
             .map_err(|e| format!("opening the server log: {e}"))?;
         let log_for_stdout = log.try_clone().map_err(|e| format!("cloning the log handle: {e}"))?;
-        let child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        let child = Command::new(shoal_binary())
             .arg("serve")
             .arg("--data-dir")
             .arg(self.data_dir())
@@ -200,7 +239,7 @@ impl Server {
             .stdout(Stdio::from(log_for_stdout))
             .stderr(Stdio::from(log))
             .spawn()
-            .map_err(|e| format!("spawning {}: {e}", env!("CARGO_BIN_EXE_shoal")))?;
+            .map_err(|e| format!("spawning {}: {e}", shoal_binary()))?;
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {

@@ -1,0 +1,164 @@
+//! The versioned formats of what outlives one build: the application data of every log entry
+//! (stored in RocksDB and sent to followers) and snapshot files. A format number comes first and
+//! is read before the body; every older format has a decoder and a migration to the current one,
+//! so a node of a newer build starts on an older node's data, and an entry or snapshot of a format
+//! this build does not know is refused, never misread.
+//!
+//! | format | what changed |
+//! |---|---|
+//! | proposal 2 | (before envelopes) the postcard encoding of `Proposal` itself, variant 0 or 1 first |
+//! | proposal 3 | envelope: variant 2, the format number, then the postcard body; body layout as format 2 |
+//! | snapshot 1 | (before envelopes) magic `SHLSNAP1`, metadata, bincode of the group state |
+//! | snapshot 2 | magic `SHLSNAPV`, the format number (u16, big endian), then as format 1 |
+//!
+//! A change to the layout of a command, the engine, or openraft's types bumps the format here,
+//! keeps the old layout's types in a module of their own, and adds the migration; the golden-bytes
+//! tests in `raft/tests/format.rs` fail until that is done.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use shoal_engine::command::FORMAT_VERSION;
+use shoal_engine::LogEntry;
+
+use crate::types::{ClusterInfo, Proposal};
+
+/// The format this build writes for a log entry's application data.
+pub const PROPOSAL_FORMAT: u16 = 3;
+/// The oldest proposal format this build reads.
+pub const PROPOSAL_FORMAT_OLDEST: u16 = 2;
+
+/// The layout of the RocksDB store: keys as `store.rs` describes them, values the postcard
+/// encoding of openraft 0.10.0-alpha.37's entries, votes and log ids (the proposal inside an
+/// entry carries its own format). Recorded in the store when it is created; a store of a newer
+/// layout is refused at start.
+pub const STORE_FORMAT: u16 = 1;
+
+/// The format this build writes for snapshot files.
+pub const SNAPSHOT_FORMAT: u16 = 2;
+/// Magic of snapshot format 1, which carried no format number.
+pub const SNAPSHOT_MAGIC_FORMAT_1: &[u8; 8] = b"SHLSNAP1";
+/// Magic of every later snapshot format; the format number follows.
+pub const SNAPSHOT_MAGIC: &[u8; 8] = b"SHLSNAPV";
+
+// The engine's own number in each entry is the proposal format.
+const _: () = assert!(FORMAT_VERSION == PROPOSAL_FORMAT);
+
+/// How a proposal travels and is stored. Variants 0 and 1 are format 2, written before there was
+/// an envelope (postcard puts the variant index first, so they are told apart from the envelope
+/// before anything else is read); variant 2 is the envelope of every later format.
+#[derive(Serialize, Deserialize)]
+enum Wire<'a> {
+    Format2Engine(format_2::LogEntry),
+    Format2SetCluster(ClusterInfo),
+    Envelope {
+        format: u16,
+        #[serde(borrow, with = "serde_bytes")]
+        body: Cow<'a, [u8]>,
+    },
+}
+
+/// The body of format 3: the proposal as it is in memory.
+#[derive(Serialize)]
+enum BodyRef<'a> {
+    Engine(&'a LogEntry),
+    SetCluster(&'a ClusterInfo),
+}
+
+#[derive(Deserialize)]
+enum Body {
+    Engine(LogEntry),
+    SetCluster(ClusterInfo),
+}
+
+impl Serialize for Proposal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let body = match self {
+            Proposal::Engine(entry) => BodyRef::Engine(entry),
+            Proposal::SetCluster(info) => BodyRef::SetCluster(info),
+        };
+        let body = postcard::to_stdvec(&body).map_err(serde::ser::Error::custom)?;
+        Wire::Envelope { format: PROPOSAL_FORMAT, body: Cow::Owned(body) }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Proposal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Proposal, D::Error> {
+        match Wire::deserialize(deserializer)? {
+            Wire::Format2Engine(entry) => Ok(Proposal::Engine(entry.migrate())),
+            Wire::Format2SetCluster(info) => Ok(Proposal::SetCluster(info)),
+            Wire::Envelope { format, body } => decode_envelope(format, &body).map_err(|error| {
+                // Some encodings (postcard) keep only the kind of a custom error: say it here.
+                tracing::error!(%error, "refusing a log entry");
+                serde::de::Error::custom(error)
+            }),
+        }
+    }
+}
+
+/// Why a stored or received entry cannot be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+    #[error("log entry format {format} is not one this build reads ({PROPOSAL_FORMAT_OLDEST} to {PROPOSAL_FORMAT}); upgrade this node")]
+    UnknownProposalFormat { format: u16 },
+    #[error("snapshot format {format} is not one this build reads (1 to {SNAPSHOT_FORMAT}); upgrade this node")]
+    UnknownSnapshotFormat { format: u16 },
+    #[error("the raft store has format {format}; this build reads format {STORE_FORMAT}; upgrade this node")]
+    UnknownStoreFormat { format: u16 },
+    #[error("log entry of format {format} is corrupt: {reason}")]
+    Corrupt { format: u16, reason: String },
+}
+
+fn decode_envelope(format: u16, body: &[u8]) -> Result<Proposal, FormatError> {
+    match format {
+        3 => match postcard::from_bytes::<Body>(body) {
+            Ok(Body::Engine(entry)) => Ok(Proposal::Engine(entry)),
+            Ok(Body::SetCluster(info)) => Ok(Proposal::SetCluster(info)),
+            Err(error) => Err(FormatError::Corrupt { format, reason: error.to_string() }),
+        },
+        _ => Err(FormatError::UnknownProposalFormat { format }),
+    }
+}
+
+/// Checks the format recorded in a store.
+pub fn check_store_format(format: u16) -> Result<(), FormatError> {
+    if format == STORE_FORMAT {
+        Ok(())
+    } else {
+        Err(FormatError::UnknownStoreFormat { format })
+    }
+}
+
+/// Checks the format number of a snapshot file's header.
+pub fn check_snapshot_format(format: u16) -> Result<(), FormatError> {
+    if (1..=SNAPSHOT_FORMAT).contains(&format) {
+        Ok(())
+    } else {
+        Err(FormatError::UnknownSnapshotFormat { format })
+    }
+}
+
+/// Format 2 of a log entry: the engine's `LogEntry` carried its own format number. Its command
+/// layout is the current one (format 3 changed only the framing); when `Command` changes, a
+/// frozen copy of today's `Command` goes here with its conversion.
+mod format_2 {
+    use serde::Deserialize;
+    use shoal_engine::command::FORMAT_VERSION;
+    use shoal_engine::Command;
+
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+    pub struct LogEntry {
+        pub format_version: u16,
+        pub time_ms: u64,
+        pub command: Command,
+    }
+
+    impl LogEntry {
+        /// The same entry in the current format. An entry that claims another engine format
+        /// keeps its number, so the engine refuses it when it applies it.
+        pub fn migrate(self) -> shoal_engine::LogEntry {
+            let format_version = if self.format_version == 2 { FORMAT_VERSION } else { self.format_version };
+            shoal_engine::LogEntry { format_version, time_ms: self.time_ms, command: self.command }
+        }
+    }
+}
