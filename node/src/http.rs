@@ -102,6 +102,14 @@ fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<(String, Map<String, V
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok((action.to_string(), Map::new()));
     }
+    // Bounded before parsing, so a body of tiny values cannot make millions of allocations.
+    let values = json_value_count(body);
+    if values > limits::JSON_VALUES_MAX {
+        return Err(ApiError::serialization(format!(
+            "The request has {values} JSON values; at most {} are accepted.",
+            limits::JSON_VALUES_MAX
+        )));
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(members)) => Ok((action.to_string(), members)),
         Ok(_) => Err(ApiError::serialization("the request body must be a json object")),
@@ -109,11 +117,36 @@ fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<(String, Map<String, V
     }
 }
 
+/// About how many values a JSON text holds: one more than its separators and openings, counted
+/// outside strings. Never less than the real count.
+fn json_value_count(body: &[u8]) -> usize {
+    let mut count = 1;
+    let mut in_string = false;
+    let mut escaped = false;
+    for byte in body {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b',' | b':' | b'[' | b'{' => count += 1,
+            _ => {}
+        }
+    }
+    count
+}
+
 fn parse_query(uri: &Uri, body: &[u8]) -> Result<(String, Map<String, Value>), ApiError> {
-    let mut params: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    params.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    // Bounded while parsing: one more than the model accepts is enough to refuse the request.
+    let pairs = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).chain(form_urlencoded::parse(body));
+    let params: Vec<(String, String)> =
+        pairs.take(query::MAX_QUERY_PARAMS + 1).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let Some(action) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()) else {
         return Err(ApiError::missing_action());
     };
@@ -174,4 +207,17 @@ fn respond(
         headers.insert("x-amzn-query-error", value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_value_count;
+
+    #[test]
+    fn test_json_value_count_counts_values_outside_strings() {
+        assert_eq!(json_value_count(b"{}"), 2);
+        assert_eq!(json_value_count(br#"{"a": 1, "b": [1, 2]}"#), 7);
+        assert_eq!(json_value_count(br#"{"a": "x,y:[{\"z,"}"#), 3);
+        assert!(json_value_count(&b"[0,".repeat(20_000)) > super::limits::JSON_VALUES_MAX);
+    }
 }

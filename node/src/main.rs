@@ -8,9 +8,9 @@ mod error;
 mod failpoints;
 mod http;
 mod limits;
+mod listener;
 mod sqs;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -69,6 +69,13 @@ struct ServeArgs {
     /// After SIGTERM, how long open connections get to finish before they are dropped.
     #[arg(long, env = "SHOAL_SHUTDOWN_GRACE_MS", default_value_t = limits::SHUTDOWN_GRACE_MS)]
     shutdown_grace_ms: u64,
+    /// Open client connections at once; one more is answered 503 and closed.
+    #[arg(long, env = "SHOAL_HTTP_CONNECTIONS_MAX", default_value_t = limits::HTTP_CONNECTIONS_MAX)]
+    http_connections_max: usize,
+    /// A request's headers must arrive within this time; an idle kept-alive connection is
+    /// closed after it.
+    #[arg(long, env = "SHOAL_HTTP_HEADER_TIMEOUT_MS", default_value_t = limits::HTTP_HEADER_TIMEOUT_MS)]
+    http_header_timeout_ms: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -108,7 +115,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cluster = Cluster::start(config, stopping.clone()).await?;
 
     let ticker = tokio::spawn(run_ticker(cluster.clone()));
-    let listener =
+    let http_listener =
         tokio::net::TcpListener::bind(args.http_addr).await.with_context(|| format!("binding {}", args.http_addr))?;
     tracing::info!(
         node = args.node_id,
@@ -118,28 +125,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "shoal is serving"
     );
     let stopping_cluster = cluster.clone();
-    let (signalled, signal_seen) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown_signal().await;
         for broker in stopping_cluster.brokers() {
             broker.begin_shutdown();
         }
-        let _ = signalled.send(());
     };
-    let server = axum::serve(listener, http::router(cluster.clone())).with_graceful_shutdown(shutdown);
     // After the signal, connections get a bounded time to finish; a client that never
     // finishes its request cannot keep the process waiting.
-    let grace_ended = async {
-        if signal_seen.await.is_ok() {
-            tokio::time::sleep(Duration::from_millis(args.shutdown_grace_ms)).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
+    let bounds = listener::Bounds {
+        connections_max: args.http_connections_max.max(1),
+        header_timeout: Duration::from_millis(args.http_header_timeout_ms.max(1)),
+        shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
     };
-    tokio::select! {
-        result = server.into_future() => result?,
-        () = grace_ended => tracing::warn!("connections still open after the shutdown grace period; closing them"),
-    }
+    listener::serve(http_listener, http::router(cluster.clone()), bounds, shutdown).await;
     ticker.abort();
     let _ = ticker.await;
     tracing::info!("http server stopped; stopping the raft groups");
