@@ -14,7 +14,7 @@ use openraft::async_runtime::watch::WatchReceiver;
 use openraft::errors::{InitializeError, RaftError};
 use openraft::{Config, ReadPolicy, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use shoal_engine::outbox::Placement;
 use shoal_engine::{Command, EngineConfig, Reply};
 use shoal_raft::clock::ClusterClock;
@@ -30,8 +30,9 @@ use shoal_sharding::{Shards, METADATA_GROUP};
 
 use crate::broker::Broker;
 use crate::error::ApiError;
+use crate::group_call::{self, CallError, ClusterError, GroupReply, GroupRequest, Leader};
 use crate::limits;
-use crate::sqs::{self, RequestContext};
+use crate::sqs;
 
 /// How this node runs in its cluster; from the command line.
 #[derive(Debug, Clone)]
@@ -264,13 +265,10 @@ impl Cluster {
         entries: Vec<shoal_engine::outbox::OutboxEntry>,
     ) -> Result<(), ApiError> {
         let positions: Vec<u64> = entries.iter().map(|entry| entry.position).collect();
-        let mut members = Map::new();
-        members.insert("SourceGroup".to_string(), Value::from(group));
-        members.insert("Entries".to_string(), Value::String(sqs::encode_outbox_entries(&entries)?));
-        let context = RequestContext { base_url: String::new() };
-        let reply = self.run(target, &context, sqs::IMPORT_ACTION, &members).await?;
-        let refused: Vec<u64> =
-            serde_json::from_value(reply["Refused"].clone()).map_err(|e| ApiError::internal(e.to_string()))?;
+        let request = GroupRequest::Import { source_group: group, entries };
+        let GroupReply::Imported { refused } = self.call(target, request).await? else {
+            return Err(ApiError::internal(format!("unexpected reply to an import into group {target}")));
+        };
         if !refused.is_empty() {
             tracing::warn!(group, target, refused = refused.len(), "the target group refused messages; they go back");
         }
@@ -334,38 +332,31 @@ impl Cluster {
     }
 
     /// Runs a request on the leader of `group`: here, or forwarded there in one hop.
-    pub async fn run(
-        &self,
-        group: GroupId,
-        context: &RequestContext,
-        action: &str,
-        members: &Map<String, Value>,
-    ) -> Result<Value, ApiError> {
+    pub async fn call(&self, group: GroupId, request: GroupRequest) -> Result<GroupReply, ApiError> {
         let leader = self.leader(group).await?;
         if leader == self.node_id {
-            return sqs::dispatch_local(self.broker(group), context, action, members).await;
+            return execute_local(self.broker(group), request).await;
         }
-        let request = ForwardRequest {
-            group,
-            action: action.to_string(),
-            members_json: serde_json::to_vec(members).map_err(|e| ApiError::internal(e.to_string()))?,
-            base_url: context.base_url.clone(),
-        };
-        let mut request = tonic::Request::new(request);
-        request.set_timeout(Duration::from_millis(limits::FORWARD_TIMEOUT_MS) + sqs::wait_time(members));
+        let wait = Duration::from_secs(u64::from(request.wait_seconds()));
+        let forward =
+            ForwardRequest { group, format: group_call::FORWARD_FORMAT, request: group_call::encode(&request)? };
+        let mut forward = tonic::Request::new(forward);
+        forward.set_timeout(Duration::from_millis(limits::FORWARD_TIMEOUT_MS) + wait);
         let mut client = BrokerClient::new(self.channel(leader)?).max_decoding_message_size(limits::FORWARD_BYTES_MAX);
-        let reply = client.forward(request).await.map_err(|status| {
-            ApiError::unavailable(format!(
-                "forwarding to node {leader}, the leader of group {group}: {}",
-                status.message()
-            ))
+        let reply = client.forward(forward).await.map_err(|status| {
+            let error = match status.code() {
+                tonic::Code::DeadlineExceeded => ClusterError::Timeout { group, node: leader },
+                tonic::Code::Unavailable => {
+                    ClusterError::Unreachable { group, node: leader, reason: status.message().to_string() }
+                }
+                _ => ClusterError::OutcomeUnknown { group, reason: format!("node {leader}: {}", status.message()) },
+            };
+            ApiError::from(error)
         })?;
         let reply = reply.into_inner();
-        if reply.error_code.is_empty() {
-            serde_json::from_slice(&reply.body_json).map_err(|e| ApiError::internal(e.to_string()))
-        } else {
-            Err(ApiError::from_wire(reply.error_code, reply.error_query_code, reply.error_status, reply.error_message))
-        }
+        let result: Result<GroupReply, CallError> = group_call::decode(reply.format, &reply.result)
+            .map_err(|reason| ApiError::from(ClusterError::OutcomeUnknown { group, reason }))?;
+        result.map_err(ApiError::from)
     }
 
     /// Waits until this node's replica of `group` is current: it has applied everything the
@@ -411,7 +402,22 @@ fn incoming_without_delay(
 }
 
 fn no_leader(group: GroupId) -> ApiError {
-    ApiError::unavailable(format!("raft group {group} has no leader right now; retry"))
+    ApiError::from(ClusterError::NoLeader { group })
+}
+
+/// Runs a group request on this node, which leads the group of `broker`.
+async fn execute_local(broker: &Broker, request: GroupRequest) -> Result<GroupReply, ApiError> {
+    match request {
+        GroupRequest::Sqs(request) => sqs::dispatch_local(broker, request).await.map(GroupReply::Sqs),
+        GroupRequest::Import { source_group, entries } => {
+            // Like every write: the new leader first applies what its predecessors committed.
+            broker.linearize_once_per_term().await?;
+            match broker.propose(Command::ImportMessages { source_group, entries }).await? {
+                Reply::Imported { refused } => Ok(GroupReply::Imported { refused }),
+                other => Err(ApiError::internal(format!("unexpected reply to ImportMessages: {other:?}"))),
+            }
+        }
+    }
 }
 
 async fn check_identity(db: &Db, config: &ClusterConfig) -> anyhow::Result<()> {
@@ -451,30 +457,21 @@ impl shoal_raft::proto::broker_server::Broker for BrokerService {
         if group > self.cluster.shards.data_groups() {
             return Err(tonic::Status::not_found(format!("no group {group}")));
         }
-        let members: Map<String, Value> = serde_json::from_slice(&request.members_json)
-            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
-        let context = RequestContext { base_url: request.base_url };
+        let call: GroupRequest =
+            group_call::decode(request.format, &request.request).map_err(tonic::Status::invalid_argument)?;
         let broker = self.cluster.broker(group);
         // One hop only: if leadership moved meanwhile, the client retries.
-        let result = if broker.raft().is_leader() {
-            sqs::dispatch_local(broker, &context, &request.action, &members).await
+        let result: Result<GroupReply, CallError> = if broker.raft().is_leader() {
+            execute_local(broker, call).await.map_err(CallError::Service)
         } else {
-            Err(ApiError::unavailable(format!("node {} no longer leads group {group}; retry", self.cluster.node_id)))
+            let leader = broker.raft().metrics().borrow_watched().current_leader;
+            let leader = leader.and_then(|node| {
+                self.cluster.peers.get(&node).map(|address| Leader { node, address: address.clone() })
+            });
+            Err(CallError::Cluster(ClusterError::NotLeader { group, node: self.cluster.node_id, leader }))
         };
-        let reply = match result {
-            Ok(body) => ForwardReply {
-                body_json: serde_json::to_vec(&body).map_err(|e| tonic::Status::internal(e.to_string()))?,
-                ..ForwardReply::default()
-            },
-            Err(error) => ForwardReply {
-                error_code: error.code.to_string(),
-                error_query_code: error.query_code.to_string(),
-                error_message: error.message,
-                error_status: u32::from(error.status),
-                ..ForwardReply::default()
-            },
-        };
-        Ok(tonic::Response::new(reply))
+        let result = group_call::encode(&result).map_err(|error| tonic::Status::internal(error.message))?;
+        Ok(tonic::Response::new(ForwardReply { format: group_call::FORWARD_FORMAT, result }))
     }
 
     async fn read_index(

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use shoal_engine::SqsError;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApiError {
     /// The shape name: JSON `__type` is `com.amazonaws.sqs#<code>`.
     pub code: Cow<'static, str>,
@@ -24,18 +24,6 @@ impl ApiError {
             status,
             sender_fault: status < 500,
             message: message.into(),
-        }
-    }
-
-    /// An error another node produced and forwarded back.
-    pub fn from_wire(code: String, query_code: String, status: u32, message: String) -> ApiError {
-        let status = u16::try_from(status).ok().filter(|s| (400..600).contains(s)).unwrap_or(500);
-        ApiError {
-            code: Cow::Owned(code),
-            query_code: Cow::Owned(query_code),
-            status,
-            sender_fault: status < 500,
-            message,
         }
     }
 

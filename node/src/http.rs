@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::cluster::Cluster;
 use crate::error::ApiError;
 use crate::limits;
-use crate::sqs::{self, query, xml, RequestContext};
+use crate::sqs::{self, query, xml, RequestContext, SqsAction};
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const TARGET_PREFIX: &str = "AmazonSQS.";
@@ -41,7 +41,7 @@ async fn handle(State(cluster): State<Arc<Cluster>>, uri: Uri, headers: HeaderMa
     let protocol = if headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
     let result = serve(&cluster, &uri, &headers, body, protocol).await;
     match result {
-        Ok((action, reply)) => success(protocol, &action, &reply, &request_id),
+        Ok((action, reply)) => success(protocol, action, &reply, &request_id),
         Err(error) => failure(protocol, &error, &request_id),
     }
 }
@@ -52,7 +52,7 @@ async fn serve(
     headers: &HeaderMap,
     body: Body,
     protocol: Protocol,
-) -> Result<(String, Value), ApiError> {
+) -> Result<(SqsAction, Value), ApiError> {
     let read_timeout = Duration::from_millis(limits::HTTP_BODY_READ_TIMEOUT_MS);
     let body = tokio::time::timeout(read_timeout, to_bytes(body, limits::HTTP_BODY_BYTES_MAX))
         .await
@@ -73,7 +73,7 @@ async fn serve(
     if !path.is_empty() && !members.contains_key("QueueUrl") {
         members.insert("QueueUrl".into(), json!(format!("{}/{path}", context.base_url)));
     }
-    let reply = sqs::dispatch(cluster, &context, &action, &members).await?;
+    let reply = sqs::dispatch(cluster, &context, action, &members).await?;
     Ok((action, reply))
 }
 
@@ -94,13 +94,14 @@ fn signing_service(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     (scope.len() == 5).then(|| scope[3].to_ascii_lowercase())
 }
 
-fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<(String, Map<String, Value>), ApiError> {
+fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<(SqsAction, Map<String, Value>), ApiError> {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let Some(action) = target.strip_prefix(TARGET_PREFIX) else {
+    let Some(name) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(ApiError::invalid_action(target));
     };
+    let action = SqsAction::from_name(name).ok_or_else(|| ApiError::invalid_action(name))?;
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((action.to_string(), Map::new()));
+        return Ok((action, Map::new()));
     }
     // Bounded before parsing, so a body of tiny values cannot make millions of allocations.
     let values = json_value_count(body);
@@ -111,7 +112,7 @@ fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<(String, Map<String, V
         )));
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(members)) => Ok((action.to_string(), members)),
+        Ok(Value::Object(members)) => Ok((action, members)),
         Ok(_) => Err(ApiError::serialization("the request body must be a json object")),
         Err(error) => Err(ApiError::serialization(format!("the request body is not valid json: {error}"))),
     }
@@ -142,18 +143,16 @@ fn json_value_count(body: &[u8]) -> usize {
     count
 }
 
-fn parse_query(uri: &Uri, body: &[u8]) -> Result<(String, Map<String, Value>), ApiError> {
+fn parse_query(uri: &Uri, body: &[u8]) -> Result<(SqsAction, Map<String, Value>), ApiError> {
     // Bounded while parsing: one more than the model accepts is enough to refuse the request.
     let pairs = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).chain(form_urlencoded::parse(body));
     let params: Vec<(String, String)> =
         pairs.take(query::MAX_QUERY_PARAMS + 1).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let Some(action) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()) else {
+    let Some(name) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.as_str()) else {
         return Err(ApiError::missing_action());
     };
-    if !sqs::ACTIONS.contains(&action.as_str()) {
-        return Err(ApiError::invalid_action(&action));
-    }
-    let members = match query::form_to_json(&action, &params) {
+    let action = SqsAction::from_name(name).ok_or_else(|| ApiError::invalid_action(name))?;
+    let members = match query::form_to_json(action, &params) {
         Ok(Value::Object(members)) => members,
         Ok(_) => Map::new(),
         Err(query::QueryError::UnknownAction(action)) => return Err(ApiError::invalid_action(&action)),
@@ -163,7 +162,7 @@ fn parse_query(uri: &Uri, body: &[u8]) -> Result<(String, Map<String, Value>), A
     Ok((action, members))
 }
 
-fn success(protocol: Protocol, action: &str, reply: &Value, request_id: &str) -> Response {
+fn success(protocol: Protocol, action: SqsAction, reply: &Value, request_id: &str) -> Response {
     let (content_type, body) = match protocol {
         Protocol::Json => (JSON_CONTENT_TYPE, reply.to_string()),
         Protocol::Query => ("text/xml", xml::json_to_xml_response(action, reply, request_id)),

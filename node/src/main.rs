@@ -6,6 +6,7 @@ mod cluster;
 mod error;
 #[cfg(feature = "failpoints")]
 mod failpoints;
+mod group_call;
 mod http;
 mod limits;
 mod listener;

@@ -22,11 +22,6 @@ impl<'a> Input<'a> {
         Input { members }
     }
 
-    /// The raw members, for what the typed accessors do not cover.
-    pub fn members(&self) -> &'a Map<String, Value> {
-        self.members
-    }
-
     pub fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.members.get(name) {
             None | Some(Value::Null) => Ok(None),

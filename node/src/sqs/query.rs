@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::query_model::{operation, Member, Shape};
+use super::request::SqsAction;
 
 /// Most form parameters one request may carry (ignored ones included). A full SendMessageBatch
 /// with ten attributes on each of its ten entries needs about 400.
@@ -67,8 +68,8 @@ pub enum QueryError {
 
 /// Converts the url-decoded form parameters of a Query request for `action` into the JSON 1.0
 /// request object of that action.
-pub fn form_to_json(action: &str, params: &[(String, String)]) -> Result<Value, QueryError> {
-    let members = operation(action).ok_or_else(|| QueryError::UnknownAction(action.to_string()))?.input;
+pub fn form_to_json(action: SqsAction, params: &[(String, String)]) -> Result<Value, QueryError> {
+    let members = operation(action).ok_or_else(|| QueryError::UnknownAction(action.name().to_string()))?.input;
     if params.len() > MAX_QUERY_PARAMS {
         return Err(QueryError::TooManyParameters { count: params.len(), max: MAX_QUERY_PARAMS });
     }
@@ -302,11 +303,11 @@ mod tests {
     }
 
     fn check(action: &str, pairs: &[(&str, &str)], expected: Value) {
-        assert_eq!(form_to_json(action, &params(pairs)), Ok(expected));
+        assert_eq!(form_to_json(SqsAction::from_name(action).unwrap(), &params(pairs)), Ok(expected));
     }
 
     fn check_error(action: &str, pairs: &[(&str, &str)], expected: QueryError) {
-        assert_eq!(form_to_json(action, &params(pairs)), Err(expected));
+        assert_eq!(form_to_json(SqsAction::from_name(action).unwrap(), &params(pairs)), Err(expected));
     }
 
     const URL: &str = "http://localhost:9324/000000000000/q";
@@ -342,7 +343,7 @@ mod tests {
             .chain([("QueueUrl".to_string(), URL.to_string())])
             .collect();
         let expected = json!({"QueueUrl": URL, "AttributeNames": ["name1", "name2", "name7", "name10"]});
-        assert_eq!(form_to_json("GetQueueAttributes", &pairs), Ok(expected));
+        assert_eq!(form_to_json(SqsAction::GetQueueAttributes, &pairs), Ok(expected));
     }
 
     #[test]
@@ -528,7 +529,7 @@ mod tests {
     #[test]
     fn test_every_action_accepts_an_empty_request() {
         for operation in &OPERATIONS {
-            check(operation.name, &[("Action", operation.name)], json!({}));
+            check(operation.action.name(), &[("Action", operation.action.name())], json!({}));
         }
         assert_eq!(OPERATIONS.len(), 23);
     }
@@ -652,7 +653,7 @@ mod tests {
         let many: Vec<(String, String)> =
             (0..=MAX_QUERY_PARAMS).map(|index| (format!("P{index}"), String::new())).collect();
         assert_eq!(
-            form_to_json("ListQueues", &many),
+            form_to_json(SqsAction::ListQueues, &many),
             Err(QueryError::TooManyParameters { count: MAX_QUERY_PARAMS + 1, max: MAX_QUERY_PARAMS })
         );
         let long = "a.".repeat(MAX_NAME_LENGTH_BYTES);
@@ -661,7 +662,7 @@ mod tests {
 
     #[test]
     fn test_unknown_action_rejected() {
-        check_error("SendMessages", &[], QueryError::UnknownAction("SendMessages".to_string()));
+        assert_eq!(SqsAction::from_name("SendMessages"), None, "an unknown action never reaches the model");
         assert_eq!(
             QueryError::InvalidInteger { name: "DelaySeconds".to_string() }.to_string(),
             "value for parameter DelaySeconds is not a valid integer"

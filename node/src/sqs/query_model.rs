@@ -6,6 +6,8 @@
 //! moved to JSON 1.0, under `MessageSystemAttributeName.N` as the AWS API reference documents it.
 //! Members are listed in model order, which is the order responses write them in.
 
+use super::request::SqsAction;
+
 /// How one JSON member looks on the Query wire.
 #[derive(Debug)]
 pub(super) enum Shape {
@@ -48,15 +50,15 @@ impl Member {
 
 #[derive(Debug)]
 pub(super) struct Operation {
-    pub name: &'static str,
+    pub action: SqsAction,
     pub input: &'static [Member],
     /// `None` for actions whose output is empty: their response has no Result element.
     pub output: Option<&'static [Member]>,
 }
 
-/// The operation called `name`, or `None` for an action SQS does not have.
-pub(super) fn operation(name: &str) -> Option<&'static Operation> {
-    OPERATIONS.iter().find(|operation| operation.name == name)
+/// The model of `action` (every action has one; a test checks).
+pub(super) fn operation(action: SqsAction) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|operation| operation.action == action)
 }
 
 const fn string(json: &'static str) -> Member {
@@ -168,29 +170,37 @@ const MOVE_TASK_RESULT_ENTRY: [Member; 9] = [
 /// Every SQS action.
 pub(super) static OPERATIONS: [Operation; 23] = [
     Operation {
-        name: "CreateQueue",
+        action: SqsAction::CreateQueue,
         input: &[string("QueueName"), ATTRIBUTES, member("tags", &TAG_MAP)],
         output: Some(&[QUEUE_URL]),
     },
-    Operation { name: "DeleteQueue", input: &[QUEUE_URL], output: None },
+    Operation { action: SqsAction::DeleteQueue, input: &[QUEUE_URL], output: None },
     Operation {
-        name: "GetQueueUrl",
+        action: SqsAction::GetQueueUrl,
         input: &[string("QueueName"), string("QueueOwnerAWSAccountId")],
         output: Some(&[QUEUE_URL]),
     },
     Operation {
-        name: "ListQueues",
+        action: SqsAction::ListQueues,
         input: &[string("QueueNamePrefix"), string("NextToken"), integer("MaxResults")],
         output: Some(&[member("QueueUrls", &QUEUE_URLS), string("NextToken")]),
     },
-    Operation { name: "GetQueueAttributes", input: &[QUEUE_URL, ATTRIBUTE_NAMES], output: Some(&[ATTRIBUTES]) },
-    Operation { name: "SetQueueAttributes", input: &[QUEUE_URL, ATTRIBUTES], output: None },
-    Operation { name: "TagQueue", input: &[QUEUE_URL, member("Tags", &TAG_MAP)], output: None },
-    Operation { name: "UntagQueue", input: &[QUEUE_URL, member("TagKeys", &string_list("TagKey"))], output: None },
-    Operation { name: "ListQueueTags", input: &[QUEUE_URL], output: Some(&[member("Tags", &TAG_MAP)]) },
-    Operation { name: "PurgeQueue", input: &[QUEUE_URL], output: None },
     Operation {
-        name: "AddPermission",
+        action: SqsAction::GetQueueAttributes,
+        input: &[QUEUE_URL, ATTRIBUTE_NAMES],
+        output: Some(&[ATTRIBUTES]),
+    },
+    Operation { action: SqsAction::SetQueueAttributes, input: &[QUEUE_URL, ATTRIBUTES], output: None },
+    Operation { action: SqsAction::TagQueue, input: &[QUEUE_URL, member("Tags", &TAG_MAP)], output: None },
+    Operation {
+        action: SqsAction::UntagQueue,
+        input: &[QUEUE_URL, member("TagKeys", &string_list("TagKey"))],
+        output: None,
+    },
+    Operation { action: SqsAction::ListQueueTags, input: &[QUEUE_URL], output: Some(&[member("Tags", &TAG_MAP)]) },
+    Operation { action: SqsAction::PurgeQueue, input: &[QUEUE_URL], output: None },
+    Operation {
+        action: SqsAction::AddPermission,
         input: &[
             QUEUE_URL,
             string("Label"),
@@ -199,10 +209,10 @@ pub(super) static OPERATIONS: [Operation; 23] = [
         ],
         output: None,
     },
-    Operation { name: "RemovePermission", input: &[QUEUE_URL, string("Label")], output: None },
-    Operation { name: "SendMessage", input: &SEND_MESSAGE_INPUT, output: Some(&SEND_MESSAGE_OUTPUT) },
+    Operation { action: SqsAction::RemovePermission, input: &[QUEUE_URL, string("Label")], output: None },
+    Operation { action: SqsAction::SendMessage, input: &SEND_MESSAGE_INPUT, output: Some(&SEND_MESSAGE_OUTPUT) },
     Operation {
-        name: "SendMessageBatch",
+        action: SqsAction::SendMessageBatch,
         input: &[
             QUEUE_URL,
             member("Entries", &list_of("SendMessageBatchRequestEntry", &Shape::Structure(&SEND_BATCH_ENTRY))),
@@ -213,7 +223,7 @@ pub(super) static OPERATIONS: [Operation; 23] = [
         ]),
     },
     Operation {
-        name: "ReceiveMessage",
+        action: SqsAction::ReceiveMessage,
         input: &[
             QUEUE_URL,
             ATTRIBUTE_NAMES,
@@ -226,9 +236,9 @@ pub(super) static OPERATIONS: [Operation; 23] = [
         ],
         output: Some(&[member("Messages", &list_of("Message", &Shape::Structure(&MESSAGE)))]),
     },
-    Operation { name: "DeleteMessage", input: &[QUEUE_URL, string("ReceiptHandle")], output: None },
+    Operation { action: SqsAction::DeleteMessage, input: &[QUEUE_URL, string("ReceiptHandle")], output: None },
     Operation {
-        name: "DeleteMessageBatch",
+        action: SqsAction::DeleteMessageBatch,
         input: &[
             QUEUE_URL,
             member("Entries", &list_of("DeleteMessageBatchRequestEntry", &Shape::Structure(&DELETE_BATCH_ENTRY))),
@@ -239,12 +249,12 @@ pub(super) static OPERATIONS: [Operation; 23] = [
         ]),
     },
     Operation {
-        name: "ChangeMessageVisibility",
+        action: SqsAction::ChangeMessageVisibility,
         input: &[QUEUE_URL, string("ReceiptHandle"), integer("VisibilityTimeout")],
         output: None,
     },
     Operation {
-        name: "ChangeMessageVisibilityBatch",
+        action: SqsAction::ChangeMessageVisibilityBatch,
         input: &[
             QUEUE_URL,
             member(
@@ -258,22 +268,22 @@ pub(super) static OPERATIONS: [Operation; 23] = [
         ]),
     },
     Operation {
-        name: "ListDeadLetterSourceQueues",
+        action: SqsAction::ListDeadLetterSourceQueues,
         input: &[QUEUE_URL, string("NextToken"), integer("MaxResults")],
         output: Some(&[member("queueUrls", &QUEUE_URLS), string("NextToken")]),
     },
     Operation {
-        name: "StartMessageMoveTask",
+        action: SqsAction::StartMessageMoveTask,
         input: &[string("SourceArn"), string("DestinationArn"), integer("MaxNumberOfMessagesPerSecond")],
         output: Some(&[string("TaskHandle")]),
     },
     Operation {
-        name: "CancelMessageMoveTask",
+        action: SqsAction::CancelMessageMoveTask,
         input: &[string("TaskHandle")],
         output: Some(&[string("ApproximateNumberOfMessagesMoved")]),
     },
     Operation {
-        name: "ListMessageMoveTasks",
+        action: SqsAction::ListMessageMoveTasks,
         input: &[string("SourceArn"), integer("MaxResults")],
         output: Some(&[member(
             "Results",
@@ -281,3 +291,15 @@ pub(super) static OPERATIONS: [Operation; 23] = [
         )]),
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_every_action_has_a_query_model() {
+        for action in SqsAction::ALL {
+            assert!(operation(*action).is_some(), "{action:?}");
+        }
+    }
+}

@@ -1,70 +1,66 @@
-//! Queue administration actions.
+//! Queue administration actions, on the node that leads the queue's group (ListQueues and
+//! ListDeadLetterSourceQueues gather every group).
 
-use serde_json::{json, Value};
 use shoal_engine::{limits, Command, Engine, SqsError};
 
-use super::{queue_name_from_url, queue_of, queue_url, Input, RequestContext};
+use super::queue_of;
+use super::reply::{NamePage, SqsReply};
+use super::request::{
+    AddPermission, AttributeNames, CreateQueue, GetQueueUrl, ListDeadLetterSourceQueues, ListQueues, Page, QueueMap,
+    QueueName, RemovePermission, UntagQueue,
+};
 use crate::broker::Broker;
 use crate::cluster::Cluster;
 use crate::error::ApiError;
 
-pub async fn create_queue(broker: &Broker, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
-    let name = input.required_string("QueueName")?;
-    let attributes = input.string_map("Attributes")?;
-    let mut tags = input.string_map("tags")?;
-    tags.extend(input.string_map("Tags")?);
+pub async fn create_queue(broker: &Broker, request: CreateQueue) -> Result<SqsReply, ApiError> {
+    let CreateQueue { name, attributes, tags } = request;
     broker.read(|engine, _| engine.check_create_queue(&name, &attributes))?;
     broker.propose(Command::CreateQueue { name: name.clone(), attributes, tags }).await?;
-    Ok(json!({ "QueueUrl": queue_url(context, &broker.account_id, &name) }))
+    Ok(SqsReply::QueueUrl(name))
 }
 
-pub async fn delete_queue(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
-    let queue = queue_of(broker, input)?;
+pub async fn delete_queue(broker: &Broker, queue: QueueName) -> Result<SqsReply, ApiError> {
+    let queue = queue_of(broker, queue)?;
     broker.propose(Command::DeleteQueue { queue }).await?;
-    Ok(json!({}))
+    Ok(SqsReply::Empty)
 }
 
-pub fn get_queue_url(broker: &Broker, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
-    let name = input.required_string("QueueName")?;
-    if let Some(owner) = input.string("QueueOwnerAWSAccountId")? {
-        if owner != broker.account_id {
-            return Err(ApiError::from(SqsError::QueueDoesNotExist));
-        }
+pub fn get_queue_url(broker: &Broker, request: GetQueueUrl) -> Result<SqsReply, ApiError> {
+    if request.owner_account_id.is_some_and(|owner| owner != broker.account_id) {
+        return Err(ApiError::from(SqsError::QueueDoesNotExist));
     }
-    broker.read(|engine, _| engine.queue(&name).map(|_| ()))?;
-    Ok(json!({ "QueueUrl": queue_url(context, &broker.account_id, &name) }))
-}
-
-/// NextToken is the hex of the last name returned, so it is opaque but needs no state.
-fn decode_token(input: &Input<'_>) -> Result<Option<String>, ApiError> {
-    let Some(token) = input.string("NextToken")? else {
-        return Ok(None);
-    };
-    let invalid = || ApiError::invalid_parameter("value for parameter NextToken is invalid");
-    let bytes = hex::decode(token).map_err(|_| invalid())?;
-    String::from_utf8(bytes).map(Some).map_err(|_| invalid())
-}
-
-/// A page of queue URLs under `member`, with a NextToken when more remain.
-fn url_page(account_id: &str, context: &RequestContext, member: &str, names: &[String], next: Option<String>) -> Value {
-    let urls: Vec<String> = names.iter().map(|name| queue_url(context, account_id, name)).collect();
-    let mut reply = serde_json::Map::new();
-    reply.insert(member.to_string(), json!(urls));
-    if let Some(last) = next {
-        reply.insert("NextToken".to_string(), json!(hex::encode(last)));
-    }
-    Value::Object(reply)
+    broker.read(|engine, _| engine.queue(&request.name).map(|_| ()))?;
+    Ok(SqsReply::QueueUrl(request.name))
 }
 
 /// ListQueues gathers every data group: each is read at its read index (so a queue created
 /// before the call is listed), and the pages are merged in name order.
-pub async fn list_queues(cluster: &Cluster, context: &RequestContext, input: &Input<'_>) -> Result<Value, ApiError> {
-    let prefix = input.string("QueueNamePrefix")?.unwrap_or_default();
-    let max = input.bounded("MaxResults", 1, i64::from(limits::LIST_QUEUES_RESULTS_MAX))?;
-    let start_after = decode_token(input)?;
-    let (names, next) =
-        gather_pages(cluster, max, |engine| engine.list_queues(&prefix, start_after.as_deref(), max)).await?;
-    Ok(url_page(&cluster.account_id, context, "QueueUrls", &names, next))
+pub async fn list_queues(cluster: &Cluster, request: &ListQueues) -> Result<SqsReply, ApiError> {
+    let Page { max_results, start_after } = &request.page;
+    let page = gather_pages(cluster, *max_results, |engine| {
+        engine.list_queues(&request.prefix, start_after.as_deref(), *max_results)
+    })
+    .await?;
+    Ok(SqsReply::QueueUrls(page))
+}
+
+/// ListDeadLetterSourceQueues gathers every data group, like ListQueues: the sources of a
+/// dead-letter queue may be in any group.
+pub async fn list_dead_letter_source_queues(
+    cluster: &Cluster,
+    request: &ListDeadLetterSourceQueues,
+) -> Result<SqsReply, ApiError> {
+    let Page { max_results, start_after } = &request.page;
+    let queue = &request.queue.0;
+    let home = cluster.group_of(queue);
+    cluster.read_index(home).await?;
+    let arn = cluster.broker(home).read(|engine, _| engine.queue(queue).map(|q| q.arn.clone()))?;
+    let page = gather_pages(cluster, *max_results, |engine| {
+        engine.dead_letter_sources_of(&arn, start_after.as_deref(), *max_results)
+    })
+    .await?;
+    Ok(SqsReply::DeadLetterSourceQueues(page))
 }
 
 /// Reads a page of queue names from every data group, each current as of its read index,
@@ -73,7 +69,7 @@ async fn gather_pages(
     cluster: &Cluster,
     max: Option<u32>,
     page_of: impl Fn(&Engine) -> (Vec<String>, Option<String>),
-) -> Result<(Vec<String>, Option<String>), ApiError> {
+) -> Result<NamePage, ApiError> {
     let mut names = Vec::new();
     let mut more = false;
     for group in cluster.shards.data_group_ids() {
@@ -87,95 +83,63 @@ async fn gather_pages(
     more |= names.len() > limit;
     names.truncate(limit);
     let next = if more && max.is_some() { names.last().cloned() } else { None };
-    Ok((names, next))
+    Ok(NamePage { names, next })
 }
 
-pub fn get_queue_attributes(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
-    let queue = queue_of(broker, input)?;
-    let names = input.string_list("AttributeNames")?;
-    let attributes = broker.read(|engine, now| engine.queue_attributes(&queue, &names, now))?;
-    if attributes.is_empty() {
-        return Ok(json!({}));
-    }
-    Ok(json!({ "Attributes": attributes }))
+pub fn get_queue_attributes(broker: &Broker, request: AttributeNames) -> Result<SqsReply, ApiError> {
+    let queue = queue_of(broker, request.queue)?;
+    let attributes = broker.read(|engine, now| engine.queue_attributes(&queue, &request.names, now))?;
+    Ok(SqsReply::Attributes(attributes))
 }
 
-pub async fn set_queue_attributes(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
-    let queue = queue_of(broker, input)?;
-    let attributes = input.string_map("Attributes")?;
-    if attributes.is_empty() {
+pub async fn set_queue_attributes(broker: &Broker, request: QueueMap) -> Result<SqsReply, ApiError> {
+    let queue = queue_of(broker, request.queue)?;
+    if request.map.is_empty() {
         return Err(ApiError::missing_parameter("Attributes"));
     }
-    broker.propose(Command::SetQueueAttributes { queue, attributes }).await?;
-    Ok(json!({}))
+    broker.propose(Command::SetQueueAttributes { queue, attributes: request.map }).await?;
+    Ok(SqsReply::Empty)
 }
 
-pub async fn tag_queue(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
-    let queue = queue_of(broker, input)?;
-    let tags = input.string_map("Tags")?;
-    if tags.is_empty() {
+pub async fn tag_queue(broker: &Broker, request: QueueMap) -> Result<SqsReply, ApiError> {
+    let queue = queue_of(broker, request.queue)?;
+    if request.map.is_empty() {
         return Err(ApiError::missing_parameter("Tags"));
     }
-    broker.propose(Command::TagQueue { queue, tags }).await?;
-    Ok(json!({}))
+    broker.propose(Command::TagQueue { queue, tags: request.map }).await?;
+    Ok(SqsReply::Empty)
 }
 
-pub async fn untag_queue(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
-    let queue = queue_of(broker, input)?;
-    let keys = input.string_list("TagKeys")?;
-    if keys.is_empty() {
+pub async fn untag_queue(broker: &Broker, request: UntagQueue) -> Result<SqsReply, ApiError> {
+    let queue = queue_of(broker, request.queue)?;
+    if request.keys.is_empty() {
         return Err(ApiError::missing_parameter("TagKeys"));
     }
-    broker.propose(Command::UntagQueue { queue, keys }).await?;
-    Ok(json!({}))
+    broker.propose(Command::UntagQueue { queue, keys: request.keys }).await?;
+    Ok(SqsReply::Empty)
 }
 
-pub fn list_queue_tags(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
-    let queue = queue_of(broker, input)?;
+pub fn list_queue_tags(broker: &Broker, queue: QueueName) -> Result<SqsReply, ApiError> {
+    let queue = queue_of(broker, queue)?;
     let tags = broker.read(|engine, _| engine.queue(&queue).map(|q| q.tags.clone()))?;
-    if tags.is_empty() {
-        return Ok(json!({}));
-    }
-    Ok(json!({ "Tags": tags }))
+    Ok(SqsReply::Tags(tags))
 }
 
-pub async fn purge_queue(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
-    let queue = queue_of(broker, input)?;
+pub async fn purge_queue(broker: &Broker, queue: QueueName) -> Result<SqsReply, ApiError> {
+    let queue = queue_of(broker, queue)?;
     broker.propose(Command::PurgeQueue { queue }).await?;
-    Ok(json!({}))
+    Ok(SqsReply::Empty)
 }
 
-pub async fn add_permission(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
-    let queue = queue_of(broker, input)?;
-    let label = input.required_string("Label")?;
-    let account_ids = input.string_list("AWSAccountIds")?;
-    let actions = input.string_list("Actions")?;
+pub async fn add_permission(broker: &Broker, request: AddPermission) -> Result<SqsReply, ApiError> {
+    let AddPermission { queue, label, account_ids, actions } = request;
+    let queue = queue_of(broker, queue)?;
     broker.propose(Command::AddPermission { queue, label, account_ids, actions }).await?;
-    Ok(json!({}))
+    Ok(SqsReply::Empty)
 }
 
-pub async fn remove_permission(broker: &Broker, input: &Input<'_>) -> Result<Value, ApiError> {
-    let queue = queue_of(broker, input)?;
-    let label = input.required_string("Label")?;
-    broker.propose(Command::RemovePermission { queue, label }).await?;
-    Ok(json!({}))
-}
-
-/// ListDeadLetterSourceQueues gathers every data group, like ListQueues: the sources of a
-/// dead-letter queue may be in any group.
-pub async fn list_dead_letter_source_queues(
-    cluster: &Cluster,
-    context: &RequestContext,
-    input: &Input<'_>,
-) -> Result<Value, ApiError> {
-    let url = input.required_string("QueueUrl")?;
-    let queue = queue_name_from_url(&url, &cluster.account_id)?;
-    let max = input.bounded("MaxResults", 1, i64::from(limits::LIST_QUEUES_RESULTS_MAX))?;
-    let start_after = decode_token(input)?;
-    let home = cluster.group_of(&queue);
-    cluster.read_index(home).await?;
-    let arn = cluster.broker(home).read(|engine, _| engine.queue(&queue).map(|q| q.arn.clone()))?;
-    let (names, next) =
-        gather_pages(cluster, max, |engine| engine.dead_letter_sources_of(&arn, start_after.as_deref(), max)).await?;
-    Ok(url_page(&cluster.account_id, context, "queueUrls", &names, next))
+pub async fn remove_permission(broker: &Broker, request: RemovePermission) -> Result<SqsReply, ApiError> {
+    let queue = queue_of(broker, request.queue)?;
+    broker.propose(Command::RemovePermission { queue, label: request.label }).await?;
+    Ok(SqsReply::Empty)
 }

@@ -12,8 +12,8 @@
 //!   `<Tag><Key>..</Key><Value>..</Value></Tag>`, batch results repeated `<...ResultEntry>`.
 //! - Members are written in model order; members the model does not know are written after them
 //!   as elements of the same name (arrays as repeated elements), so nothing is silently lost.
-//!   `null` members are left out. Member names that are not plain XML names are dropped, and the
-//!   action name keeps only ASCII letters and digits, so the document is always well-formed.
+//!   `null` members are left out. Member names that are not plain XML names are dropped, so the
+//!   document is always well-formed (action names come from the one table of actions).
 //! - Text is escaped: `& < > " '` as entities, `\r` as `&#xD;` so it survives XML line-end
 //!   normalisation, and characters XML 1.0 forbids (most C0 controls, U+FFFE, U+FFFF) as U+FFFD,
 //!   because even a character reference to them is not well-formed XML 1.0.
@@ -23,14 +23,15 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use super::query_model::{operation, Member, Shape};
+use super::request::SqsAction;
 
 /// The XML namespace of every SQS Query response.
 pub const XML_NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
 
 /// Renders the JSON 1.0 response object `result` of `action` as the Query protocol XML document.
-pub fn json_to_xml_response(action: &str, result: &Value, request_id: &str) -> String {
-    let action: String = action.chars().filter(char::is_ascii_alphanumeric).collect();
-    let output = operation(&action).map(|operation| operation.output);
+pub fn json_to_xml_response(action: SqsAction, result: &Value, request_id: &str) -> String {
+    let output = operation(action).map(|operation| operation.output);
+    let action = action.name();
     let mut content = String::new();
     if let Value::Object(object) = result {
         render_structure(&mut content, output.flatten().unwrap_or(&[]), object);
@@ -180,6 +181,7 @@ mod tests {
             "<?xml version=\"1.0\"?><{action}Response xmlns=\"{XML_NAMESPACE}\">{expected_result}\
              <ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></{action}Response>"
         );
+        let action = SqsAction::from_name(action).unwrap();
         assert_eq!(json_to_xml_response(action, &result, "req-1"), expected);
     }
 
@@ -191,7 +193,7 @@ mod tests {
 
     #[test]
     fn test_response_create_queue_full_document() {
-        let xml = json_to_xml_response("CreateQueue", &json!({"QueueUrl": "http://h/1/q"}), "id-9");
+        let xml = json_to_xml_response(SqsAction::CreateQueue, &json!({"QueueUrl": "http://h/1/q"}), "id-9");
         assert_eq!(
             xml,
             "<?xml version=\"1.0\"?><CreateQueueResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">\
@@ -202,8 +204,11 @@ mod tests {
 
     #[test]
     fn test_response_without_output_has_no_result() {
-        let without_output: Vec<&str> =
-            OPERATIONS.iter().filter(|operation| operation.output.is_none()).map(|operation| operation.name).collect();
+        let without_output: Vec<&str> = OPERATIONS
+            .iter()
+            .filter(|operation| operation.output.is_none())
+            .map(|operation| operation.action.name())
+            .collect();
         assert_eq!(without_output.len(), 9);
         for action in without_output {
             check(action, json!({}), "");
@@ -340,13 +345,11 @@ mod tests {
             "<GetQueueUrlResult><QueueUrl>u</QueueUrl><Extra>1</Extra><Extra>two</Extra>\
              <Nested><Flag>false</Flag></Nested></GetQueueUrlResult>",
         );
-        check("FutureAction", json!({"A": "b"}), "<FutureActionResult><A>b</A></FutureActionResult>");
-        check("FutureAction", json!({}), "");
     }
 
     #[test]
-    fn test_response_action_and_request_id_sanitized() {
-        let xml = json_to_xml_response("Purge<Queue>", &json!({}), "a&b");
+    fn test_response_request_id_escaped() {
+        let xml = json_to_xml_response(SqsAction::PurgeQueue, &json!({}), "a&b");
         assert_eq!(
             xml,
             format!(
