@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::errors::{InitializeError, RaftError};
-use openraft::{Config, ReadPolicy, SnapshotPolicy};
+use openraft::{Config, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shoal_engine::outbox::Placement;
@@ -22,7 +22,7 @@ use shoal_raft::network::{LocalGroups, NetworkFactory, Peers};
 use shoal_raft::proto::broker_client::BrokerClient;
 use shoal_raft::proto::broker_server::BrokerServer;
 use shoal_raft::proto::raft_server::RaftServer;
-use shoal_raft::proto::{ForwardReply, ForwardRequest, ReadIndexReply, ReadIndexRequest};
+use shoal_raft::proto::{ForwardReply, ForwardRequest};
 use shoal_raft::state::StateMachine;
 use shoal_raft::store::Db;
 use shoal_raft::{ClusterInfo, GroupId, NodeInfo, Proposal, Response, ShoalRaft};
@@ -358,33 +358,6 @@ impl Cluster {
             .map_err(|reason| ApiError::from(ClusterError::OutcomeUnknown { group, reason }))?;
         result.map_err(ApiError::from)
     }
-
-    /// Waits until this node's replica of `group` is current: it has applied everything the
-    /// leader had committed when the call began.
-    pub async fn read_index(&self, group: GroupId) -> Result<(), ApiError> {
-        let leader = self.leader(group).await?;
-        let broker = self.broker(group);
-        if leader == self.node_id {
-            return broker.linearize().await;
-        }
-        let mut client = BrokerClient::new(self.channel(leader)?);
-        let mut request = tonic::Request::new(ReadIndexRequest { group });
-        request.set_timeout(Duration::from_millis(limits::FORWARD_TIMEOUT_MS));
-        let reply = client.read_index(request).await.map_err(|status| {
-            ApiError::unavailable(format!("read index from node {leader} for group {group}: {}", status.message()))
-        })?;
-        let Some(index) = reply.into_inner().index else {
-            return Err(no_leader(group));
-        };
-        let wait = Duration::from_millis(limits::FORWARD_TIMEOUT_MS);
-        broker
-            .raft()
-            .wait(Some(wait))
-            .applied_index_at_least(Some(index), "read index")
-            .await
-            .map_err(|e| ApiError::unavailable(format!("group {group} did not catch up: {e}")))?;
-        Ok(())
-    }
 }
 
 /// Accepted peer connections with TCP_NODELAY: tonic sets it only on listeners it binds
@@ -409,6 +382,7 @@ fn no_leader(group: GroupId) -> ApiError {
 async fn execute_local(broker: &Broker, request: GroupRequest) -> Result<GroupReply, ApiError> {
     match request {
         GroupRequest::Sqs(request) => sqs::dispatch_local(broker, request).await.map(GroupReply::Sqs),
+        GroupRequest::SqsQuery(query) => sqs::peer::answer(broker, query).await.map(GroupReply::SqsAnswer),
         GroupRequest::Import { source_group, entries } => {
             // Like every write: the new leader first applies what its predecessors committed.
             broker.linearize_once_per_term().await?;
@@ -472,21 +446,5 @@ impl shoal_raft::proto::broker_server::Broker for BrokerService {
         };
         let result = group_call::encode(&result).map_err(|error| tonic::Status::internal(error.message))?;
         Ok(tonic::Response::new(ForwardReply { format: group_call::FORWARD_FORMAT, result }))
-    }
-
-    async fn read_index(
-        &self,
-        request: tonic::Request<ReadIndexRequest>,
-    ) -> Result<tonic::Response<ReadIndexReply>, tonic::Status> {
-        let group = request.into_inner().group;
-        if group > self.cluster.shards.data_groups() {
-            return Err(tonic::Status::not_found(format!("no group {group}")));
-        }
-        let raft = self.cluster.broker(group).raft();
-        let reply = match raft.get_read_linearizer(ReadPolicy::ReadIndex).await {
-            Ok(linearizer) => ReadIndexReply { index: Some(linearizer.read_log_id().log_id().index()), leader: None },
-            Err(_) => ReadIndexReply { index: None, leader: raft.metrics().borrow_watched().current_leader },
-        };
-        Ok(tonic::Response::new(reply))
     }
 }

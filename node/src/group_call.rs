@@ -9,6 +9,7 @@ use shoal_raft::GroupId;
 
 use crate::error::ApiError;
 use crate::limits;
+use crate::sqs::peer::{SqsAnswer, SqsQuery};
 use crate::sqs::{SqsReply, SqsRequest};
 
 /// The encoding of a forwarded request and its reply. A node refuses another number, so nodes
@@ -18,6 +19,8 @@ pub const FORWARD_FORMAT: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupRequest {
     Sqs(SqsRequest),
+    /// A question about the group's queues from a request that spans groups.
+    SqsQuery(SqsQuery),
     /// Takes a batch of another group's outbox (node to node only).
     Import {
         source_group: GroupId,
@@ -28,6 +31,7 @@ pub enum GroupRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupReply {
     Sqs(SqsReply),
+    SqsAnswer(SqsAnswer),
     /// Outbox positions the importing group refused.
     Imported {
         refused: Vec<u64>,
@@ -39,7 +43,7 @@ impl GroupRequest {
     pub fn wait_seconds(&self) -> u32 {
         match self {
             GroupRequest::Sqs(request) => request.wait_seconds(),
-            GroupRequest::Import { .. } => 0,
+            GroupRequest::SqsQuery(_) | GroupRequest::Import { .. } => 0,
         }
     }
 }

@@ -13,6 +13,9 @@ use common::{create_queue, Server};
 const TIMEOUT_SECONDS: u64 = 4;
 /// A message may come back this much later than its deadline (polling and scheduling).
 const LATE_TOLERANCE: Duration = Duration::from_millis(1000);
+/// The cluster clock slews toward a stepped wall clock by 0.1%: over the timeout that moves the
+/// deadline by 4 ms; no more than this early is allowed.
+const SLEW_TOLERANCE: Duration = Duration::from_millis(10);
 /// Between two polls for the message.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -36,24 +39,36 @@ async fn start_with_faketime() -> (Server, ClockFile) {
     (server, clock)
 }
 
-/// Polls until the message is receivable; returns how long after `since` it was.
-async fn wait_until_receivable(client: &aws_sdk_sqs::Client, url: &str, since: Instant) -> Duration {
+/// Polls until the message is receivable; returns when it was seen.
+async fn wait_until_receivable(client: &aws_sdk_sqs::Client, url: &str, since: Instant) -> Instant {
     let bound = Duration::from_secs(TIMEOUT_SECONDS) + LATE_TOLERANCE + Duration::from_secs(5);
     loop {
         let received = common::receive(client, url, 1, 0).await;
         if let Some(message) = received.first() {
+            let seen_at = Instant::now();
             common::delete(client, url, message).await;
-            return since.elapsed();
+            return seen_at;
         }
         assert!(since.elapsed() < bound, "the message did not come back within {bound:?}");
         tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
 
-fn check_on_time(what: &str, step_seconds: i64, elapsed: Duration) {
+/// The server started the timer after `requested_at` (when the request was sent) and before
+/// `answered_at` (when its answer arrived): the message must be seen no earlier than the
+/// timeout after the first, and at most the tolerance later than the timeout after the second.
+fn check_on_time(what: &str, step_seconds: i64, requested_at: Instant, answered_at: Instant, seen_at: Instant) {
     let deadline = Duration::from_secs(TIMEOUT_SECONDS);
-    assert!(elapsed >= deadline, "{what} came back early after a {step_seconds:+} s step: {elapsed:?}");
-    assert!(elapsed <= deadline + LATE_TOLERANCE, "{what} came back late after a {step_seconds:+} s step: {elapsed:?}");
+    let since_request = seen_at - requested_at;
+    let since_answer = seen_at.saturating_duration_since(answered_at);
+    assert!(
+        since_request + SLEW_TOLERANCE >= deadline,
+        "{what} came back early after a {step_seconds:+} s step: {since_request:?}"
+    );
+    assert!(
+        since_answer <= deadline + LATE_TOLERANCE,
+        "{what} came back late after a {step_seconds:+} s step: {since_answer:?}"
+    );
 }
 
 #[tokio::test]
@@ -65,16 +80,17 @@ async fn test_clock_steps_on_the_leader_move_no_visibility_or_delay_deadline() {
     for step_seconds in [300, -300, 300] {
         // A received message is in flight when the wall clock steps.
         common::send(&client, &url, "in flight").await;
+        let requested_at = Instant::now();
         let received = common::receive_with_visibility(&client, &url, 1, TIMEOUT_SECONDS as i32).await;
         let received_at = Instant::now();
         assert_eq!(received.len(), 1);
         wall_offset += step_seconds;
         clock.set(wall_offset);
-        let elapsed = wait_until_receivable(&client, &url, received_at).await;
-        check_on_time("an in-flight message", step_seconds, elapsed);
+        let seen_at = wait_until_receivable(&client, &url, received_at).await;
+        check_on_time("an in-flight message", step_seconds, requested_at, received_at, seen_at);
 
         // A delayed message sent just after the step.
-        let sent_at = Instant::now();
+        let requested_at = Instant::now();
         client
             .send_message()
             .queue_url(&url)
@@ -83,8 +99,9 @@ async fn test_clock_steps_on_the_leader_move_no_visibility_or_delay_deadline() {
             .send()
             .await
             .expect("SendMessage");
-        let elapsed = wait_until_receivable(&client, &url, sent_at).await;
-        check_on_time("a delayed message", step_seconds, elapsed);
+        let sent_at = Instant::now();
+        let seen_at = wait_until_receivable(&client, &url, sent_at).await;
+        check_on_time("a delayed message", step_seconds, requested_at, sent_at, seen_at);
     }
     let _ = std::fs::remove_file(&clock.0);
 }

@@ -5,6 +5,7 @@
 
 mod input;
 mod messages;
+pub mod peer;
 pub mod query;
 mod query_model;
 mod queues;
@@ -25,7 +26,8 @@ pub use input::Input;
 pub use reply::SqsReply;
 pub use request::{ActionKind, SqsAction, SqsRequest};
 
-use request::{queue_name_from_arn, QueueName, Routing};
+use peer::{SqsAnswer, SqsQuery};
+use request::{queue_name_from_arn, Page, QueueName, Routing};
 
 /// Where a request came in, to build queue URLs the client can reach.
 pub struct RequestContext {
@@ -98,14 +100,11 @@ async fn check_remote_dead_letter_target(
     if target_group == group {
         return Ok(());
     }
-    cluster.read_index(target_group).await?;
-    let source_arn = cluster.broker(group).read(|engine, _| engine.queue_arn(source));
+    let source_arn = peer::queue_arn(cluster, source);
     // A FIFO queue's name ends in .fifo, so the kind is known before the queue exists.
     let source_fifo = source.ends_with(".fifo");
-    cluster
-        .broker(target_group)
-        .read(|engine, _| engine.check_dead_letter_target(&target, &source_arn, source_fifo))?;
-    Ok(())
+    let query = SqsQuery::DeadLetterTarget { target, source_arn, source_fifo };
+    peer::expect_fine(peer::ask(cluster, target_group, query).await?)
 }
 
 /// For StartMessageMoveTask: checks a destination in another group against that group, and
@@ -120,16 +119,15 @@ async fn check_move_task_elsewhere(
     if let Some(destination) = destination_arn.and_then(queue_name_from_arn) {
         let destination_group = cluster.group_of(destination);
         if destination_group != group {
-            cluster.read_index(destination_group).await?;
-            let fifo =
-                cluster.broker(destination_group).read(|engine, _| engine.queue(destination).map(|q| q.is_fifo()));
-            match fifo {
-                Err(_) => {
+            let query = SqsQuery::IsFifo { name: destination.to_string() };
+            match peer::ask(cluster, destination_group, query).await {
+                Err(error) if error.code == "QueueDoesNotExist" => {
                     return Err(ApiError::from(SqsError::ResourceNotFound(
                         "the destination queue does not exist".to_string(),
                     )))
                 }
-                Ok(fifo) if fifo != source_fifo => {
+                Err(error) => return Err(error),
+                Ok(SqsAnswer::Fifo(fifo)) if fifo != source_fifo => {
                     return Err(ApiError::invalid_parameter(
                         "the destination queue must be of the same type (fifo or standard) as the source queue",
                     ))
@@ -139,11 +137,12 @@ async fn check_move_task_elsewhere(
         }
     }
     for other in cluster.shards.data_group_ids().filter(|g| *g != group) {
-        cluster.read_index(other).await?;
-        let (sources, _) =
-            cluster.broker(other).read(|engine, _| engine.dead_letter_sources_of(source_arn, None, Some(1)));
-        if !sources.is_empty() {
-            return Ok(true);
+        let page = Page { max_results: Some(1), start_after: None };
+        let query = SqsQuery::DeadLetterSources { arn: source_arn.to_string(), page };
+        if let SqsAnswer::Names(sources) = peer::ask(cluster, other, query).await? {
+            if !sources.names.is_empty() {
+                return Ok(true);
+            }
         }
     }
     Ok(false)

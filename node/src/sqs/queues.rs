@@ -1,12 +1,13 @@
 //! Queue administration actions, on the node that leads the queue's group (ListQueues and
 //! ListDeadLetterSourceQueues gather every group).
 
-use shoal_engine::{limits, Command, Engine, SqsError};
+use shoal_engine::{Command, SqsError};
 
+use super::peer::{self, SqsAnswer, SqsQuery};
 use super::queue_of;
-use super::reply::{NamePage, SqsReply};
+use super::reply::SqsReply;
 use super::request::{
-    AddPermission, AttributeNames, CreateQueue, GetQueueUrl, ListDeadLetterSourceQueues, ListQueues, Page, QueueMap,
+    AddPermission, AttributeNames, CreateQueue, GetQueueUrl, ListDeadLetterSourceQueues, ListQueues, QueueMap,
     QueueName, RemovePermission, UntagQueue,
 };
 use crate::broker::Broker;
@@ -34,14 +35,12 @@ pub fn get_queue_url(broker: &Broker, request: GetQueueUrl) -> Result<SqsReply, 
     Ok(SqsReply::QueueUrl(request.name))
 }
 
-/// ListQueues gathers every data group: each is read at its read index (so a queue created
-/// before the call is listed), and the pages are merged in name order.
+/// ListQueues gathers every data group: each group's leader answers at its read index (so a
+/// queue created before the call is listed), and the pages are merged in name order.
 pub async fn list_queues(cluster: &Cluster, request: &ListQueues) -> Result<SqsReply, ApiError> {
-    let Page { max_results, start_after } = &request.page;
-    let page = gather_pages(cluster, *max_results, |engine| {
-        engine.list_queues(&request.prefix, start_after.as_deref(), *max_results)
-    })
-    .await?;
+    let prefix = &request.prefix;
+    let page = peer::gather_pages(cluster, &request.page, |page| SqsQuery::QueueNames { prefix: prefix.clone(), page })
+        .await?;
     Ok(SqsReply::QueueUrls(page))
 }
 
@@ -51,39 +50,15 @@ pub async fn list_dead_letter_source_queues(
     cluster: &Cluster,
     request: &ListDeadLetterSourceQueues,
 ) -> Result<SqsReply, ApiError> {
-    let Page { max_results, start_after } = &request.page;
     let queue = &request.queue.0;
     let home = cluster.group_of(queue);
-    cluster.read_index(home).await?;
-    let arn = cluster.broker(home).read(|engine, _| engine.queue(queue).map(|q| q.arn.clone()))?;
-    let page = gather_pages(cluster, *max_results, |engine| {
-        engine.dead_letter_sources_of(&arn, start_after.as_deref(), *max_results)
-    })
-    .await?;
+    let SqsAnswer::Arn(arn) = peer::ask(cluster, home, SqsQuery::QueueArn { name: queue.clone() }).await? else {
+        return Err(ApiError::internal("a queue's ARN was answered with something else"));
+    };
+    let page =
+        peer::gather_pages(cluster, &request.page, |page| SqsQuery::DeadLetterSources { arn: arn.clone(), page })
+            .await?;
     Ok(SqsReply::DeadLetterSourceQueues(page))
-}
-
-/// Reads a page of queue names from every data group, each current as of its read index,
-/// and merges them into one page of at most `max` names (the default maximum without).
-async fn gather_pages(
-    cluster: &Cluster,
-    max: Option<u32>,
-    page_of: impl Fn(&Engine) -> (Vec<String>, Option<String>),
-) -> Result<NamePage, ApiError> {
-    let mut names = Vec::new();
-    let mut more = false;
-    for group in cluster.shards.data_group_ids() {
-        cluster.read_index(group).await?;
-        let (page, next) = cluster.broker(group).read(|engine, _| page_of(engine));
-        more |= next.is_some();
-        names.extend(page);
-    }
-    names.sort();
-    let limit = max.unwrap_or(limits::LIST_QUEUES_RESULTS_MAX) as usize;
-    more |= names.len() > limit;
-    names.truncate(limit);
-    let next = if more && max.is_some() { names.last().cloned() } else { None };
-    Ok(NamePage { names, next })
 }
 
 pub fn get_queue_attributes(broker: &Broker, request: AttributeNames) -> Result<SqsReply, ApiError> {
