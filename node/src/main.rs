@@ -1,16 +1,6 @@
 //! The `shoal` binary: `shoal serve` runs one node of a Shoal cluster. With no `--peers` it is
-//! a complete single-node broker on an embedded RocksDB.
-
-mod broker;
-mod cluster;
-mod error;
-#[cfg(feature = "failpoints")]
-mod failpoints;
-mod group_call;
-mod http;
-mod limits;
-mod listener;
-mod sqs;
+//! a complete single-node broker on an embedded RocksDB. Configuration and wiring only: the
+//! cluster layer is `shoal-cluster`, the front door `shoal-api`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +12,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shoal_engine::EngineConfig;
 
-use crate::cluster::{Cluster, ClusterConfig};
+use shoal_api::{http, limits as api_limits, listener, ApiCluster, ApiService};
+use shoal_cluster::{limits, parse_peers, Cluster, ClusterConfig};
 
 #[derive(Parser)]
 #[command(name = "shoal", version, about = "an SQS-compatible message broker")]
@@ -68,14 +59,14 @@ struct ServeArgs {
     #[arg(long, env = "SHOAL_REGION", default_value = "us-east-1")]
     region: String,
     /// After SIGTERM, how long open connections get to finish before they are dropped.
-    #[arg(long, env = "SHOAL_SHUTDOWN_GRACE_MS", default_value_t = limits::SHUTDOWN_GRACE_MS)]
+    #[arg(long, env = "SHOAL_SHUTDOWN_GRACE_MS", default_value_t = api_limits::SHUTDOWN_GRACE_MS)]
     shutdown_grace_ms: u64,
     /// Open client connections at once; one more is answered 503 and closed.
-    #[arg(long, env = "SHOAL_HTTP_CONNECTIONS_MAX", default_value_t = limits::HTTP_CONNECTIONS_MAX)]
+    #[arg(long, env = "SHOAL_HTTP_CONNECTIONS_MAX", default_value_t = api_limits::HTTP_CONNECTIONS_MAX)]
     http_connections_max: usize,
     /// A request's headers must arrive within this time; an idle kept-alive connection is
     /// closed after it.
-    #[arg(long, env = "SHOAL_HTTP_HEADER_TIMEOUT_MS", default_value_t = limits::HTTP_HEADER_TIMEOUT_MS)]
+    #[arg(long, env = "SHOAL_HTTP_HEADER_TIMEOUT_MS", default_value_t = api_limits::HTTP_HEADER_TIMEOUT_MS)]
     http_header_timeout_ms: u64,
 }
 
@@ -99,7 +90,7 @@ fn main() -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
-    let mut peers = cluster::parse_peers(&args.peers).map_err(|e| anyhow::anyhow!("--peers: {e}"))?;
+    let mut peers = parse_peers(&args.peers).map_err(|e| anyhow::anyhow!("--peers: {e}"))?;
     if peers.is_empty() {
         peers.insert(args.node_id, args.raft_addr.to_string());
     }
@@ -113,7 +104,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         snapshot_entries: args.snapshot_entries.max(1),
     };
     let stopping = Arc::new(AtomicBool::new(false));
-    let cluster = Cluster::start(config, stopping.clone()).await?;
+    let cluster: Arc<ApiCluster> = Cluster::start(config, stopping.clone(), Arc::new(ApiService)).await?;
 
     let ticker = tokio::spawn(run_ticker(cluster.clone()));
     let http_listener =
@@ -152,13 +143,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_ticker(cluster: Arc<Cluster>) {
+async fn run_ticker(cluster: Arc<ApiCluster>) {
     let mut interval = tokio::time::interval(Duration::from_millis(limits::TICK_INTERVAL_MS));
     loop {
         interval.tick().await;
-        for broker in cluster.brokers().iter().skip(1) {
+        for broker in cluster.brokers().iter().filter(|broker| broker.group != shoal_sharding::METADATA_GROUP) {
             if let Err(error) = broker.tick_if_needed().await {
-                tracing::warn!(group = broker.group, message = %error.message, "tick failed");
+                tracing::warn!(group = broker.group, %error, "tick failed");
             }
         }
     }

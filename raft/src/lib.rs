@@ -18,11 +18,5 @@ pub mod state;
 pub mod store;
 pub mod types;
 
-/// Code generated from `proto/shoal_cluster.proto`.
-pub mod proto {
-    #![allow(clippy::all, clippy::pedantic, missing_docs)]
-    tonic::include_proto!("shoal.cluster.v1");
-}
-
 pub use shoal_sharding::GroupId;
 pub use types::{ClusterInfo, NodeInfo, Proposal, Response, ShoalRaft, TypeConfig};

@@ -7,3 +7,9 @@ pub const CLOCK_SLEW_PER_SECOND_MS: u64 = 1;
 pub const TIME_MS_MAX: u64 = shoal_engine::limits::TIME_MS_MAX;
 
 const _: () = assert!(CLOCK_SLEW_PER_SECOND_MS > 0 && CLOCK_SLEW_PER_SECOND_MS < 1000);
+
+/// Largest Raft message a node decodes from a peer (appends, votes, snapshot chunks). An append
+/// carries at most `RAFT_MAX_PAYLOAD_ENTRIES` (256, shoal-cluster) entries, each no larger than
+/// the request it came from (an 8 MiB body at most), so 2 GiB; this leaves room, and refuses
+/// anything a peer could only send by mistake or malice instead of `usize::MAX`.
+pub const RAFT_MESSAGE_BYTES_MAX: usize = 4 * 1024 * 1024 * 1024 - 1;

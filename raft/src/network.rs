@@ -24,11 +24,11 @@ use tokio::io::AsyncWriteExt;
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::proto::raft_client::RaftClient;
-use crate::proto::{RaftMessage, SnapshotChunk};
 use crate::state::{Shared, SnapshotFile};
 use crate::types::{NodeInfo, ShoalRaft, TypeConfig};
 use crate::GroupId;
+use shoal_proto::raft::raft_client::RaftClient;
+use shoal_proto::raft::{RaftMessage, SnapshotChunk};
 
 /// How long a connection attempt to a peer may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -137,7 +137,9 @@ fn decode_answer<T: DeserializeOwned>(target: u64, answer: &RaftMessage) -> Resu
 impl Connection {
     fn client(&self) -> Result<RaftClient<Channel>, RPCError<TypeConfig>> {
         match &self.channel {
-            Ok(channel) => Ok(RaftClient::new(channel.clone()).max_decoding_message_size(usize::MAX)),
+            Ok(channel) => {
+                Ok(RaftClient::new(channel.clone()).max_decoding_message_size(crate::limits::RAFT_MESSAGE_BYTES_MAX))
+            }
             Err(error) => Err(RPCError::Unreachable(Unreachable::from_string(error.clone()))),
         }
     }
@@ -300,11 +302,15 @@ fn address_to<T>(request: &mut tonic::Request<T>, node: u64) {
     request.metadata_mut().insert(TO_NODE, tonic::metadata::MetadataValue::from(node));
 }
 
+/// The groups a node hosts, by id: its Raft and the state it applies. Shared with the node,
+/// which adds and removes groups while it runs.
+pub type HostedRafts = Arc<std::sync::RwLock<std::collections::BTreeMap<GroupId, (ShoalRaft, Arc<Shared>)>>>;
+
 /// The groups this node serves, by group id, for the receiving side.
 #[derive(Debug, Clone)]
 pub struct LocalGroups {
     pub node_id: u64,
-    pub groups: Arc<Vec<(ShoalRaft, Arc<Shared>)>>,
+    pub groups: HostedRafts,
 }
 
 impl LocalGroups {
@@ -321,9 +327,11 @@ impl LocalGroups {
         }
     }
 
-    fn get(&self, group: GroupId) -> Result<&(ShoalRaft, Arc<Shared>), tonic::Status> {
-        self.groups
-            .get(group as usize)
+    fn get(&self, group: GroupId) -> Result<(ShoalRaft, Arc<Shared>), tonic::Status> {
+        let groups = self.groups.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        groups
+            .get(&group)
+            .cloned()
             .ok_or_else(|| tonic::Status::not_found(format!("this node has no raft group {group}")))
     }
 }
@@ -340,7 +348,7 @@ fn decode_request<T: DeserializeOwned>(message: &RaftMessage) -> Result<T, tonic
 static NEXT_INCOMING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 #[tonic::async_trait]
-impl crate::proto::raft_server::Raft for LocalGroups {
+impl shoal_proto::raft::raft_server::Raft for LocalGroups {
     async fn append_entries(
         &self,
         request: tonic::Request<RaftMessage>,
@@ -452,7 +460,7 @@ mod tests {
 
     #[test]
     fn test_a_node_refuses_raft_messages_for_another_node() {
-        let local = LocalGroups { node_id: 1, groups: Arc::new(Vec::new()) };
+        let local = LocalGroups { node_id: 1, groups: Arc::default() };
         let to = |node: Option<u64>| {
             let mut request = tonic::Request::new(RaftMessage { group: 1, payload: Vec::new() });
             if let Some(node) = node {

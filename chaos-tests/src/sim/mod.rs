@@ -46,7 +46,7 @@ pub const QUEUE: &str = "chaos";
 pub mod limits {
     use std::time::Duration;
 
-    // Raft timing as in node/src/limits.rs; snapshots far more often, to exercise them.
+    // Raft timing as in cluster/src/limits.rs; snapshots far more often, to exercise them.
     pub const HEARTBEAT_MS: u64 = 100;
     pub const ELECTION_TIMEOUT_MIN_MS: u64 = 800;
     pub const ELECTION_TIMEOUT_MAX_MS: u64 = 1600;

@@ -9,10 +9,10 @@ use shoal_raft::GroupId;
 
 use super::reply::NamePage;
 use super::request::Page;
-use crate::broker::Broker;
-use crate::cluster::Cluster;
 use crate::error::ApiError;
-use crate::group_call::{GroupReply, GroupRequest};
+use crate::service::ApiCluster as Cluster;
+use crate::service::{self as service, ApiReply, ApiRequest};
+use shoal_cluster::Broker;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SqsQuery {
@@ -59,8 +59,8 @@ pub async fn answer(broker: &Broker, query: SqsQuery) -> Result<SqsAnswer, ApiEr
 
 /// Asks the leader of `group` (here or one hop away).
 pub async fn ask(cluster: &Cluster, group: GroupId, query: SqsQuery) -> Result<SqsAnswer, ApiError> {
-    match cluster.call(group, GroupRequest::SqsQuery(query)).await? {
-        GroupReply::SqsAnswer(answer) => Ok(answer),
+    match service::call(cluster, group, ApiRequest::SqsQuery(query)).await? {
+        ApiReply::SqsAnswer(answer) => Ok(answer),
         other => Err(ApiError::internal(format!("unexpected answer from group {group}: {other:?}"))),
     }
 }

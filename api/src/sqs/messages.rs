@@ -12,8 +12,8 @@ use super::request::{
     ChangeMessageVisibility, DeleteMessage, HandleBatch, ListMessageMoveTasks, ReceiveMessage, SendMessage,
     SendMessageBatch, SendRequestEntry, SqsAction, StartMessageMoveTask,
 };
-use crate::broker::Broker;
 use crate::error::ApiError;
+use shoal_cluster::Broker;
 
 fn unexpected(action: SqsAction) -> ApiError {
     ApiError::internal(format!("unexpected reply to {}", action.name()))
@@ -66,7 +66,7 @@ fn acknowledge_before_commit(broker: &Broker, queue: String, entry: SendEntry) -
     let broker = broker.clone();
     tokio::spawn(async move {
         if let Err(error) = broker.propose(Command::SendMessage { queue, entry }).await {
-            tracing::warn!(message = %error.message, "failpoint ack-before-commit: an acknowledged send was not committed");
+            tracing::warn!(%error, "failpoint ack-before-commit: an acknowledged send was not committed");
         }
     });
     SqsReply::Sent(result)

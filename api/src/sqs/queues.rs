@@ -10,9 +10,9 @@ use super::request::{
     AddPermission, AttributeNames, CreateQueue, GetQueueUrl, ListDeadLetterSourceQueues, ListQueues, QueueMap,
     QueueName, RemovePermission, UntagQueue,
 };
-use crate::broker::Broker;
-use crate::cluster::Cluster;
 use crate::error::ApiError;
+use crate::service::ApiCluster as Cluster;
+use shoal_cluster::Broker;
 
 pub async fn create_queue(broker: &Broker, request: CreateQueue) -> Result<SqsReply, ApiError> {
     let CreateQueue { name, attributes, tags } = request;

@@ -12,9 +12,9 @@ use serde_json::{json, Map, Value};
 
 use std::sync::Arc;
 
-use crate::cluster::Cluster;
 use crate::error::ApiError;
 use crate::limits;
+use crate::service::ApiCluster as Cluster;
 use crate::sqs::{self, query, xml, RequestContext, SqsAction};
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";

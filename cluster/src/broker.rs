@@ -1,5 +1,6 @@
-//! The broker of one Raft group: proposals through the group's Raft, reads against its applied
-//! state, and long polling. The SQS handlers run on the node that leads the group.
+//! The broker of one hosted Raft group: proposals through the group's Raft, stamped with the
+//! cluster clock; reads against its applied state; read index; long polling. A front door's
+//! handlers run against it on the node that leads the group.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,12 +16,13 @@ use shoal_raft::clock::ClusterClock;
 use shoal_raft::state::Shared;
 use shoal_raft::{GroupId, Proposal, Response, ShoalRaft};
 
-use crate::error::ApiError;
+use crate::error::{ClusterError, GroupError, Leader};
 use crate::limits;
 
 #[derive(Clone)]
 pub struct Broker {
     pub group: GroupId,
+    node_id: u64,
     raft: ShoalRaft,
     shared: Arc<Shared>,
     /// Set at shutdown: long polls return at once instead of holding the server open.
@@ -39,6 +41,7 @@ pub struct Broker {
 
 impl Broker {
     pub fn new(
+        node_id: u64,
         group: GroupId,
         raft: ShoalRaft,
         shared: Arc<Shared>,
@@ -48,6 +51,7 @@ impl Broker {
         let account_id = shared.read().engine.config().account_id.clone();
         Broker {
             group,
+            node_id,
             raft,
             shared,
             stopping,
@@ -81,16 +85,17 @@ impl Broker {
     /// Waits until this replica has applied everything committed when the call began, as
     /// confirmed by a quorum: a read after this sees every write acknowledged before it.
     /// Only the leader can do that; elsewhere it fails with a retryable error.
-    pub async fn linearize(&self) -> Result<(), ApiError> {
+    pub async fn linearize(&self) -> Result<(), ClusterError> {
+        let group = self.group;
         self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|error| match error {
-            RaftError::APIError(error) => ApiError::unavailable(format!("group {}: {error}", self.group)),
-            RaftError::Fatal(fatal) => ApiError::unavailable(format!("group {}: {fatal}", self.group)),
+            RaftError::APIError(error) => ClusterError::Unavailable { group, reason: error.to_string() },
+            RaftError::Fatal(fatal) => ClusterError::Unavailable { group, reason: fatal.to_string() },
         })?;
         Ok(())
     }
 
     /// `linearize` once after each change of leadership term (cheap afterwards).
-    pub async fn linearize_once_per_term(&self) -> Result<(), ApiError> {
+    pub async fn linearize_once_per_term(&self) -> Result<(), ClusterError> {
         let term = self.raft.metrics().borrow_watched().current_term;
         if self.linearized_term.load(Ordering::Acquire) == term {
             return Ok(());
@@ -102,19 +107,27 @@ impl Broker {
 
     /// Proposes a command, stamped with the cluster clock, and waits until a majority has it
     /// and this replica has applied it.
-    pub async fn propose(&self, command: Command) -> Result<Reply, ApiError> {
+    pub async fn propose(&self, command: Command) -> Result<Reply, GroupError> {
         let proposal = Proposal::Engine(LogEntry::new(self.clock.now_ms(), command));
+        let group = self.group;
         match self.raft.client_write(proposal).await {
             Ok(written) => match written.data {
                 Response::Engine(outcome) => Ok(outcome?),
-                other => Err(ApiError::internal(format!("unexpected reply from the state machine: {other:?}"))),
+                other => Err(GroupError::Internal(format!("unexpected reply from the state machine: {other:?}"))),
             },
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(ApiError::unavailable(
-                format!("this node no longer leads group {} (leader: {:?}); retry", self.group, forward.leader_id),
-            )),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+                let leader =
+                    forward.leader_id.zip(forward.leader_node).map(|(node, info)| Leader { node, address: info.addr });
+                Err(GroupError::Cluster(ClusterError::NotLeader { group, node: self.node_id(), leader }))
+            }
             // Whether it was committed is unknown: the client retries, as it would after a timeout.
-            Err(error) => Err(ApiError::unavailable(format!("group {}: {error}", self.group))),
+            Err(error) => Err(GroupError::Cluster(ClusterError::OutcomeUnknown { group, reason: error.to_string() })),
         }
+    }
+
+    /// This node's id in the group.
+    pub fn node_id(&self) -> u64 {
+        self.node_id
     }
 
     /// ReceiveMessage with long polling: waits up to `wait_seconds` for a message, proposing a
@@ -124,7 +137,7 @@ impl Broker {
         queue: &str,
         request: ReceiveRequest,
         wait_seconds: u32,
-    ) -> Result<Vec<ReceivedMessage>, ApiError> {
+    ) -> Result<Vec<ReceivedMessage>, GroupError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait_seconds));
         let fifo = self.read(|engine, _| engine.queue(queue).map(|q| q.is_fifo()))?;
         // A retried FIFO attempt id must reach the engine once even when nothing is visible:
@@ -135,14 +148,14 @@ impl Broker {
             applied.as_mut().enable();
             let receivable = self.read(|engine, now| {
                 engine.queue(queue)?;
-                Ok::<usize, ApiError>(engine.receivable_estimate(queue, now, limits::RECEIVE_ESTIMATE_CAP))
+                Ok::<usize, GroupError>(engine.receivable_estimate(queue, now, limits::RECEIVE_ESTIMATE_CAP))
             })?;
             let limit = if replay_attempt { usize::MAX } else { receivable };
             if let Some(_slot) = self.try_receive_slot(queue, limit) {
                 replay_attempt = false;
                 let command = Command::ReceiveMessage { queue: queue.to_string(), request: request.clone() };
                 let Reply::Received(messages) = self.propose(command).await? else {
-                    return Err(ApiError::internal("unexpected reply to ReceiveMessage"));
+                    return Err(GroupError::Internal("unexpected reply to ReceiveMessage".to_string()));
                 };
                 if !messages.is_empty() {
                     return Ok(messages);
@@ -172,7 +185,7 @@ impl Broker {
     }
 
     /// On the leader, proposes a `Tick` when some timer or move task needs one.
-    pub async fn tick_if_needed(&self) -> Result<(), ApiError> {
+    pub async fn tick_if_needed(&self) -> Result<(), GroupError> {
         if self.raft.is_leader() && self.read(|engine, now| engine.needs_tick(now)) {
             self.propose(Command::Tick).await?;
         }

@@ -1,12 +1,12 @@
-//! The node in its cluster: one Raft group per shard (the metadata group and the data groups),
-//! all replicated on every node, and the routing of each SQS request to the leader of its
-//! queue's group, in one hop.
+//! The node in its cluster: the Raft groups it hosts (today the metadata group and every data
+//! group; a map that can gain and lose groups), and running a typed request on the leader of
+//! its group, here or one hop away.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,22 +17,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shoal_engine::outbox::Placement;
 use shoal_engine::{Command, EngineConfig, Reply};
+use shoal_proto::cluster::groups_client::GroupsClient;
+use shoal_proto::cluster::groups_server::GroupsServer;
+use shoal_proto::cluster::{CallReply, CallRequest};
+use shoal_proto::raft::raft_server::RaftServer;
 use shoal_raft::clock::ClusterClock;
 use shoal_raft::network::{LocalGroups, NetworkFactory, Peers};
-use shoal_raft::proto::broker_client::BrokerClient;
-use shoal_raft::proto::broker_server::BrokerServer;
-use shoal_raft::proto::raft_server::RaftServer;
-use shoal_raft::proto::{ForwardReply, ForwardRequest};
 use shoal_raft::state::StateMachine;
 use shoal_raft::store::Db;
 use shoal_raft::{ClusterInfo, GroupId, NodeInfo, Proposal, Response, ShoalRaft};
 use shoal_sharding::{Shards, METADATA_GROUP};
 
 use crate::broker::Broker;
-use crate::error::ApiError;
-use crate::group_call::{self, CallError, ClusterError, GroupReply, GroupRequest, Leader};
+use crate::call::{self, GroupReply, GroupRequest, GroupService};
+use crate::error::{CallError, ClusterError, GroupError, Leader};
 use crate::limits;
-use crate::sqs;
 
 /// How this node runs in its cluster; from the command line.
 #[derive(Debug, Clone)]
@@ -57,15 +56,17 @@ struct Identity {
     region: String,
 }
 
-pub struct Cluster {
+pub struct Cluster<S: GroupService> {
     pub node_id: u64,
     pub shards: Shards,
-    /// One broker per group, indexed by group id (the metadata group's engine stays empty).
-    brokers: Vec<Broker>,
+    /// The groups this node hosts, by id (the metadata group's engine stays empty).
+    hosted: RwLock<BTreeMap<GroupId, Broker>>,
     peers: BTreeMap<u64, String>,
     channels: Arc<Peers>,
     pub account_id: String,
     pub region: String,
+    /// Runs the front door's requests on this node when it leads their group.
+    service: Arc<S>,
 }
 
 /// Parses `1=host:port,2=host:port`.
@@ -108,10 +109,14 @@ fn raft_config(snapshot_entries: u64) -> anyhow::Result<Arc<Config>> {
     Ok(Arc::new(config.validate().context("raft configuration")?))
 }
 
-impl Cluster {
+impl<S: GroupService> Cluster<S> {
     /// Opens the node's store, starts every group and the gRPC service, and bootstraps the
     /// groups if this is the lowest-numbered node and they are new.
-    pub async fn start(config: ClusterConfig, stopping: Arc<AtomicBool>) -> anyhow::Result<Arc<Cluster>> {
+    pub async fn start(
+        config: ClusterConfig,
+        stopping: Arc<AtomicBool>,
+        service: Arc<S>,
+    ) -> anyhow::Result<Arc<Cluster<S>>> {
         let shards = Shards::new(config.data_groups).map_err(anyhow::Error::msg)?;
         if !config.peers.contains_key(&config.node_id) {
             anyhow::bail!("--peers does not list this node (--node-id {})", config.node_id);
@@ -121,8 +126,8 @@ impl Cluster {
         let raft_config = raft_config(config.snapshot_entries)?;
         let channels = Peers::new();
         let clock = ClusterClock::system();
-        let mut brokers = Vec::new();
-        let mut groups = Vec::new();
+        let mut hosted = BTreeMap::new();
+        let mut groups = BTreeMap::new();
         for group in shards.all_groups() {
             let dir = config.data_dir.join("snapshots").join(format!("group-{group}"));
             let engine = EngineConfig {
@@ -136,30 +141,31 @@ impl Cluster {
             let raft = ShoalRaft::new(config.node_id, raft_config.clone(), network, db.log_store(group), state_machine)
                 .await
                 .with_context(|| format!("starting raft group {group}"))?;
-            groups.push((raft.clone(), shared.clone()));
-            brokers.push(Broker::new(group, raft, shared, stopping.clone(), clock.clone()));
+            groups.insert(group, (raft.clone(), shared.clone()));
+            hosted.insert(group, Broker::new(config.node_id, group, raft, shared, stopping.clone(), clock.clone()));
         }
         let cluster = Arc::new(Cluster {
             node_id: config.node_id,
             shards,
-            brokers,
+            hosted: RwLock::new(hosted),
             peers: config.peers.clone(),
             channels,
             account_id: config.engine.account_id.clone(),
             region: config.engine.region.clone(),
+            service,
         });
         let listener = tokio::net::TcpListener::bind(config.raft_addr)
             .await
             .with_context(|| format!("binding the cluster address {}", config.raft_addr))?;
-        let local = LocalGroups { node_id: config.node_id, groups: Arc::new(groups) };
-        let service = BrokerService { cluster: cluster.clone() };
+        let local = LocalGroups { node_id: config.node_id, groups: Arc::new(RwLock::new(groups)) };
+        let calls = CallService { cluster: cluster.clone() };
         let server = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(shoal_raft::network::KEEPALIVE_INTERVAL))
             .http2_keepalive_timeout(Some(shoal_raft::network::KEEPALIVE_TIMEOUT))
             .initial_stream_window_size(shoal_raft::network::STREAM_WINDOW_BYTES)
             .initial_connection_window_size(shoal_raft::network::CONNECTION_WINDOW_BYTES)
-            .add_service(RaftServer::new(local).max_decoding_message_size(usize::MAX))
-            .add_service(BrokerServer::new(service).max_decoding_message_size(limits::FORWARD_BYTES_MAX))
+            .add_service(RaftServer::new(local).max_decoding_message_size(shoal_raft::limits::RAFT_MESSAGE_BYTES_MAX))
+            .add_service(GroupsServer::new(calls).max_decoding_message_size(limits::CALL_BYTES_MAX))
             .serve_with_incoming(incoming_without_delay(listener));
         tokio::spawn(async move {
             if let Err(error) = server.await {
@@ -182,7 +188,7 @@ impl Cluster {
         }
         let members: BTreeMap<u64, NodeInfo> =
             self.peers.iter().map(|(id, addr)| (*id, NodeInfo { addr: addr.clone() })).collect();
-        for broker in &self.brokers {
+        for broker in self.brokers() {
             if broker.raft().is_initialized().await? {
                 continue;
             }
@@ -197,9 +203,11 @@ impl Cluster {
 
     /// Records the cluster's shape in the metadata group once, and checks this node agrees
     /// with what is recorded; a node configured differently stops rather than misroute.
-    async fn record_cluster_info(self: Arc<Cluster>, data_groups: u32) {
+    async fn record_cluster_info(self: Arc<Self>, data_groups: u32) {
         let mine = ClusterInfo { data_groups, account_id: self.account_id.clone(), region: self.region.clone() };
-        let metadata = &self.brokers[METADATA_GROUP as usize];
+        let Ok(metadata) = self.broker(METADATA_GROUP) else {
+            return;
+        };
         loop {
             let recorded = metadata.shared().read().cluster.clone();
             match recorded {
@@ -223,8 +231,10 @@ impl Cluster {
 
     /// While this node leads `group`, hands its outbox to the groups the messages are bound
     /// for, one batch at a time, and drops each batch once its target has it. Forever.
-    async fn run_outbox(self: Arc<Cluster>, group: GroupId) {
-        let broker = self.broker(group).clone();
+    async fn run_outbox(self: Arc<Self>, group: GroupId) {
+        let Ok(broker) = self.broker(group) else {
+            return;
+        };
         // Target groups that failed lately: their batches wait, the others' do not.
         let mut resting: BTreeMap<GroupId, tokio::time::Instant> = BTreeMap::new();
         loop {
@@ -245,7 +255,7 @@ impl Cluster {
                     match self.hand_over(group, target, entries).await {
                         Ok(()) => continue,
                         Err(error) => {
-                            tracing::warn!(group, target, message = %error.message, "handing the outbox over failed; retrying");
+                            tracing::warn!(group, target, %error, "handing the outbox over failed; retrying");
                             resting.insert(target, now + Duration::from_millis(limits::OUTBOX_RETRY_MS));
                             continue;
                         }
@@ -263,25 +273,27 @@ impl Cluster {
         group: GroupId,
         target: GroupId,
         entries: Vec<shoal_engine::outbox::OutboxEntry>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), String> {
         let positions: Vec<u64> = entries.iter().map(|entry| entry.position).collect();
         let request = GroupRequest::Import { source_group: group, entries };
-        let GroupReply::Imported { refused } = self.call(target, request).await? else {
-            return Err(ApiError::internal(format!("unexpected reply to an import into group {target}")));
+        let reply = self.call(target, request).await.map_err(|error| format!("{error:?}"))?;
+        let GroupReply::Imported { refused } = reply else {
+            return Err(format!("unexpected reply to an import into group {target}"));
         };
         if !refused.is_empty() {
             tracing::warn!(group, target, refused = refused.len(), "the target group refused messages; they go back");
         }
-        match self.broker(group).propose(Command::AckOutbox { positions, refused }).await? {
+        let broker = self.broker(group).map_err(|error| error.to_string())?;
+        match broker.propose(Command::AckOutbox { positions, refused }).await.map_err(|error| error.to_string())? {
             Reply::Done => Ok(()),
-            other => Err(ApiError::internal(format!("unexpected reply to AckOutbox: {other:?}"))),
+            other => Err(format!("unexpected reply to AckOutbox: {other:?}")),
         }
     }
 
     /// This node's view of every group: leader, term, log and applied indexes, snapshot.
     pub fn status(&self) -> Value {
         let groups: Vec<Value> = self
-            .brokers
+            .brokers()
             .iter()
             .map(|broker| {
                 let metrics = broker.raft().metrics().borrow_watched().clone();
@@ -300,12 +312,15 @@ impl Cluster {
         serde_json::json!({ "node": self.node_id, "data_groups": self.shards.data_groups(), "groups": groups })
     }
 
-    pub fn brokers(&self) -> &[Broker] {
-        &self.brokers
+    /// The groups this node hosts now.
+    pub fn brokers(&self) -> Vec<Broker> {
+        self.hosted.read().unwrap_or_else(|poisoned| poisoned.into_inner()).values().cloned().collect()
     }
 
-    pub fn broker(&self, group: GroupId) -> &Broker {
-        &self.brokers[group as usize]
+    /// The broker of `group`, if this node hosts it.
+    pub fn broker(&self, group: GroupId) -> Result<Broker, ClusterError> {
+        let hosted = self.hosted.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        hosted.get(&group).cloned().ok_or(ClusterError::NotHosted { group })
     }
 
     /// The data group of queue `name`.
@@ -314,49 +329,81 @@ impl Cluster {
     }
 
     /// The leader of `group` as this node knows it, waiting a little during an election.
-    async fn leader(&self, group: GroupId) -> Result<u64, ApiError> {
-        let raft = self.broker(group).raft();
+    async fn leader(&self, group: GroupId) -> Result<u64, ClusterError> {
+        let broker = self.broker(group)?;
+        let raft = broker.raft();
         if let Some(leader) = raft.metrics().borrow_watched().current_leader {
             return Ok(leader);
         }
         let wait = Duration::from_millis(limits::LEADER_WAIT_MS);
         match raft.wait(Some(wait)).metrics(|m| m.current_leader.is_some(), "a leader").await {
-            Ok(metrics) => metrics.current_leader.ok_or_else(|| no_leader(group)),
-            Err(_) => Err(no_leader(group)),
+            Ok(metrics) => metrics.current_leader.ok_or(ClusterError::NoLeader { group }),
+            Err(_) => Err(ClusterError::NoLeader { group }),
         }
     }
 
-    fn channel(&self, node: u64) -> Result<tonic::transport::Channel, ApiError> {
-        let addr = self.peers.get(&node).ok_or_else(|| ApiError::unavailable(format!("node {node} is not a peer")))?;
-        self.channels.channel(addr).map_err(ApiError::unavailable)
+    fn channel(&self, group: GroupId, node: u64) -> Result<tonic::transport::Channel, ClusterError> {
+        let unreachable = |reason: String| ClusterError::Unreachable { group, node, reason };
+        let addr = self.peers.get(&node).ok_or_else(|| unreachable("not a peer".to_string()))?;
+        self.channels.channel(addr).map_err(unreachable)
     }
 
     /// Runs a request on the leader of `group`: here, or forwarded there in one hop.
-    pub async fn call(&self, group: GroupId, request: GroupRequest) -> Result<GroupReply, ApiError> {
-        let leader = self.leader(group).await?;
+    pub async fn call(
+        &self,
+        group: GroupId,
+        request: GroupRequest<S::Request>,
+    ) -> Result<GroupReply<S::Reply>, CallError<S::Error>> {
+        let leader = self.leader(group).await.map_err(CallError::Cluster)?;
         if leader == self.node_id {
-            return execute_local(self.broker(group), request).await;
+            let broker = self.broker(group).map_err(CallError::Cluster)?;
+            return self.execute_local(&broker, request).await.map_err(CallError::Service);
         }
-        let wait = Duration::from_secs(u64::from(request.wait_seconds()));
-        let forward =
-            ForwardRequest { group, format: group_call::FORWARD_FORMAT, request: group_call::encode(&request)? };
-        let mut forward = tonic::Request::new(forward);
-        forward.set_timeout(Duration::from_millis(limits::FORWARD_TIMEOUT_MS) + wait);
-        let mut client = BrokerClient::new(self.channel(leader)?).max_decoding_message_size(limits::FORWARD_BYTES_MAX);
-        let reply = client.forward(forward).await.map_err(|status| {
-            let error = match status.code() {
+        let wait_seconds = match &request {
+            GroupRequest::Service(request) => self.service.wait_seconds(request),
+            GroupRequest::Import { .. } => 0,
+        };
+        let encoded = call::encode(&request)
+            .map_err(|reason| CallError::Cluster(ClusterError::OutcomeUnknown { group, reason }))?;
+        let mut forward = tonic::Request::new(CallRequest { group, format: call::CALL_FORMAT, request: encoded });
+        forward
+            .set_timeout(Duration::from_millis(limits::CALL_TIMEOUT_MS) + Duration::from_secs(u64::from(wait_seconds)));
+        let channel = self.channel(group, leader).map_err(CallError::Cluster)?;
+        let mut client = GroupsClient::new(channel).max_decoding_message_size(limits::CALL_BYTES_MAX);
+        let reply = client.call(forward).await.map_err(|status| {
+            CallError::Cluster(match status.code() {
                 tonic::Code::DeadlineExceeded => ClusterError::Timeout { group, node: leader },
                 tonic::Code::Unavailable => {
                     ClusterError::Unreachable { group, node: leader, reason: status.message().to_string() }
                 }
                 _ => ClusterError::OutcomeUnknown { group, reason: format!("node {leader}: {}", status.message()) },
-            };
-            ApiError::from(error)
+            })
         })?;
         let reply = reply.into_inner();
-        let result: Result<GroupReply, CallError> = group_call::decode(reply.format, &reply.result)
-            .map_err(|reason| ApiError::from(ClusterError::OutcomeUnknown { group, reason }))?;
-        result.map_err(ApiError::from)
+        let result: Result<GroupReply<S::Reply>, CallError<S::Error>> = call::decode(reply.format, &reply.result)
+            .map_err(|reason| CallError::Cluster(ClusterError::OutcomeUnknown { group, reason }))?;
+        result
+    }
+
+    /// Runs a group request on this node, which leads the group of `broker`.
+    async fn execute_local(
+        &self,
+        broker: &Broker,
+        request: GroupRequest<S::Request>,
+    ) -> Result<GroupReply<S::Reply>, S::Error> {
+        match request {
+            GroupRequest::Service(request) => self.service.execute(broker, request).await.map(GroupReply::Service),
+            GroupRequest::Import { source_group, entries } => {
+                // Like every write: the new leader first applies what its predecessors committed.
+                broker.linearize_once_per_term().await.map_err(GroupError::from)?;
+                match broker.propose(Command::ImportMessages { source_group, entries }).await? {
+                    Reply::Imported { refused } => Ok(GroupReply::Imported { refused }),
+                    other => Err(S::Error::from(GroupError::Internal(format!(
+                        "unexpected reply to ImportMessages: {other:?}"
+                    )))),
+                }
+            }
+        }
     }
 }
 
@@ -372,26 +419,6 @@ fn incoming_without_delay(
         stream.set_nodelay(true)?;
         Ok(stream)
     })
-}
-
-fn no_leader(group: GroupId) -> ApiError {
-    ApiError::from(ClusterError::NoLeader { group })
-}
-
-/// Runs a group request on this node, which leads the group of `broker`.
-async fn execute_local(broker: &Broker, request: GroupRequest) -> Result<GroupReply, ApiError> {
-    match request {
-        GroupRequest::Sqs(request) => sqs::dispatch_local(broker, request).await.map(GroupReply::Sqs),
-        GroupRequest::SqsQuery(query) => sqs::peer::answer(broker, query).await.map(GroupReply::SqsAnswer),
-        GroupRequest::Import { source_group, entries } => {
-            // Like every write: the new leader first applies what its predecessors committed.
-            broker.linearize_once_per_term().await?;
-            match broker.propose(Command::ImportMessages { source_group, entries }).await? {
-                Reply::Imported { refused } => Ok(GroupReply::Imported { refused }),
-                other => Err(ApiError::internal(format!("unexpected reply to ImportMessages: {other:?}"))),
-            }
-        }
-    }
 }
 
 async fn check_identity(db: &Db, config: &ClusterConfig) -> anyhow::Result<()> {
@@ -415,36 +442,33 @@ async fn check_identity(db: &Db, config: &ClusterConfig) -> anyhow::Result<()> {
     }
 }
 
-/// The node-to-node side of request routing.
-struct BrokerService {
-    cluster: Arc<Cluster>,
+/// The node-to-node side of `call`: runs a request this node leads the group of.
+struct CallService<S: GroupService> {
+    cluster: Arc<Cluster<S>>,
 }
 
 #[tonic::async_trait]
-impl shoal_raft::proto::broker_server::Broker for BrokerService {
-    async fn forward(
-        &self,
-        request: tonic::Request<ForwardRequest>,
-    ) -> Result<tonic::Response<ForwardReply>, tonic::Status> {
+impl<S: GroupService> shoal_proto::cluster::groups_server::Groups for CallService<S> {
+    async fn call(&self, request: tonic::Request<CallRequest>) -> Result<tonic::Response<CallReply>, tonic::Status> {
         let request = request.into_inner();
         let group = request.group;
-        if group > self.cluster.shards.data_groups() {
-            return Err(tonic::Status::not_found(format!("no group {group}")));
-        }
-        let call: GroupRequest =
-            group_call::decode(request.format, &request.request).map_err(tonic::Status::invalid_argument)?;
-        let broker = self.cluster.broker(group);
-        // One hop only: if leadership moved meanwhile, the client retries.
-        let result: Result<GroupReply, CallError> = if broker.raft().is_leader() {
-            execute_local(broker, call).await.map_err(CallError::Service)
-        } else {
-            let leader = broker.raft().metrics().borrow_watched().current_leader;
-            let leader = leader.and_then(|node| {
-                self.cluster.peers.get(&node).map(|address| Leader { node, address: address.clone() })
-            });
-            Err(CallError::Cluster(ClusterError::NotLeader { group, node: self.cluster.node_id, leader }))
+        let call: GroupRequest<S::Request> =
+            call::decode(request.format, &request.request).map_err(tonic::Status::invalid_argument)?;
+        let cluster = &self.cluster;
+        // One hop only: if leadership moved meanwhile, the caller retries.
+        let result: Result<GroupReply<S::Reply>, CallError<S::Error>> = match cluster.broker(group) {
+            Err(error) => Err(CallError::Cluster(error)),
+            Ok(broker) if broker.raft().is_leader() => {
+                cluster.execute_local(&broker, call).await.map_err(CallError::Service)
+            }
+            Ok(broker) => {
+                let leader = broker.raft().metrics().borrow_watched().current_leader;
+                let leader = leader
+                    .and_then(|node| cluster.peers.get(&node).map(|address| Leader { node, address: address.clone() }));
+                Err(CallError::Cluster(ClusterError::NotLeader { group, node: cluster.node_id, leader }))
+            }
         };
-        let result = group_call::encode(&result).map_err(|error| tonic::Status::internal(error.message))?;
-        Ok(tonic::Response::new(ForwardReply { format: group_call::FORWARD_FORMAT, result }))
+        let result = call::encode(&result).map_err(tonic::Status::internal)?;
+        Ok(tonic::Response::new(CallReply { format: call::CALL_FORMAT, result }))
     }
 }

@@ -17,10 +17,10 @@ use serde_json::{Map, Value};
 use shoal_engine::SqsError;
 use shoal_raft::GroupId;
 
-use crate::broker::Broker;
-use crate::cluster::Cluster;
 use crate::error::ApiError;
-use crate::group_call::{GroupReply, GroupRequest};
+use crate::service::ApiCluster as Cluster;
+use crate::service::{self as service, ApiReply, ApiRequest};
+use shoal_cluster::Broker;
 
 pub use input::Input;
 pub use reply::SqsReply;
@@ -70,8 +70,8 @@ pub async fn dispatch(
                 }
                 _ => {}
             }
-            match cluster.call(group, GroupRequest::Sqs(request)).await? {
-                GroupReply::Sqs(reply) => reply,
+            match service::call(cluster, group, ApiRequest::Sqs(request)).await? {
+                ApiReply::Sqs(reply) => reply,
                 other => return Err(ApiError::internal(format!("unexpected reply from group {group}: {other:?}"))),
             }
         }

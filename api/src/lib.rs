@@ -1,0 +1,23 @@
+//! Shoal's front door: the HTTP listener and its bounds, protocol detection, the request id, and
+//! one module per service (`sqs/` now, `sns/` next) that parses requests into types once and
+//! renders typed replies and errors in the caller's protocol. The place a SigV4 check will go is
+//! `http::serve`, after the body is read and before the request is parsed.
+//!
+//! Requests run in the cluster through `shoal-cluster`: this crate implements its
+//! [`GroupService`](shoal_cluster::GroupService) ([`service::ApiService`]) so a group's leader
+//! runs them; the cluster knows nothing of HTTP or AWS.
+
+// The futures of a request (front door, cluster call, the leader running it) nest deeply.
+#![recursion_limit = "256"]
+
+pub mod error;
+#[cfg(feature = "failpoints")]
+pub mod failpoints;
+pub mod http;
+pub mod limits;
+pub mod listener;
+pub mod service;
+pub mod sqs;
+
+pub use error::ApiError;
+pub use service::{ApiCluster, ApiService};
