@@ -38,12 +38,17 @@ impl ApiError {
             "InvalidAction",
             "InvalidAction",
             400,
-            format!("the action {action} is not valid for this endpoint"),
+            format!("The action {action} is not valid for this endpoint."),
         )
     }
 
     pub fn missing_action() -> ApiError {
-        ApiError::new("MissingAction", "MissingAction", 400, "the request must contain an action")
+        ApiError::new(
+            "MissingAction",
+            "MissingAction",
+            400,
+            "The request is missing an action or a required parameter.",
+        )
     }
 
     pub fn malformed(message: impl Into<String>) -> ApiError {
@@ -67,7 +72,7 @@ impl ApiError {
             "RequestEntityTooLarge",
             "RequestEntityTooLarge",
             413,
-            format!("request body is larger than {limit_bytes} bytes"),
+            format!("The request body is larger than {limit_bytes} bytes."),
         )
     }
 
@@ -76,7 +81,7 @@ impl ApiError {
             "RequestTimeout",
             "RequestTimeout",
             400,
-            format!("the request body did not arrive within {limit_ms} ms"),
+            format!("The request body did not arrive within {limit_ms} ms."),
         )
     }
 
@@ -85,12 +90,21 @@ impl ApiError {
             "InvalidAction",
             "InvalidAction",
             400,
-            format!("the service {service} is not available on this endpoint yet"),
+            format!("The service {service} is not available on this endpoint yet."),
         )
     }
 
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new("InternalError", "InternalError", 500, message)
+    }
+
+    /// The message as the Query protocol sends it: SQS says more about a missing queue there.
+    pub fn query_message(&self) -> &str {
+        if self.code == "QueueDoesNotExist" {
+            QUERY_QUEUE_DOES_NOT_EXIST
+        } else {
+            &self.message
+        }
     }
 
     pub fn json_type(&self) -> String {
@@ -103,6 +117,9 @@ impl ApiError {
         format!("{};{side}", self.query_code)
     }
 }
+
+/// SQS's text for a missing queue in the Query protocol (the JSON protocol's is the engine's).
+const QUERY_QUEUE_DOES_NOT_EXIST: &str = "The specified queue does not exist for this wsdl version.";
 
 impl From<SqsError> for ApiError {
     fn from(error: SqsError) -> ApiError {
@@ -119,15 +136,16 @@ impl From<SqsError> for ApiError {
             SqsError::MissingParameter(_) => ("MissingParameter", "MissingParameter", 400),
             SqsError::InvalidMessageContents(_) => ("InvalidMessageContents", "InvalidMessageContents", 400),
             SqsError::ReceiptHandleIsInvalid(_) => ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 400),
-            SqsError::MessageNotInflight => ("MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", 400),
             SqsError::OverLimit(_) => ("OverLimit", "OverLimit", 403),
-            SqsError::PurgeQueueInProgress => {
+            SqsError::PurgeQueueInProgress { .. } => {
                 ("PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", 403)
             }
             SqsError::TooManyEntriesInBatchRequest { .. } => {
                 ("TooManyEntriesInBatchRequest", "AWS.SimpleQueueService.TooManyEntriesInBatchRequest", 400)
             }
-            SqsError::EmptyBatchRequest => ("EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest", 400),
+            SqsError::EmptyBatchRequest { .. } => {
+                ("EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest", 400)
+            }
             SqsError::BatchEntryIdsNotDistinct(_) => {
                 ("BatchEntryIdsNotDistinct", "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 400)
             }

@@ -113,8 +113,8 @@ fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<(SqsAction, Map<String
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(members)) => Ok((action, members)),
-        Ok(_) => Err(ApiError::serialization("the request body must be a json object")),
-        Err(error) => Err(ApiError::serialization(format!("the request body is not valid json: {error}"))),
+        Ok(_) => Err(ApiError::serialization("The request body must be a JSON object.")),
+        Err(error) => Err(ApiError::serialization(format!("The request body is not valid JSON: {error}."))),
     }
 }
 
@@ -180,7 +180,7 @@ fn failure(protocol: Protocol, error: &ApiError, request_id: &str) -> Response {
             (JSON_CONTENT_TYPE, json!({ "__type": error.json_type(), "message": error.message }).to_string())
         }
         Protocol::Query => {
-            ("text/xml", xml::xml_error(&error.query_code, &error.message, error.sender_fault, request_id))
+            ("text/xml", xml::xml_error(&error.query_code, error.query_message(), error.sender_fault, request_id))
         }
     };
     respond(status, content_type, body, request_id, Some(error.query_error_header()))

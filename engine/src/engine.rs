@@ -76,7 +76,7 @@ impl Engine {
     pub fn apply(&mut self, entry: &LogEntry) -> Outcome {
         if entry.format_version != FORMAT_VERSION {
             return Err(SqsError::UnsupportedOperation(format!(
-                "log entry format {} is not supported (this engine reads format {FORMAT_VERSION})",
+                "Log entry format {} is not supported. This engine reads format {FORMAT_VERSION}.",
                 entry.format_version
             )));
         }

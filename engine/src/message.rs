@@ -25,7 +25,9 @@ pub fn is_allowed_char(c: char) -> bool {
     matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
-pub fn validate_text(what: &str, text: &str) -> SqsResult<()> {
+/// Checks that `text` holds only allowed characters; `place` says where it is ("the message
+/// body") in the refusal.
+pub fn validate_text(place: &str, text: &str) -> SqsResult<()> {
     // Fast path over bytes: in UTF-8 only a byte below 0x20 or the encoding of U+FFFE or U+FFFF
     // (which starts with 0xEF) can be a refused character, and a `str` holds no surrogates.
     // The fold over each chunk has no early exit so that it vectorizes (about 6x faster).
@@ -38,7 +40,7 @@ pub fn validate_text(what: &str, text: &str) -> SqsResult<()> {
     match text.chars().find(|c| !is_allowed_char(*c)) {
         None => Ok(()),
         Some(c) => Err(SqsError::InvalidMessageContents(format!(
-            "invalid binary character '#x{:X}' was found in the {what}, the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+            "Invalid binary character '#x{:X}' was found in {place}, the set of allowed characters is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].",
             c as u32
         ))),
     }
@@ -66,7 +68,7 @@ fn is_attribute_name_char(c: char) -> bool {
 pub fn validate_attributes(attributes: &MessageAttributes) -> SqsResult<()> {
     if attributes.len() > limits::MESSAGE_ATTRIBUTES_MAX {
         return Err(SqsError::invalid_parameter(format!(
-            "number of message attributes [{}] exceeds the allowed maximum [{}]",
+            "Number of message attributes [{}] exceeds the allowed maximum [{}].",
             attributes.len(),
             limits::MESSAGE_ATTRIBUTES_MAX
         )));
@@ -77,65 +79,91 @@ pub fn validate_attributes(attributes: &MessageAttributes) -> SqsResult<()> {
     Ok(())
 }
 
-fn validate_attribute(name: &str, value: &AttributeValue) -> SqsResult<()> {
-    let bad_name = name.is_empty()
-        || name.len() > limits::MESSAGE_ATTRIBUTE_NAME_LENGTH_MAX
-        || !name.chars().all(is_attribute_name_char)
-        || name.starts_with('.')
-        || name.ends_with('.')
-        || name.contains("..");
-    if bad_name {
-        return Err(SqsError::invalid_parameter(format!("message attribute name '{name}' is invalid")));
+fn validate_attribute_name(name: &str) -> SqsResult<()> {
+    let refuse = |message: String| Err(SqsError::invalid_parameter(message));
+    if name.is_empty() {
+        return refuse("The request must contain non-empty message (user) attribute names.".to_string());
+    }
+    if name.len() > limits::MESSAGE_ATTRIBUTE_NAME_LENGTH_MAX {
+        return refuse(format!(
+            "Message (user) attribute name must be at most {} bytes long.",
+            limits::MESSAGE_ATTRIBUTE_NAME_LENGTH_MAX
+        ));
+    }
+    if !name.chars().all(is_attribute_name_char) {
+        return refuse(format!(
+            "Message (user) attribute name '{name}' can only contain alphanumeric characters, hyphens, underscores and periods."
+        ));
+    }
+    if name.starts_with('.') {
+        return refuse("Message (user) attribute name must not begin with character '.'.".to_string());
+    }
+    if name.ends_with('.') {
+        return refuse("Message (user) attribute name must not end with character '.'.".to_string());
+    }
+    if name.contains("..") {
+        return refuse("Message (user) attribute name must not have successive '.' characters.".to_string());
     }
     let lower = name.to_ascii_lowercase();
     if lower.starts_with("aws.") || lower.starts_with("amazon.") {
-        return Err(SqsError::invalid_parameter(format!("message attribute name '{name}' uses a reserved prefix")));
+        return refuse(
+            "You can't use message attribute names beginning with 'AWS.' or 'Amazon.'. These strings are reserved for internal use."
+                .to_string(),
+        );
     }
+    Ok(())
+}
+
+fn validate_attribute(name: &str, value: &AttributeValue) -> SqsResult<()> {
+    validate_attribute_name(name)?;
     let data_type = value.data_type.as_str();
     if data_type.is_empty() {
         return Err(SqsError::invalid_parameter(format!(
-            "the message attribute '{name}' must contain a non-empty attribute type"
+            "The message (user) attribute '{name}' must contain a non-empty message attribute type."
         )));
     }
     if data_type.len() > limits::MESSAGE_ATTRIBUTE_TYPE_LENGTH_MAX {
-        return Err(SqsError::invalid_parameter(format!("the message attribute '{name}' has a type that is too long")));
+        return Err(SqsError::invalid_parameter(format!(
+            "Message (user) attribute type must be at most {} bytes long.",
+            limits::MESSAGE_ATTRIBUTE_TYPE_LENGTH_MAX
+        )));
     }
+    let empty_value = || {
+        SqsError::invalid_parameter(format!(
+            "Message (user) attribute '{name}' must contain a non-empty value of type '{data_type}'."
+        ))
+    };
     let base_type = data_type.split('.').next().unwrap_or("");
     match base_type {
         "String" | "Number" => {
-            let Some(text) = &value.string_value else {
-                return Err(SqsError::invalid_parameter(format!(
-                    "the message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{data_type}'"
-                )));
+            let Some(text) = value.string_value.as_ref().filter(|text| !text.is_empty()) else {
+                return Err(empty_value());
             };
-            if text.is_empty() {
-                return Err(SqsError::invalid_parameter(format!(
-                    "the message attribute '{name}' must contain a non-empty message attribute value"
-                )));
-            }
             if value.binary_value.is_some() {
                 return Err(SqsError::invalid_parameter(format!(
-                    "the message attribute '{name}' with type '{data_type}' must use field 'String'"
+                    "Message (user) attribute '{name}' with type '{data_type}' must use field 'String'."
                 )));
             }
-            validate_text(&format!("message attribute '{name}'"), text)?;
+            validate_text(&format!("the value of message (user) attribute '{name}'"), text)?;
             if base_type == "Number" && !is_number(text) {
                 return Err(SqsError::invalid_parameter(format!(
-                    "can't cast the value of message (user) attribute '{name}' to a number"
+                    "Can't cast the value of message (user) attribute '{name}' to a number."
                 )));
             }
         }
         "Binary" => {
-            let has_bytes = value.binary_value.as_ref().is_some_and(|b| !b.is_empty());
-            if !has_bytes || value.string_value.is_some() {
+            if value.string_value.is_some() {
                 return Err(SqsError::invalid_parameter(format!(
-                    "the message attribute '{name}' with type 'Binary' must use field 'Binary' with a non-empty value"
+                    "Message (user) attribute '{name}' with type '{data_type}' must use field 'Binary'."
                 )));
+            }
+            if value.binary_value.as_ref().is_none_or(|bytes| bytes.is_empty()) {
+                return Err(empty_value());
             }
         }
         _ => {
             return Err(SqsError::invalid_parameter(format!(
-                "the type of message (user) attribute '{name}' is invalid; you must use only the following supported type prefixes: Binary, Number, String"
+                "The type of message (user) attribute '{name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String."
             )))
         }
     }

@@ -49,7 +49,8 @@ fn test_create_queue_after_delete_is_refused_for_60_seconds() {
 
     // The new queue is empty and does not accept handles of the old one.
     assert_eq!(h.counts("orders"), (0, 0, 0));
-    assert!(matches!(h.delete("orders", &old_handle), Err(SqsError::ReceiptHandleIsInvalid(_))));
+    let refused = format!("The input receipt handle \"{old_handle}\" is not a valid receipt handle.");
+    assert_eq!(h.delete("orders", &old_handle), Err(SqsError::ReceiptHandleIsInvalid(refused)));
 }
 
 #[test]
@@ -169,8 +170,21 @@ fn test_create_queue_rejects_unknown_read_only_and_fifo_only_attributes() {
         let result = h.create("q", &[(attribute, "true")]);
         assert!(matches!(result, Err(SqsError::InvalidAttributeName(_))), "{attribute}: {result:?}");
     }
+    // A standard queue knows no FifoQueue attribute; a FIFO queue takes only `true`, as it is.
+    let unknown = Err(SqsError::InvalidAttributeName("Unknown Attribute FifoQueue.".to_string()));
+    assert_eq!(h.create("q", &[("FifoQueue", "false")]).map(|_| ()), unknown);
+    h.create("q", &[]).unwrap();
+    for value in ["true", "false"] {
+        assert_eq!(h.set_attributes("q", &[("FifoQueue", value)]), unknown, "{value}");
+    }
     h.create_fifo("f.fifo", &[]).unwrap();
-    assert!(matches!(h.set_attributes("f.fifo", &[("FifoQueue", "false")]), Err(SqsError::InvalidAttributeName(_))));
+    assert_eq!(h.set_attributes("f.fifo", &[("FifoQueue", "true")]), Ok(()));
+    assert_eq!(
+        h.set_attributes("f.fifo", &[("FifoQueue", "false")]),
+        Err(SqsError::InvalidAttributeValue(
+            "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.".to_string()
+        ))
+    );
     assert!(matches!(
         h.set_attributes("f.fifo", &[("DeduplicationScope", "x")]),
         Err(SqsError::InvalidAttributeValue(_))
@@ -213,7 +227,10 @@ fn test_get_queue_attributes_returns_only_requested_and_refuses_unknown() {
     let some = h.attributes("q", &["VisibilityTimeout", "QueueArn"]).unwrap();
     assert_eq!(some, common::string_map(&[("QueueArn", &arn("q")), ("VisibilityTimeout", "30")]));
     assert_eq!(h.attributes("q", &[]).unwrap().len(), 0);
-    assert_eq!(h.attributes("q", &["Bogus"]), Err(SqsError::InvalidAttributeName("Bogus".to_string())));
+    assert_eq!(
+        h.attributes("q", &["Bogus"]),
+        Err(SqsError::InvalidAttributeName("Unknown Attribute Bogus.".to_string()))
+    );
     // Unset optional attributes are not listed.
     assert_eq!(h.attribute("q", "RedrivePolicy"), None);
     assert_eq!(h.attribute("q", "Policy"), None);
@@ -437,7 +454,7 @@ fn test_purge_queue_twice_within_60_seconds_is_refused() {
     h.purge("q").unwrap();
     h.send("q", "survives").unwrap();
     h.advance_ms(59_999);
-    assert_eq!(h.purge("q"), Err(SqsError::PurgeQueueInProgress));
+    assert_eq!(h.purge("q"), Err(SqsError::PurgeQueueInProgress { queue: "q".to_string() }));
     assert_eq!(h.counts("q"), (1, 0, 0));
     h.advance_ms(1);
     assert_eq!(h.purge("q"), Ok(()));

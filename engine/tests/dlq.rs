@@ -70,25 +70,26 @@ fn test_dead_letter_queue_fifo_keeps_group_and_order() {
 #[test]
 fn test_redrive_policy_to_missing_queue_is_refused() {
     let mut h = Harness::new();
-    let result = h.create("src", &[("RedrivePolicy", &redrive("nope", 3))]);
-    assert!(matches!(result, Err(SqsError::InvalidAttributeValue(_))), "{result:?}");
+    // The refusal quotes the policy as the request gave it.
+    let does_not_exist = |policy: &str| {
+        Err(SqsError::InvalidParameterValue(format!(
+            "Value {policy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist."
+        )))
+    };
+    let nope = redrive("nope", 3);
+    assert_eq!(h.create("src", &[("RedrivePolicy", &nope)]).map(|_| ()), does_not_exist(&nope));
     let other_account = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:999999999999:dlq","maxReceiveCount":3}"#;
     h.create("dlq", &[]).unwrap();
-    assert!(matches!(h.create("src", &[("RedrivePolicy", other_account)]), Err(SqsError::InvalidAttributeValue(_))));
+    assert_eq!(h.create("src", &[("RedrivePolicy", other_account)]).map(|_| ()), does_not_exist(other_account));
     h.create("src", &[]).unwrap();
-    assert!(matches!(
-        h.set_attributes("src", &[("RedrivePolicy", &redrive("nope", 3))]),
-        Err(SqsError::InvalidAttributeValue(_))
-    ));
-    assert!(matches!(
-        h.set_attributes("src", &[("RedrivePolicy", &redrive("src", 3))]),
-        Err(SqsError::InvalidAttributeValue(_))
-    ));
-    for bad in ["not json", r#"{"maxReceiveCount":3}"#, &redrive("dlq", 0), &redrive("dlq", 1001)] {
-        assert!(
-            matches!(h.set_attributes("src", &[("RedrivePolicy", bad)]), Err(SqsError::InvalidAttributeValue(_))),
-            "{bad}"
-        );
+    assert_eq!(h.set_attributes("src", &[("RedrivePolicy", &nope)]), does_not_exist(&nope));
+    let itself = h.set_attributes("src", &[("RedrivePolicy", &redrive("src", 3))]);
+    assert!(matches!(itself, Err(SqsError::InvalidParameterValue(_))), "{itself:?}");
+    let result = h.set_attributes("src", &[("RedrivePolicy", "not json")]);
+    assert!(matches!(result, Err(SqsError::InvalidAttributeValue(_))), "{result:?}");
+    for bad in [r#"{"maxReceiveCount":3}"#, &redrive("dlq", 0), &redrive("dlq", 1001)] {
+        let result = h.set_attributes("src", &[("RedrivePolicy", bad)]);
+        assert!(matches!(result, Err(SqsError::InvalidParameterValue(_))), "{bad}: {result:?}");
     }
     assert_eq!(h.attribute("src", "RedrivePolicy"), None);
 }
@@ -98,10 +99,16 @@ fn test_redrive_policy_to_queue_of_other_type_is_refused() {
     let mut h = Harness::new();
     h.create("dlq", &[]).unwrap();
     h.create_fifo("dlq.fifo", &[]).unwrap();
-    let result = h.create_fifo("src.fifo", &[("RedrivePolicy", &redrive("dlq", 3))]);
-    assert!(matches!(result, Err(SqsError::InvalidAttributeValue(_))));
-    let result = h.create("src", &[("RedrivePolicy", &redrive("dlq.fifo", 3))]);
-    assert!(matches!(result, Err(SqsError::InvalidAttributeValue(_))));
+    // AWS's text, with its two full stops.
+    let other_type = |policy: &str| {
+        Err(SqsError::InvalidParameterValue(format!(
+            "Value {policy} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.."
+        )))
+    };
+    let policy = redrive("dlq", 3);
+    assert_eq!(h.create_fifo("src.fifo", &[("RedrivePolicy", &policy)]).map(|_| ()), other_type(&policy));
+    let policy = redrive("dlq.fifo", 3);
+    assert_eq!(h.create("src", &[("RedrivePolicy", &policy)]).map(|_| ()), other_type(&policy));
 }
 
 #[test]
@@ -134,7 +141,7 @@ fn test_redrive_allow_policy_deny_all_refuses_sources() {
     let mut h = Harness::new();
     h.create("dlq", &[("RedriveAllowPolicy", r#"{"redrivePermission":"denyAll"}"#)]).unwrap();
     let result = h.create("src", &[("RedrivePolicy", &redrive("dlq", 3))]);
-    assert!(matches!(result, Err(SqsError::InvalidAttributeValue(_))), "{result:?}");
+    assert!(matches!(result, Err(SqsError::InvalidParameterValue(_))), "{result:?}");
     h.set_attributes("dlq", &[("RedriveAllowPolicy", r#"{"redrivePermission":"allowAll"}"#)]).unwrap();
     assert!(h.create("src", &[("RedrivePolicy", &redrive("dlq", 3))]).is_ok());
     assert_eq!(h.attribute("dlq", "RedriveAllowPolicy").unwrap(), r#"{"redrivePermission":"allowAll"}"#);
@@ -147,13 +154,18 @@ fn test_redrive_allow_policy_by_queue_allows_only_listed_sources() {
     h.create("dlq", &[("RedriveAllowPolicy", &policy)]).unwrap();
     assert!(h.create("allowed", &[("RedrivePolicy", &redrive("dlq", 3))]).is_ok());
     let result = h.create("other", &[("RedrivePolicy", &redrive("dlq", 3))]);
-    assert!(matches!(result, Err(SqsError::InvalidAttributeValue(_))));
+    assert!(matches!(result, Err(SqsError::InvalidParameterValue(_))), "{result:?}");
 
+    // A policy SQS can read but refuses names its value; one it cannot read does not.
     let eleven: Vec<String> = (0..11).map(|i| format!(r#""{}""#, arn(&format!("s{i}")))).collect();
     let too_many = format!(r#"{{"redrivePermission":"byQueue","sourceQueueArns":[{}]}}"#, eleven.join(","));
-    for bad in [too_many.as_str(), r#"{"redrivePermission":"byQueue"}"#, r#"{"redrivePermission":"some"}"#, "x"] {
+    for bad in [too_many.as_str(), r#"{"redrivePermission":"byQueue"}"#] {
         let result = h.set_attributes("dlq", &[("RedriveAllowPolicy", bad)]);
-        assert!(matches!(result, Err(SqsError::InvalidAttributeValue(_))), "{bad}");
+        assert!(matches!(result, Err(SqsError::InvalidParameterValue(_))), "{bad}: {result:?}");
+    }
+    for bad in [r#"{"redrivePermission":"some"}"#, "x"] {
+        let result = h.set_attributes("dlq", &[("RedriveAllowPolicy", bad)]);
+        assert!(matches!(result, Err(SqsError::InvalidAttributeValue(_))), "{bad}: {result:?}");
     }
 }
 
@@ -289,7 +301,9 @@ fn test_message_move_task_validates_its_parameters() {
     h.receive("src", 1);
     h.start_move_task("dlq", None, Some(1)).unwrap();
     let second = h.start_move_task("dlq", None, Some(1));
-    assert!(matches!(second, Err(SqsError::UnsupportedOperation(_))), "one running task per source: {second:?}");
+    let running =
+        "There is already a task running. Only one active task is allowed for a source queue arn at a given time.";
+    assert_eq!(second, Err(SqsError::InvalidParameterValue(running.to_string())), "one running task per source");
 }
 
 #[test]
@@ -305,7 +319,10 @@ fn test_cancel_message_move_task_stops_moving() {
     let task = &h.move_tasks("dlq", None).unwrap()[0];
     assert_eq!((task.status, task.moved), (MoveTaskStatus::Cancelled, 2));
     assert!(matches!(h.cancel_move_task(&handle), Err(SqsError::UnsupportedOperation(_))));
-    assert!(matches!(h.cancel_move_task("no-such-task"), Err(SqsError::ResourceNotFound(_))));
+    let unknown = format!("99{handle}");
+    assert_eq!(h.cancel_move_task(&unknown), Err(SqsError::ResourceNotFound("Task does not exist.".to_string())));
+    let malformed = Err(SqsError::InvalidParameterValue("Value for parameter TaskHandle is invalid.".to_string()));
+    assert_eq!(h.cancel_move_task("no-such-task"), malformed);
 }
 
 #[test]

@@ -74,7 +74,11 @@ fn test_fifo_message_reappears_at_head_of_its_group_after_visibility_timeout() {
     let again = h.receive(Q, 1).remove(0);
     assert_eq!(&*again.body, "1");
     assert_eq!(receive_count(&again), 2);
-    assert!(matches!(h.delete(Q, &first.receipt_handle), Err(SqsError::ReceiptHandleIsInvalid(_))));
+    let handle = &first.receipt_handle;
+    let expired =
+        format!("Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.");
+    assert_eq!(h.delete(Q, handle), Err(SqsError::InvalidParameterValue(expired)));
+    assert_eq!(h.counts(Q), (1, 1, 0), "the expired handle deleted nothing");
 }
 
 #[test]

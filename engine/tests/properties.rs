@@ -3,8 +3,9 @@
 //!
 //! The model keeps, per message, whether its delete was acknowledged, until when it is hidden,
 //! how often it was received and which receipt handle is the current one. From that it predicts
-//! the exact outcome of every delete and visibility change, how many messages a receive must
-//! return, and (FIFO) which ones.
+//! the exact outcome of every delete and visibility change (as SQS: a standard queue takes the
+//! handle of any receive, a FIFO queue only that of the receive in flight), how many messages a
+//! receive must return, and (FIFO) which ones.
 
 mod common;
 
@@ -13,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{arn, entry, fifo_entry, receive_count, receive_request, Harness};
 use proptest::prelude::*;
 use shoal_engine::command::{ReceivedMessage, SendEntry};
-use shoal_engine::{Command, Engine, LogEntry, Outcome, Reply, SqsError};
+use shoal_engine::{Command, Engine, LogEntry, Outcome, Reply};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -28,7 +29,8 @@ enum Op {
         max: u32,
         visibility_seconds: u32,
     },
-    /// `handle` indexes every receipt handle seen so far (modulo their number): some are stale.
+    /// `handle` indexes every receipt handle seen so far (modulo their number): some are of
+    /// earlier receives.
     Delete {
         handle: usize,
     },
@@ -134,15 +136,13 @@ impl Model {
                     return;
                 };
                 let model = &self.messages[index];
-                let expected = if model.deleted {
+                let expected = if model.deleted || !self.fifo || self.holds(model, &handle, now_ms) {
                     Ok(())
-                } else if model.current_handle.as_deref() != Some(handle.as_str()) {
-                    Err("ReceiptHandleIsInvalid")
                 } else {
-                    Ok(())
+                    Err(expired(&handle))
                 };
                 let result = h.delete(queue, &handle);
-                assert_eq!(result.clone().map_err(|e| variant(&e)), expected, "delete of {}", model.message_id);
+                assert_eq!(result.clone().map_err(|e| e.to_string()), expected, "delete of {}", model.message_id);
                 if result.is_ok() {
                     self.messages[index].deleted = true;
                 }
@@ -152,28 +152,35 @@ impl Model {
                     return;
                 };
                 let model = &self.messages[index];
+                let in_flight = model.visible_at_ms > now_ms;
                 let expected = if model.deleted {
-                    Err("MessageNotInflight")
-                } else if model.current_handle.as_deref() != Some(handle.as_str()) {
-                    Err("ReceiptHandleIsInvalid")
-                } else if model.visible_at_ms <= now_ms {
-                    Err("MessageNotInflight")
+                    Err(format!(
+                        "Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."
+                    ))
+                } else if self.fifo && !self.holds(model, &handle, now_ms) {
+                    Err(expired(&handle))
                 } else {
                     Ok(())
                 };
                 let result = h.change_visibility(queue, &handle, *seconds);
                 assert_eq!(
-                    result.clone().map_err(|e| variant(&e)),
+                    result.clone().map_err(|e| e.to_string()),
                     expected,
                     "visibility change of {}",
                     model.message_id
                 );
-                if result.is_ok() {
+                // Of a message not in flight (visible again), nothing changes.
+                if result.is_ok() && in_flight {
                     self.messages[index].visible_at_ms = now_ms + u64::from(*seconds) * 1000;
                 }
             }
             Op::Advance { ms } => h.advance_ms(*ms),
         }
+    }
+
+    /// Is `handle` the one `model` is in flight under at `now_ms`?
+    fn holds(&self, model: &ModelMessage, handle: &str, now_ms: u64) -> bool {
+        model.current_handle.as_deref() == Some(handle) && model.visible_at_ms > now_ms
     }
 
     fn pick_handle(&self, pick: usize) -> Option<(usize, String)> {
@@ -293,12 +300,9 @@ impl Model {
     }
 }
 
-fn variant(error: &SqsError) -> &'static str {
-    match error {
-        SqsError::ReceiptHandleIsInvalid(_) => "ReceiptHandleIsInvalid",
-        SqsError::MessageNotInflight => "MessageNotInflight",
-        _ => "other",
-    }
+/// What a FIFO queue answers to a handle that is not the one its message is in flight under.
+fn expired(handle: &str) -> String {
+    format!("Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.")
 }
 
 fn run_model(fifo: bool, ops: &[Op]) {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{bodies, receive_count, receive_request, Harness, START_MS};
-use shoal_engine::SqsError;
+use shoal_engine::{BatchEntryType, SqsError};
 
 fn queue_with(bodies: &[&str]) -> Harness {
     let mut h = Harness::new();
@@ -119,18 +119,6 @@ fn test_delete_message_twice_succeeds() {
 }
 
 #[test]
-fn test_delete_message_with_stale_handle_is_refused() {
-    let mut h = queue_with(&["a"]);
-    let old = h.receive_for("q", 1, 1)[0].receipt_handle.clone();
-    h.advance_seconds(1);
-    let new = h.receive_for("q", 1, 60)[0].receipt_handle.clone();
-    assert!(matches!(h.delete("q", &old), Err(SqsError::ReceiptHandleIsInvalid(_))));
-    assert_eq!(h.counts("q"), (0, 1, 0), "the stale handle deleted nothing");
-    assert_eq!(h.delete("q", &new), Ok(()));
-    assert_eq!(h.counts("q"), (0, 0, 0));
-}
-
-#[test]
 fn test_delete_message_with_handle_of_visible_message_not_received_again_succeeds() {
     let mut h = queue_with(&["a"]);
     let handle = h.receive_for("q", 1, 1)[0].receipt_handle.clone();
@@ -147,7 +135,8 @@ fn test_delete_message_with_garbage_or_foreign_handle_is_refused() {
     h.send("other", "b").unwrap();
     let foreign = h.receive("other", 1)[0].receipt_handle.clone();
     for handle in ["", "garbage", "SHL1zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", foreign.as_str()] {
-        assert!(matches!(h.delete("q", handle), Err(SqsError::ReceiptHandleIsInvalid(_))), "{handle:?}");
+        let refused = format!("The input receipt handle \"{handle}\" is not a valid receipt handle.");
+        assert_eq!(h.delete("q", handle), Err(SqsError::ReceiptHandleIsInvalid(refused)), "{handle:?}");
     }
     assert_eq!(h.delete("missing", &foreign), Err(SqsError::QueueDoesNotExist));
     assert_eq!(h.counts("other"), (0, 1, 0));
@@ -163,15 +152,18 @@ fn test_delete_message_batch_reports_each_entry() {
     assert_eq!(ok, ["one", "two", "again"]);
     assert_eq!(reply.failed.len(), 1);
     assert_eq!(reply.failed[0].id, "bad");
-    assert!(matches!(reply.failed[0].error, SqsError::ReceiptHandleIsInvalid(_)));
+    let refused = "The input receipt handle \"garbage\" is not a valid receipt handle.".to_string();
+    assert_eq!(reply.failed[0].error, SqsError::ReceiptHandleIsInvalid(refused));
     assert_eq!(h.counts("q"), (0, 0, 0));
 
-    assert_eq!(h.delete_batch("q", &[]).map(|_| ()), Err(SqsError::EmptyBatchRequest));
+    let empty = SqsError::EmptyBatchRequest { entry: BatchEntryType::DeleteMessage };
+    assert_eq!(h.delete_batch("q", &[]).map(|_| ()), Err(empty));
     let duplicate = h.delete_batch("q", &[("x", &a), ("x", &b)]).map(|_| ());
     assert_eq!(duplicate, Err(SqsError::BatchEntryIdsNotDistinct("x".to_string())));
     let eleven: Vec<(String, String)> = (0..11).map(|i| (format!("e{i}"), a.clone())).collect();
     let eleven: Vec<(&str, &str)> = eleven.iter().map(|(i, h)| (i.as_str(), h.as_str())).collect();
-    assert_eq!(h.delete_batch("q", &eleven).map(|_| ()), Err(SqsError::TooManyEntriesInBatchRequest { sent: 11 }));
+    let too_many = SqsError::TooManyEntriesInBatchRequest { sent: 11, max: 10 };
+    assert_eq!(h.delete_batch("q", &eleven).map(|_| ()), Err(too_many));
 }
 
 #[test]
@@ -206,26 +198,21 @@ fn test_change_message_visibility_zero_makes_the_message_visible_now() {
 }
 
 #[test]
-fn test_change_message_visibility_of_message_not_in_flight_is_refused() {
+fn test_change_message_visibility_of_deleted_message_is_refused_and_of_visible_one_does_nothing() {
     let mut h = queue_with(&["a", "b"]);
     let received = h.receive_for("q", 2, 10);
     let (a, b) = (received[0].receipt_handle.clone(), received[1].receipt_handle.clone());
     h.delete("q", &b).unwrap();
-    assert_eq!(h.change_visibility("q", &b, 10), Err(SqsError::MessageNotInflight), "deleted");
+    let gone = format!(
+        "Value {b} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."
+    );
+    assert_eq!(h.change_visibility("q", &b, 10), Err(SqsError::InvalidParameterValue(gone)), "deleted");
     h.advance_seconds(10);
-    assert_eq!(h.change_visibility("q", &a, 10), Err(SqsError::MessageNotInflight), "visible again");
-    assert!(matches!(h.change_visibility("q", "garbage", 10), Err(SqsError::ReceiptHandleIsInvalid(_))));
+    assert_eq!(h.change_visibility("q", &a, 10), Ok(()), "visible again: nothing to change");
+    assert_eq!(h.counts("q"), (1, 0, 0), "the message stays visible");
+    let refused = "The input receipt handle \"garbage\" is not a valid receipt handle.".to_string();
+    assert_eq!(h.change_visibility("q", "garbage", 10), Err(SqsError::ReceiptHandleIsInvalid(refused)));
     assert_eq!(h.change_visibility("missing", &a, 10), Err(SqsError::QueueDoesNotExist));
-}
-
-#[test]
-fn test_change_message_visibility_with_stale_handle_is_refused() {
-    let mut h = queue_with(&["a"]);
-    let old = h.receive_for("q", 1, 1)[0].receipt_handle.clone();
-    h.advance_seconds(1);
-    h.receive_for("q", 1, 60);
-    assert!(matches!(h.change_visibility("q", &old, 0), Err(SqsError::ReceiptHandleIsInvalid(_))));
-    assert_eq!(h.counts("q"), (0, 1, 0));
 }
 
 #[test]
@@ -262,7 +249,8 @@ fn test_change_message_visibility_batch_reports_each_entry() {
     assert_eq!(ok, ["a", "b"]);
     assert_eq!(reply.failed[0].id, "g");
     assert_eq!(h.counts("q"), (1, 1, 0));
-    assert_eq!(h.change_visibility_batch("q", &[]).map(|_| ()), Err(SqsError::EmptyBatchRequest));
+    let empty = SqsError::EmptyBatchRequest { entry: BatchEntryType::ChangeMessageVisibility };
+    assert_eq!(h.change_visibility_batch("q", &[]).map(|_| ()), Err(empty));
 }
 
 #[test]
@@ -325,11 +313,11 @@ fn test_receive_message_refuses_more_than_120000_messages_in_flight() {
     }
     assert_eq!(h.receive("q", 10).len(), 9, "a receive stops at the limit");
     assert_eq!(h.counts("q"), (10, 120_000, 0));
-    assert!(matches!(h.receive_request("q", receive_request(1, None)), Err(SqsError::OverLimit(_))));
+    assert_eq!(h.receive_request("q", receive_request(1, None)), Err(SqsError::too_many_in_flight()));
     // Once one is deleted there is room for one again.
     h.delete("q", &first).unwrap();
     assert_eq!(h.receive("q", 10).len(), 1);
-    assert!(matches!(h.receive_request("q", receive_request(1, None)), Err(SqsError::OverLimit(_))));
+    assert_eq!(h.receive_request("q", receive_request(1, None)), Err(SqsError::too_many_in_flight()));
 }
 
 #[test]

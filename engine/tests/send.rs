@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use common::{attributes, batch_entry, binary_attribute, entry, number_attribute, string_attribute, Harness};
 use shoal_engine::command::SendEntry;
-use shoal_engine::SqsError;
+use shoal_engine::{BatchEntryType, SqsError};
 
 fn standard() -> Harness {
     let mut h = Harness::new();
@@ -197,9 +197,11 @@ fn test_send_message_standard_queue_refuses_deduplication_id_and_accepts_group_i
 #[test]
 fn test_send_message_batch_refuses_empty_and_more_than_ten_entries() {
     let mut h = standard();
-    assert_eq!(h.send_batch("q", vec![]).map(|_| ()), Err(SqsError::EmptyBatchRequest));
+    let empty = SqsError::EmptyBatchRequest { entry: BatchEntryType::SendMessage };
+    assert_eq!(h.send_batch("q", vec![]).map(|_| ()), Err(empty));
     let eleven = (0..11).map(|i| batch_entry(&format!("e{i}"), "x")).collect();
-    assert_eq!(h.send_batch("q", eleven).map(|_| ()), Err(SqsError::TooManyEntriesInBatchRequest { sent: 11 }));
+    let too_many = SqsError::TooManyEntriesInBatchRequest { sent: 11, max: 10 };
+    assert_eq!(h.send_batch("q", eleven).map(|_| ()), Err(too_many));
     let ten = (0..10).map(|i| batch_entry(&format!("e{i}"), "x")).collect();
     assert_eq!(h.send_batch("q", ten).unwrap().successful.len(), 10);
     assert_eq!(h.send_batch("missing", vec![batch_entry("a", "x")]).map(|_| ()), Err(SqsError::QueueDoesNotExist));

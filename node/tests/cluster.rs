@@ -343,7 +343,8 @@ async fn test_a_dead_letter_queue_in_another_group_takes_and_gives_back_messages
     let arn_of = |name: &str| format!("arn:aws:sqs:us-east-1:000000000000:{name}");
     let policy = |target: &str| format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":"1"}}"#, arn_of(target));
 
-    // A policy naming a queue that does not exist in its (other) group is refused.
+    // A policy naming a queue that does not exist in its (other) group is refused, as SQS
+    // refuses it: InvalidParameterValue, quoting the policy as it was sent.
     let refused = client
         .create_queue()
         .queue_name(&source)
@@ -351,7 +352,12 @@ async fn test_a_dead_letter_queue_in_another_group_takes_and_gives_back_messages
         .send()
         .await
         .expect_err("the dead-letter queue does not exist");
-    assert_eq!(refused.code(), Some("InvalidAttributeValue"), "{refused:?}");
+    assert_eq!(refused.code(), Some("InvalidParameterValue"), "{refused:?}");
+    let expected = format!(
+        "Value {} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
+        policy(&missing)
+    );
+    assert_eq!(refused.message(), Some(expected.as_str()));
 
     let source_url = create_queue(&client, &source, &[(QueueAttributeName::RedrivePolicy, &policy(&dlq))]).await;
     for i in 0..3 {

@@ -143,9 +143,18 @@ async fn test_dlq_redrive_policy_must_name_an_existing_queue() {
     let (_server, client) = common::start().await;
     let policy = format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":2}}"#, queue_arn("nowhere"));
     let error = service_error(
-        client.create_queue().queue_name("orphan").attributes(QueueAttributeName::RedrivePolicy, policy).send().await,
+        client
+            .create_queue()
+            .queue_name("orphan")
+            .attributes(QueueAttributeName::RedrivePolicy, policy.as_str())
+            .send()
+            .await,
     );
-    assert!(error.is_invalid_attribute_value(), "{error:?}");
+    // As SQS: InvalidParameterValue, quoting the policy as it was sent.
+    assert_eq!(error.code(), Some("InvalidParameterValue"), "{error:?}");
+    let expected =
+        format!("Value {policy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.");
+    assert_eq!(error.message(), Some(expected.as_str()));
     let error = service_error(
         client
             .create_queue()
@@ -154,7 +163,21 @@ async fn test_dlq_redrive_policy_must_name_an_existing_queue() {
             .send()
             .await,
     );
-    assert_eq!(error.code(), Some("InvalidAttributeValue"), "{error:?}");
+    assert_eq!(error.code(), Some("InvalidParameterValue"), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some(
+            r#"Value {"maxReceiveCount":2} for parameter RedrivePolicy is invalid. Reason: Redrive policy does not contain mandatory attribute: deadLetterTargetArn."#
+        )
+    );
+    let error = service_error(
+        client.create_queue().queue_name("orphan").attributes(QueueAttributeName::RedrivePolicy, "{").send().await,
+    );
+    assert!(error.is_invalid_attribute_value(), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some("Invalid value for the parameter RedrivePolicy. Reason: Redrive policy is not a valid JSON map.")
+    );
 }
 
 #[tokio::test]
@@ -278,7 +301,13 @@ async fn test_dlq_message_move_task_running_can_be_cancelled() {
     assert_eq!(task.approximate_number_of_messages_to_move(), Some(MESSAGES as i64));
 
     let error = service_error(client.start_message_move_task().source_arn(queue_arn("bulk-dlq")).send().await);
-    assert!(error.is_unsupported_operation(), "a second task on the same queue: {error:?}");
+    assert_eq!(error.code(), Some("InvalidParameterValue"), "a second task on the same queue: {error:?}");
+    assert_eq!(
+        error.message(),
+        Some(
+            "There is already a task running. Only one active task is allowed for a source queue arn at a given time."
+        )
+    );
 
     let cancelled = client.cancel_message_move_task().task_handle(&handle).send().await.unwrap();
     let moved = cancelled.approximate_number_of_messages_moved();

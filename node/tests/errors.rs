@@ -36,7 +36,7 @@ async fn test_error_queue_does_not_exist_for_every_kind_of_call() {
     let error = service_error(client.get_queue_url().queue_name("missing").send().await);
     assert!(error.is_queue_does_not_exist(), "{error:?}");
     assert_eq!(error.code(), Some("AWS.SimpleQueueService.NonExistentQueue"));
-    assert!(error.message().is_some_and(|m| !m.is_empty()), "{error:?}");
+    assert_eq!(error.message(), Some("The specified queue does not exist."));
     let error = service_error(client.send_message().queue_url(&missing).message_body("x").send().await);
     assert!(error.is_queue_does_not_exist(), "{error:?}");
     let error = service_error(client.receive_message().queue_url(&missing).wait_time_seconds(1).send().await);
@@ -64,6 +64,7 @@ async fn test_error_receipt_handle_is_invalid() {
     let error = service_error(client.delete_message().queue_url(&url).receipt_handle("garbage").send().await);
     assert!(error.is_receipt_handle_is_invalid(), "{error:?}");
     assert_eq!(error.code(), Some("ReceiptHandleIsInvalid"));
+    assert_eq!(error.message(), Some("The input receipt handle \"garbage\" is not a valid receipt handle."));
     let error = service_error(
         client.change_message_visibility().queue_url(&url).receipt_handle("garbage").visibility_timeout(5).send().await,
     );
@@ -86,10 +87,12 @@ async fn test_error_batch_shape_errors() {
     let error = service_error(client.send_message_batch().queue_url(&url).set_entries(Some(Vec::new())).send().await);
     assert!(error.is_empty_batch_request(), "{error:?}");
     assert_eq!(error.code(), Some("AWS.SimpleQueueService.EmptyBatchRequest"));
+    assert_eq!(error.message(), Some("There should be at least one SendMessageBatchRequestEntry in the request."));
     let eleven: Vec<SendMessageBatchRequestEntry> = (0..11).map(|i| send_entry(&format!("e{i}"))).collect();
     let error = service_error(client.send_message_batch().queue_url(&url).set_entries(Some(eleven)).send().await);
     assert!(error.is_too_many_entries_in_batch_request(), "{error:?}");
     assert_eq!(error.code(), Some("AWS.SimpleQueueService.TooManyEntriesInBatchRequest"));
+    assert_eq!(error.message(), Some("Maximum number of entries per request are 10. You have sent 11."));
     let error = service_error(
         client
             .send_message_batch()
@@ -101,6 +104,7 @@ async fn test_error_batch_shape_errors() {
     );
     assert!(error.is_batch_entry_ids_not_distinct(), "{error:?}");
     assert_eq!(error.code(), Some("AWS.SimpleQueueService.BatchEntryIdsNotDistinct"));
+    assert_eq!(error.message(), Some("Id same repeated."));
     let error =
         service_error(client.send_message_batch().queue_url(&url).entries(send_entry("not valid!")).send().await);
     assert!(error.is_invalid_batch_entry_id(), "{error:?}");
@@ -120,6 +124,7 @@ async fn test_error_batch_shape_errors() {
 
     let error = service_error(client.delete_message_batch().queue_url(&url).set_entries(Some(Vec::new())).send().await);
     assert!(error.is_empty_batch_request(), "{error:?}");
+    assert_eq!(error.message(), Some("There should be at least one DeleteMessageBatchRequestEntry in the request."));
     let eleven: Vec<DeleteMessageBatchRequestEntry> = (0..11).map(|i| delete_entry(&format!("e{i}"))).collect();
     let error = service_error(client.delete_message_batch().queue_url(&url).set_entries(Some(eleven)).send().await);
     assert!(error.is_too_many_entries_in_batch_request(), "{error:?}");
@@ -138,6 +143,10 @@ async fn test_error_batch_shape_errors() {
         client.change_message_visibility_batch().queue_url(&url).set_entries(Some(Vec::new())).send().await,
     );
     assert!(error.is_empty_batch_request(), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some("There should be at least one ChangeMessageVisibilityBatchRequestEntry in the request.")
+    );
     let eleven: Vec<ChangeMessageVisibilityBatchRequestEntry> =
         (0..11).map(|i| visibility_entry(&format!("e{i}"))).collect();
     let error =
@@ -162,13 +171,31 @@ async fn test_error_receive_parameters_out_of_range() {
     for max in [0, 11] {
         let error = service_error(client.receive_message().queue_url(&url).max_number_of_messages(max).send().await);
         assert_eq!(error.code(), Some("InvalidParameterValue"), "MaxNumberOfMessages {max}: {error:?}");
+        let expected = format!(
+            "Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
+        );
+        assert_eq!(error.message(), Some(expected.as_str()));
     }
     let error = service_error(client.receive_message().queue_url(&url).wait_time_seconds(21).send().await);
     assert_eq!(error.code(), Some("InvalidParameterValue"), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some("Value 21 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.")
+    );
     let error = service_error(client.receive_message().queue_url(&url).visibility_timeout(43_201).send().await);
     assert_eq!(error.code(), Some("InvalidParameterValue"), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some("Value 43201 for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.")
+    );
     let error = service_error(client.send_message().queue_url(&url).send().await);
     assert_eq!(error.code(), Some("MissingParameter"), "SendMessage without a body: {error:?}");
+    assert_eq!(error.message(), Some("The request must contain the parameter MessageBody."));
+    let error = service_error(client.send_message().queue_url(&url).message_body("x").delay_seconds(-1).send().await);
+    assert_eq!(
+        error.message(),
+        Some("Value -1 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.")
+    );
 }
 
 /// Status, lowercase header names with values, and body of a raw HTTP/1.1 exchange.
@@ -241,6 +268,9 @@ async fn test_error_raw_unknown_target_is_400_with_query_error_header() {
         assert_eq!(response.header("x-amzn-query-error"), Some("InvalidAction;Sender"), "{target}");
         let body: serde_json::Value = serde_json::from_str(&response.body).expect("a json error body");
         assert_eq!(body["__type"], "com.amazonaws.sqs#InvalidAction", "{target}");
+        let action = target.split('.').nth(1).unwrap_or_default();
+        let action = if target.starts_with("AmazonSQS.") { action.to_string() } else { target.to_string() };
+        assert_eq!(body["message"], format!("The action {action} is not valid for this endpoint."), "{target}");
     }
     // The same request with a known action works, so the refusals above are about the target.
     let response = raw_request(&server.address(), &[JSON, ("X-Amz-Target", "AmazonSQS.ListQueues")], "{}").await;
@@ -262,6 +292,12 @@ async fn test_error_raw_query_protocol_error_is_xml() {
     assert!(response.body.contains("<ErrorResponse"), "{}", response.body);
     assert!(response.body.contains("<Code>AWS.SimpleQueueService.NonExistentQueue</Code>"), "{}", response.body);
     assert!(response.body.contains("<Type>Sender</Type>"), "{}", response.body);
+    // The Query protocol words a missing queue as SQS does there.
+    assert!(
+        response.body.contains("<Message>The specified queue does not exist for this wsdl version.</Message>"),
+        "{}",
+        response.body
+    );
 
     let response = raw_request(
         &server.address(),

@@ -4,7 +4,9 @@
 mod common;
 
 use aws_sdk_sqs::error::ProvideErrorMetadata;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
 use aws_sdk_sqs::Client;
 use common::{body, create_fifo_queue, message_id, receive, service_error, system_attribute};
 
@@ -230,11 +232,16 @@ async fn test_fifo_missing_group_id_and_deduplication_are_refused() {
         client.send_message().queue_url(&url).message_body("x").message_deduplication_id("d").send().await,
     );
     assert_eq!(error.code(), Some("MissingParameter"), "{error:?}");
+    assert_eq!(error.message(), Some("The request must contain the parameter MessageGroupId."));
 
     // Without content-based deduplication a deduplication id is needed.
     let error =
         service_error(client.send_message().queue_url(&url).message_body("x").message_group_id("g").send().await);
     assert_eq!(error.code(), Some("InvalidParameterValue"), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some("The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly")
+    );
 
     // Per-message delays are not allowed on FIFO queues.
     let error = service_error(
@@ -249,6 +256,10 @@ async fn test_fifo_missing_group_id_and_deduplication_are_refused() {
             .await,
     );
     assert_eq!(error.code(), Some("InvalidParameterValue"), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some("Value 1 for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.")
+    );
     assert_eq!(common::message_counts(&client, &url).await, (0, 0, 0));
 
     // A standard queue refuses a deduplication id.
@@ -274,11 +285,55 @@ async fn test_fifo_queue_attributes_report_fifo_settings() {
     assert_eq!(common::queue_attribute(&client, &url, QueueAttributeName::FifoQueue).await, "true");
     assert_eq!(common::queue_attribute(&client, &url, QueueAttributeName::ContentBasedDeduplication).await, "true");
     assert_eq!(common::queue_attribute(&client, &url, QueueAttributeName::DeduplicationScope).await, "messageGroup");
-    // FifoQueue cannot be changed on an existing queue.
+    // FifoQueue cannot be changed on an existing queue; repeating it is accepted.
+    client
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap();
     let error = service_error(
         client.set_queue_attributes().queue_url(&url).attributes(QueueAttributeName::FifoQueue, "false").send().await,
     );
-    assert!(error.is_invalid_attribute_name(), "{error:?}");
+    assert!(error.is_invalid_attribute_value(), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some("Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.")
+    );
+}
+
+#[tokio::test]
+async fn test_fifo_receipt_handle_of_earlier_receive_has_expired() {
+    let (_server, client) = common::start().await;
+    let url = create_fifo_queue(&client, "expiring.fifo", &[]).await;
+    send_fifo(&client, &url, "g", "d1", "first").await;
+    let earlier = common::receive_with_visibility(&client, &url, 1, 0).await;
+    let current = common::receive_with_visibility(&client, &url, 1, 60).await;
+    assert_eq!((earlier.len(), current.len()), (1, 1));
+    assert_eq!(message_id(&earlier[0]), message_id(&current[0]));
+
+    let handle = earlier[0].receipt_handle().unwrap();
+    let error = service_error(client.delete_message().queue_url(&url).receipt_handle(handle).send().await);
+    assert_eq!(error.code(), Some("InvalidParameterValue"), "{error:?}");
+    let expected =
+        format!("Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.");
+    assert_eq!(error.message(), Some(expected.as_str()));
+    // In a batch, the entry fails with AWS's wording for batches.
+    let output = client
+        .delete_message_batch()
+        .queue_url(&url)
+        .entries(DeleteMessageBatchRequestEntry::builder().id("earlier").receipt_handle(handle).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(output.failed().len(), 1, "{output:?}");
+    assert_eq!(output.failed()[0].code(), "ReceiptHandleIsInvalid");
+    assert_eq!(output.failed()[0].message(), Some("The receipt handle has expired"));
+    assert_eq!(common::message_counts(&client, &url).await, (0, 1, 0), "the expired handle deleted nothing");
+
+    common::delete(&client, &url, &current[0]).await;
+    assert_eq!(common::message_counts(&client, &url).await, (0, 0, 0));
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ pub struct Input<'a> {
 }
 
 fn wrong_type(name: &str, expected: &str) -> ApiError {
-    ApiError::invalid_parameter(format!("value for parameter {name} is invalid: expected {expected}"))
+    ApiError::invalid_parameter(format!("Value for parameter {name} is invalid. Reason: Expected {expected}."))
 }
 
 impl<'a> Input<'a> {
@@ -44,15 +44,24 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// An integer member that must fall in `min..=max`.
+    /// An integer member that must fall in `min..=max` ("Must be between 1 and 10, if provided.").
     pub fn bounded(&self, name: &str, min: i64, max: i64) -> Result<Option<u32>, ApiError> {
+        self.bounded_with(name, min, max, &format!("Must be between {min} and {max}, if provided."))
+    }
+
+    /// `bounded`, where SQS words the range as "Must be >= 0 and <= 20, if provided.".
+    pub fn bounded_at_least(&self, name: &str, min: i64, max: i64) -> Result<Option<u32>, ApiError> {
+        self.bounded_with(name, min, max, &format!("Must be >= {min} and <= {max}, if provided."))
+    }
+
+    fn bounded_with(&self, name: &str, min: i64, max: i64, reason: &str) -> Result<Option<u32>, ApiError> {
         match self.integer(name)? {
             None => Ok(None),
             Some(value) if (min..=max).contains(&value) => {
                 u32::try_from(value).map(Some).map_err(|_| wrong_type(name, "an integer from 0 to 4294967295"))
             }
             Some(value) => Err(ApiError::invalid_parameter(format!(
-                "value {value} for parameter {name} is invalid: must be between {min} and {max}"
+                "Value {value} for parameter {name} is invalid. Reason: {reason}"
             ))),
         }
     }
@@ -117,7 +126,7 @@ impl<'a> Input<'a> {
                 Some(encoded) => {
                     Some(base64::engine::general_purpose::STANDARD.decode(encoded.as_bytes()).map_err(|_| {
                         ApiError::invalid_parameter(format!(
-                            "the binary value of message attribute '{attribute_name}' is not valid base64"
+                            "The binary value of message attribute '{attribute_name}' is not valid base64."
                         ))
                     })?)
                 }

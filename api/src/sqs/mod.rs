@@ -103,7 +103,7 @@ async fn check_remote_dead_letter_target(
     let source_arn = peer::queue_arn(cluster, source);
     // A FIFO queue's name ends in .fifo, so the kind is known before the queue exists.
     let source_fifo = source.ends_with(".fifo");
-    let query = SqsQuery::DeadLetterTarget { target, source_arn, source_fifo };
+    let query = SqsQuery::DeadLetterTarget { target, source_arn, source_fifo, redrive_policy: policy.clone() };
     peer::expect_fine(peer::ask(cluster, target_group, query).await?)
 }
 
@@ -123,13 +123,13 @@ async fn check_move_task_elsewhere(
             match peer::ask(cluster, destination_group, query).await {
                 Err(error) if error.code == "QueueDoesNotExist" => {
                     return Err(ApiError::from(SqsError::ResourceNotFound(
-                        "the destination queue does not exist".to_string(),
+                        "The resource that you specified for the DestinationArn parameter doesn't exist.".to_string(),
                     )))
                 }
                 Err(error) => return Err(error),
                 Ok(SqsAnswer::Fifo(fifo)) if fifo != source_fifo => {
                     return Err(ApiError::invalid_parameter(
-                        "the destination queue must be of the same type (fifo or standard) as the source queue",
+                        "The source queue and destination queue must be of the same queue type.",
                     ))
                 }
                 Ok(_) => {}
@@ -200,7 +200,7 @@ pub fn queue_name_from_url(url: &str, account_id: &str) -> Result<String, ApiErr
     let mut segments = path.trim_end_matches('/').split('/');
     let (Some(account), Some(name), None) = (segments.next(), segments.next(), segments.next()) else {
         return Err(ApiError::invalid_parameter(format!(
-            "value {url} for parameter QueueUrl is invalid: not a queue url"
+            "Value {url} for parameter QueueUrl is invalid. Reason: Not a queue URL."
         )));
     };
     if account != account_id || name.is_empty() {

@@ -22,8 +22,8 @@ pub enum SqsQuery {
     DeadLetterSources { arn: String, page: Page },
     /// The ARN of queue `name`, which must exist.
     QueueArn { name: String },
-    /// Can queue `target` be the dead-letter queue of `source_arn`?
-    DeadLetterTarget { target: String, source_arn: String, source_fifo: bool },
+    /// Can queue `target` be the dead-letter queue of `source_arn`, by `redrive_policy`?
+    DeadLetterTarget { target: String, source_arn: String, source_fifo: bool, redrive_policy: String },
     /// Is queue `name` a FIFO queue? (It must exist.)
     IsFifo { name: String },
 }
@@ -49,9 +49,9 @@ pub async fn answer(broker: &Broker, query: SqsQuery) -> Result<SqsAnswer, ApiEr
             Ok(SqsAnswer::Names(NamePage { names, next }))
         }
         SqsQuery::QueueArn { name } => engine.queue(&name).map(|queue| SqsAnswer::Arn(queue.arn.clone())),
-        SqsQuery::DeadLetterTarget { target, source_arn, source_fifo } => {
-            engine.check_dead_letter_target(&target, &source_arn, source_fifo).map(|()| SqsAnswer::Fine)
-        }
+        SqsQuery::DeadLetterTarget { target, source_arn, source_fifo, redrive_policy } => engine
+            .check_dead_letter_target(&target, &source_arn, source_fifo, &redrive_policy)
+            .map(|()| SqsAnswer::Fine),
         SqsQuery::IsFifo { name } => engine.queue(&name).map(|queue| SqsAnswer::Fifo(queue.is_fifo())),
     })?;
     Ok(answer)

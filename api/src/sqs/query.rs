@@ -46,23 +46,23 @@ pub const MAX_NAME_LENGTH_BYTES: usize = 256;
 /// Why a Query request could not be turned into a JSON request object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
-    #[error("the requested action is not valid for this endpoint")]
+    #[error("The requested action is not valid for this endpoint.")]
     UnknownAction(String),
-    #[error("too many parameters: {count} given, at most {max} allowed")]
+    #[error("Too many parameters: {count} given, at most {max} allowed.")]
     TooManyParameters { count: usize, max: usize },
-    #[error("a parameter name is longer than {max} bytes")]
+    #[error("A parameter name is longer than {max} bytes.")]
     NameTooLong { max: usize },
-    #[error("parameter {name} is given more than once")]
+    #[error("Parameter {name} is given more than once.")]
     DuplicateParameter { name: String },
-    #[error("value for parameter {name} is not a valid integer")]
+    #[error("Value for parameter {name} is not a valid integer.")]
     InvalidInteger { name: String },
-    #[error("parameter {name} has an invalid index: indexes run from 1 to {max}")]
+    #[error("Parameter {name} has an invalid index: indexes run from 1 to {max}.")]
     InvalidIndex { name: String, max: u32 },
-    #[error("parameter {name} is missing")]
+    #[error("The request must contain the parameter {name}.")]
     MissingParameter { name: String },
-    #[error("parameter {name} is not valid here")]
+    #[error("Parameter {name} is not valid here.")]
     UnexpectedParameter { name: String },
-    #[error("parameter {name} repeats a key given earlier")]
+    #[error("Parameter {name} repeats a key given earlier.")]
     DuplicateKey { name: String },
 }
 
@@ -665,7 +665,7 @@ mod tests {
         assert_eq!(SqsAction::from_name("SendMessages"), None, "an unknown action never reaches the model");
         assert_eq!(
             QueryError::InvalidInteger { name: "DelaySeconds".to_string() }.to_string(),
-            "value for parameter DelaySeconds is not a valid integer"
+            "Value for parameter DelaySeconds is not a valid integer."
         );
     }
 }

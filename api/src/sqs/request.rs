@@ -328,10 +328,13 @@ impl SqsRequest {
                 let queue = queue()?;
                 let max_messages =
                     input.bounded("MaxNumberOfMessages", 1, i64::from(limits::RECEIVE_MESSAGES_MAX))?.unwrap_or(1);
-                let visibility_timeout_seconds =
-                    input.bounded("VisibilityTimeout", 0, i64::from(limits::VISIBILITY_TIMEOUT_SECONDS_MAX))?;
+                let visibility_timeout_seconds = input.bounded_at_least(
+                    "VisibilityTimeout",
+                    0,
+                    i64::from(limits::VISIBILITY_TIMEOUT_SECONDS_MAX),
+                )?;
                 let wait_time_seconds =
-                    input.bounded("WaitTimeSeconds", 0, i64::from(limits::WAIT_TIME_SECONDS_MAX))?;
+                    input.bounded_at_least("WaitTimeSeconds", 0, i64::from(limits::WAIT_TIME_SECONDS_MAX))?;
                 let mut system_attribute_names = input.string_list("AttributeNames")?;
                 system_attribute_names.extend(input.string_list("MessageSystemAttributeNames")?);
                 SqsRequest::ReceiveMessage(ReceiveMessage {
@@ -498,7 +501,7 @@ fn decode_token(input: &Input<'_>) -> Result<Option<String>, ApiError> {
     let Some(token) = input.string("NextToken")? else {
         return Ok(None);
     };
-    let invalid = || ApiError::invalid_parameter("value for parameter NextToken is invalid");
+    let invalid = || ApiError::invalid_parameter("Invalid NextToken value.");
     let bytes = hex::decode(token).map_err(|_| invalid())?;
     String::from_utf8(bytes).map(Some).map_err(|_| invalid())
 }
@@ -509,7 +512,7 @@ fn send_entry(input: &Input<'_>, id: String) -> Result<SendRequestEntry, ApiErro
         Some(delay) if (0..=i64::from(u32::MAX)).contains(&delay) => Some(delay as u32),
         Some(delay) => {
             return Err(ApiError::invalid_parameter(format!(
-                "value {delay} for parameter DelaySeconds is invalid: must be >= 0 and <= {}",
+                "Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= {}.",
                 limits::DELAY_SECONDS_MAX
             )))
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use crate::sqs::queue::config::{READ_ONLY_ATTRIBUTES, SETTABLE_ATTRIBUTES};
+use crate::sqs::queue::config::{invalid_redrive_policy, READ_ONLY_ATTRIBUTES, SETTABLE_ATTRIBUTES};
 use crate::sqs::queue::{Queue, QueueConfig, RedriveAllowPolicy};
 
 /// Checks a queue name; returns whether it names a FIFO queue.
@@ -20,14 +20,15 @@ pub fn validate_queue_name(name: &str, fifo: bool) -> SqsResult<()> {
         return Ok(());
     }
     if fifo {
-        return Err(SqsError::invalid_parameter(
-            "the name of a fifo queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length",
-        ));
+        return Err(SqsError::invalid_parameter(FIFO_QUEUE_NAME_RULE));
     }
-    Err(SqsError::invalid_parameter(
-        "can only include alphanumeric characters, hyphens, or underscores; 1 to 80 in length",
-    ))
+    Err(SqsError::invalid_parameter(QUEUE_NAME_RULE))
 }
+
+// AWS's texts, without a full stop.
+const QUEUE_NAME_RULE: &str = "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length";
+const FIFO_QUEUE_NAME_RULE: &str = "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length";
+const _: () = assert!(limits::QUEUE_NAME_LENGTH_MAX == 80);
 
 /// Actions AddPermission may grant (besides `*`).
 const PERMISSION_ACTIONS: [&str; 9] = [
@@ -46,7 +47,7 @@ const PERMISSION_ACTIONS: [&str; 9] = [
 fn parse_policy(queue: &Queue) -> SqsResult<serde_json::Value> {
     match &queue.config.policy {
         Some(text) => serde_json::from_str(text)
-            .map_err(|_| SqsError::invalid_parameter("the queue's Policy attribute is not valid json")),
+            .map_err(|_| SqsError::invalid_parameter("The queue's Policy attribute is not valid JSON.")),
         None => Ok(serde_json::json!({
             "Version": "2012-10-17",
             "Id": format!("{}/SQSDefaultPolicy", queue.arn),
@@ -57,13 +58,15 @@ fn parse_policy(queue: &Queue) -> SqsResult<serde_json::Value> {
 
 fn policy_statements(policy: &mut serde_json::Value) -> SqsResult<&mut Vec<serde_json::Value>> {
     let Some(document) = policy.as_object_mut() else {
-        return Err(SqsError::invalid_parameter("the queue's Policy attribute is not a json object"));
+        return Err(SqsError::invalid_parameter("The queue's Policy attribute is not a JSON object."));
     };
     let statements = document.entry("Statement").or_insert_with(|| serde_json::json!([]));
     if statements.is_object() {
         *statements = serde_json::Value::Array(vec![statements.take()]);
     }
-    statements.as_array_mut().ok_or_else(|| SqsError::invalid_parameter("the queue's Policy has no statement list"))
+    statements
+        .as_array_mut()
+        .ok_or_else(|| SqsError::invalid_parameter("The queue's Policy attribute has no list of statements."))
 }
 
 /// One page of `names` (in name order): those after `start_after`, at most `max` (default
@@ -89,23 +92,52 @@ pub(crate) fn page_of_names<'a>(
 
 fn validate_tags(tags: &BTreeMap<String, String>) -> SqsResult<()> {
     for (key, value) in tags {
-        if key.is_empty() || key.len() > limits::TAG_KEY_LENGTH_MAX || key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(SqsError::invalid_parameter(format!("tag key '{key}' is invalid")));
+        if key.is_empty() || key.len() > limits::TAG_KEY_LENGTH_MAX {
+            return Err(SqsError::invalid_parameter(format!(
+                "Tag keys must be between 1 and {} characters in length.",
+                limits::TAG_KEY_LENGTH_MAX
+            )));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(SqsError::invalid_value(
+                key,
+                "TagKey",
+                "Tag keys must not begin with the reserved prefix aws:.",
+            ));
         }
         if value.len() > limits::TAG_VALUE_LENGTH_MAX {
-            return Err(SqsError::invalid_parameter(format!("tag value for key '{key}' is too long")));
+            return Err(SqsError::invalid_parameter(format!(
+                "Tag values must be at most {} characters in length.",
+                limits::TAG_VALUE_LENGTH_MAX
+            )));
         }
     }
     Ok(())
+}
+
+fn too_many_tags(queue: &str) -> SqsError {
+    SqsError::invalid_parameter(format!("Too many tags added for queue {queue}."))
+}
+
+/// The configuration CreateQueue asks for: the name checked against the kind of queue, and
+/// the attributes applied to that kind's defaults.
+fn new_queue_config(name: &str, attributes: &BTreeMap<String, String>) -> SqsResult<QueueConfig> {
+    let fifo = attributes.get("FifoQueue").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    validate_queue_name(name, fifo || name.ends_with(".fifo"))?;
+    if name.ends_with(".fifo") && !fifo {
+        // A standard queue's name cannot end in .fifo.
+        return Err(SqsError::invalid_parameter(QUEUE_NAME_RULE));
+    }
+    let mut config = QueueConfig::defaults(fifo);
+    config.apply(attributes)?;
+    Ok(config)
 }
 
 impl Engine {
     /// Read-only: would CreateQueue be refused for its name or attributes alone? Lets the node
     /// refuse bad input before it is written to the log.
     pub fn check_create_queue(&self, name: &str, attributes: &BTreeMap<String, String>) -> SqsResult<()> {
-        let fifo = attributes.get("FifoQueue").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        validate_queue_name(name, fifo || name.ends_with(".fifo"))?;
-        QueueConfig::defaults(fifo).apply(attributes, true)
+        new_queue_config(name, attributes).map(|_| ())
     }
 
     pub(crate) fn create_queue(
@@ -115,15 +147,7 @@ impl Engine {
         tags: &BTreeMap<String, String>,
         now_ms: u64,
     ) -> SqsResult<String> {
-        let fifo = attributes.get("FifoQueue").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        validate_queue_name(name, fifo || name.ends_with(".fifo"))?;
-        if name.ends_with(".fifo") && !fifo {
-            return Err(SqsError::invalid_parameter(
-                "the queue name ends with .fifo: set the attribute FifoQueue to true to create a fifo queue",
-            ));
-        }
-        let mut config = QueueConfig::defaults(fifo);
-        config.apply(attributes, true)?;
+        let config = new_queue_config(name, attributes)?;
         if let Some(existing) = self.sqs.queues.get(name) {
             for attribute in attributes.keys() {
                 if existing.config.render(attribute) != config.render(attribute) {
@@ -136,10 +160,10 @@ impl Engine {
             return Err(SqsError::QueueDeletedRecently);
         }
         if tags.len() > limits::QUEUE_TAGS_MAX {
-            return Err(SqsError::invalid_parameter("too many tags"));
+            return Err(too_many_tags(name));
         }
         validate_tags(tags)?;
-        self.validate_redrive(name, &config)?;
+        self.validate_redrive(name, &config, attributes)?;
         let incarnation = self.sqs.next_incarnation;
         self.sqs.next_incarnation += 1;
         let mut queue = Queue::new(name.to_string(), self.queue_arn(name), incarnation, config, now_ms);
@@ -149,32 +173,47 @@ impl Engine {
     }
 
     /// A redrive policy must name an existing queue of the same kind that accepts this source.
-    fn validate_redrive(&self, source: &str, config: &QueueConfig) -> SqsResult<()> {
+    /// `attributes` are those of the request, whose RedrivePolicy text a refusal quotes.
+    fn validate_redrive(
+        &self,
+        source: &str,
+        config: &QueueConfig,
+        attributes: &BTreeMap<String, String>,
+    ) -> SqsResult<()> {
         let Some(policy) = &config.redrive_policy else {
             return Ok(());
         };
+        let text = attributes.get("RedrivePolicy").map_or("", String::as_str);
         let Some(target_name) = self.queue_name_from_arn(&policy.dead_letter_target_arn) else {
-            return Err(SqsError::invalid_attribute("RedrivePolicy", "dead letter target does not exist"));
+            return Err(invalid_redrive_policy(text, "Dead letter target does not exist."));
         };
         if target_name == source {
-            return Err(SqsError::invalid_attribute("RedrivePolicy", "a queue cannot be its own dead-letter queue"));
+            return Err(invalid_redrive_policy(text, "A queue cannot be its own dead-letter queue."));
         }
         // A target in another group was checked by the node against that group's state.
         if self.is_remote(target_name) {
             return Ok(());
         }
-        self.check_dead_letter_target(target_name, &self.queue_arn(source), config.fifo)
+        self.check_dead_letter_target(target_name, &self.queue_arn(source), config.fifo, text)
     }
 
     /// Can queue `target` of this group be the dead-letter queue of `source_arn` (FIFO or
-    /// not)? Read-only, so a node can ask the target's group before proposing.
-    pub fn check_dead_letter_target(&self, target: &str, source_arn: &str, source_fifo: bool) -> SqsResult<()> {
-        let invalid = |reason: &str| SqsError::invalid_attribute("RedrivePolicy", reason);
+    /// not)? `redrive_policy` is the RedrivePolicy text of the request, which a refusal quotes.
+    /// Read-only, so a node can ask the target's group before proposing.
+    pub fn check_dead_letter_target(
+        &self,
+        target: &str,
+        source_arn: &str,
+        source_fifo: bool,
+        redrive_policy: &str,
+    ) -> SqsResult<()> {
+        let invalid = |reason: &str| invalid_redrive_policy(redrive_policy, reason);
         let Some(target) = self.sqs.queues.get(target) else {
-            return Err(invalid("dead letter target does not exist"));
+            return Err(invalid("Dead letter target does not exist."));
         };
         if target.is_fifo() != source_fifo {
-            return Err(invalid("dead-letter queue must be the same type of queue (fifo or standard) as the source"));
+            // AWS's text, with its two full stops.
+            return Err(invalid("Dead-letter queue must be same type of queue as the source.."));
         }
         let allowed = match &target.config.redrive_allow_policy {
             None | Some(RedriveAllowPolicy::AllowAll) => true,
@@ -182,7 +221,9 @@ impl Engine {
             Some(RedriveAllowPolicy::ByQueue(arns)) => arns.iter().any(|arn| arn == source_arn),
         };
         if !allowed {
-            return Err(invalid("the dead-letter queue's redrive allow policy does not allow this source queue"));
+            return Err(invalid(
+                "The RedriveAllowPolicy of the dead-letter queue does not allow this queue as a source.",
+            ));
         }
         Ok(())
     }
@@ -202,11 +243,11 @@ impl Engine {
         now_ms: u64,
     ) -> SqsResult<()> {
         let mut config = self.queue(name)?.config.clone();
-        config.apply(attributes, false)?;
+        config.apply(attributes)?;
         // Only a new redrive policy is checked: a dead-letter queue deleted since must not
         // block changes to other attributes of its sources.
         if attributes.contains_key("RedrivePolicy") {
-            self.validate_redrive(name, &config)?;
+            self.validate_redrive(name, &config, attributes)?;
             // A new policy is a new chance for a remote dead-letter queue that refused.
             self.redrive_paused.remove(name);
         }
@@ -223,10 +264,7 @@ impl Engine {
         let mut merged = queue.tags.clone();
         merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         if merged.len() > limits::QUEUE_TAGS_MAX {
-            return Err(SqsError::invalid_parameter(format!(
-                "a queue can have at most {} tags",
-                limits::QUEUE_TAGS_MAX
-            )));
+            return Err(too_many_tags(name));
         }
         queue.tags = merged;
         Ok(())
@@ -243,7 +281,7 @@ impl Engine {
     pub(crate) fn purge_queue(&mut self, name: &str, now_ms: u64) -> SqsResult<()> {
         let queue = self.sqs.queue_mut(name)?;
         if queue.last_purge_ms.is_some_and(|at| at + limits::PURGE_INTERVAL_MS > now_ms) {
-            return Err(SqsError::PurgeQueueInProgress);
+            return Err(SqsError::PurgeQueueInProgress { queue: name.to_string() });
         }
         queue.purge(now_ms);
         Ok(())
@@ -262,7 +300,7 @@ impl Engine {
             && label.len() <= limits::PERMISSION_LABEL_LENGTH_MAX
             && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !label_ok {
-            return Err(SqsError::invalid_parameter(format!("value {label} for parameter Label is invalid")));
+            return Err(SqsError::invalid_value(label, "Label", &format!("{QUEUE_NAME_RULE}.")));
         }
         if account_ids.is_empty() {
             return Err(SqsError::MissingParameter("AWSAccountIds".to_string()));
@@ -272,16 +310,18 @@ impl Engine {
         }
         for action in actions {
             if action != "*" && !PERMISSION_ACTIONS.contains(&action.as_str()) {
-                return Err(SqsError::invalid_parameter(format!("value {action} for parameter ActionName is invalid")));
+                return Err(SqsError::invalid_value(
+                    format!("SQS:{action}"),
+                    "ActionName",
+                    "Please refer to the appropriate WSDL for a list of valid actions.",
+                ));
             }
         }
         let queue = self.sqs.queue_mut(name)?;
         let mut policy = parse_policy(queue)?;
         let statements = policy_statements(&mut policy)?;
         if statements.iter().any(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(label)) {
-            return Err(SqsError::invalid_parameter(format!(
-                "value {label} for parameter Label is invalid: already exists"
-            )));
+            return Err(SqsError::invalid_value(label, "Label", "Already exists."));
         }
         let principals: Vec<String> = account_ids.iter().map(|id| format!("arn:aws:iam::{id}:root")).collect();
         let actions: Vec<String> = actions.iter().map(|action| format!("SQS:{action}")).collect();
@@ -295,7 +335,7 @@ impl Engine {
         let text = policy.to_string();
         if text.len() > limits::POLICY_BYTES_MAX {
             return Err(SqsError::OverLimit(format!(
-                "the queue policy would exceed {} bytes",
+                "The queue's policy would be longer than {} bytes.",
                 limits::POLICY_BYTES_MAX
             )));
         }
@@ -311,9 +351,8 @@ impl Engine {
         let before = statements.len();
         statements.retain(|s| s.get("Sid").and_then(|v| v.as_str()) != Some(label));
         if statements.len() == before {
-            return Err(SqsError::invalid_parameter(format!(
-                "value {label} for parameter Label is invalid: does not exist"
-            )));
+            // AWS's text, in lower case.
+            return Err(SqsError::invalid_value(label, "Label", "can't find label."));
         }
         let empty = statements.is_empty();
         queue.config.policy = if empty { None } else { Some(policy.to_string()) };
@@ -346,7 +385,7 @@ impl Engine {
                 || SETTABLE_ATTRIBUTES.contains(&attribute.as_str())
                 || READ_ONLY_ATTRIBUTES.contains(&attribute.as_str());
             if !known {
-                return Err(SqsError::InvalidAttributeName(attribute.clone()));
+                return Err(SqsError::unknown_attribute(attribute));
             }
         }
         let all = requested.iter().any(|a| a == "All");

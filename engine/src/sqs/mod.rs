@@ -132,7 +132,7 @@ impl Engine {
                 .map(|moved| Reply::MoveTaskCancelled { approximate_number_of_messages_moved: moved }),
             Command::ImportMessages { .. } | Command::AckOutbox { .. } | Command::Tick => {
                 debug_assert!(false, "not an SQS action: {command:?}");
-                Err(SqsError::UnsupportedOperation("not an SQS action".to_string()))
+                Err(SqsError::UnsupportedOperation("The command is not an SQS action.".to_string()))
             }
         }
     }

@@ -50,6 +50,10 @@ pub struct MoveTask {
     number: u64,
 }
 
+fn source_not_found() -> SqsError {
+    SqsError::ResourceNotFound("The resource that you specified for the SourceArn parameter doesn't exist.".to_string())
+}
+
 impl Engine {
     pub(crate) fn start_message_move_task(
         &mut self,
@@ -60,12 +64,12 @@ impl Engine {
         now_ms: u64,
     ) -> SqsResult<String> {
         let Some(source) = self.queue_name_from_arn(source_arn).filter(|n| self.sqs.queues.contains_key(*n)) else {
-            return Err(SqsError::ResourceNotFound("the source queue does not exist".to_string()));
+            return Err(source_not_found());
         };
         let source = source.to_string();
         let (is_dead_letter_queue, _) = self.dead_letter_source_queues(&source, None, Some(1))?;
         if is_dead_letter_queue.is_empty() && !sources_elsewhere {
-            return Err(SqsError::invalid_parameter("source queue must be configured as a dead-letter queue"));
+            return Err(SqsError::invalid_parameter("Source queue must be configured as a Dead Letter Queue."));
         }
         // A destination in another group was checked by the node against that group's state.
         let remote_destination =
@@ -73,18 +77,20 @@ impl Engine {
         if let Some(destination) = destination_arn.filter(|_| !remote_destination) {
             let Some(destination_queue) = self.queue_name_from_arn(destination).and_then(|n| self.sqs.queues.get(n))
             else {
-                return Err(SqsError::ResourceNotFound("the destination queue does not exist".to_string()));
+                return Err(SqsError::ResourceNotFound(
+                    "The resource that you specified for the DestinationArn parameter doesn't exist.".to_string(),
+                ));
             };
             if destination_queue.is_fifo() != self.queue(&source)?.is_fifo() {
                 return Err(SqsError::invalid_parameter(
-                    "the destination queue must be of the same type (fifo or standard) as the source queue",
+                    "The source queue and destination queue must be of the same queue type.",
                 ));
             }
         }
         if let Some(rate) = rate_per_second {
             if !(1..=limits::MOVE_TASK_RATE_MAX).contains(&rate) {
                 return Err(SqsError::invalid_parameter(format!(
-                    "value {rate} for parameter MaxNumberOfMessagesPerSecond is invalid: must be between 1 and {}",
+                    "Value for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: You must enter a number that's between 1 and {}.",
                     limits::MOVE_TASK_RATE_MAX
                 )));
             }
@@ -92,8 +98,8 @@ impl Engine {
         let running =
             self.sqs.move_tasks.values().any(|t| t.source_arn == source_arn && t.status == MoveTaskStatus::Running);
         if running {
-            return Err(SqsError::UnsupportedOperation(
-                "a message move task is already running on this queue".to_string(),
+            return Err(SqsError::invalid_parameter(
+                "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
             ));
         }
         let queue = self.queue(&source)?;
@@ -123,11 +129,20 @@ impl Engine {
     }
 
     pub(crate) fn cancel_message_move_task(&mut self, task_handle: &str) -> SqsResult<u64> {
+        // Handles are "{number}:{source ARN}" (see `start_message_move_task`).
+        let well_formed = task_handle
+            .split_once(':')
+            .is_some_and(|(number, source_arn)| number.parse::<u64>().is_ok() && !source_arn.is_empty());
+        if !well_formed {
+            return Err(SqsError::invalid_parameter("Value for parameter TaskHandle is invalid."));
+        }
         let Some(task) = self.sqs.move_tasks.get_mut(task_handle) else {
-            return Err(SqsError::ResourceNotFound("the task handle does not exist".to_string()));
+            return Err(SqsError::ResourceNotFound("Task does not exist.".to_string()));
         };
         if task.status != MoveTaskStatus::Running {
-            return Err(SqsError::UnsupportedOperation("only a running task can be cancelled".to_string()));
+            return Err(SqsError::UnsupportedOperation(
+                "Only a running message move task can be cancelled.".to_string(),
+            ));
         }
         task.status = MoveTaskStatus::Cancelled;
         Ok(task.moved)
@@ -137,13 +152,14 @@ impl Engine {
     pub fn list_message_move_tasks(&self, source_arn: &str, max: Option<u32>) -> SqsResult<Vec<MoveTask>> {
         let exists = self.queue_name_from_arn(source_arn).is_some_and(|n| self.sqs.queues.contains_key(n));
         if !exists {
-            return Err(SqsError::ResourceNotFound("the source queue does not exist".to_string()));
+            return Err(source_not_found());
         }
         let max = max.unwrap_or(1);
         if !(1..=limits::MOVE_TASKS_LISTED_MAX).contains(&max) {
-            return Err(SqsError::invalid_parameter(
-                "value for parameter MaxResults is invalid: must be between 1 and 10",
-            ));
+            return Err(SqsError::invalid_parameter(format!(
+                "Value for parameter MaxResults is invalid. Reason: You must enter a number that's between 1 and {}.",
+                limits::MOVE_TASKS_LISTED_MAX
+            )));
         }
         let mut tasks: Vec<MoveTask> =
             self.sqs.move_tasks.values().filter(|t| t.source_arn == source_arn).cloned().collect();

@@ -51,7 +51,7 @@ impl MessageHandler<'_> {
             if queue.is_fifo() {
                 return Ok((Vec::new(), Vec::new()));
             }
-            return Err(SqsError::OverLimit(format!("too many messages in flight: the limit is {in_flight_max}")));
+            return Err(SqsError::too_many_in_flight());
         }
         // Never past the in-flight limit, even by part of one receive.
         let max = (request.max_messages as usize).min(in_flight_max - queue.in_flight_count());
@@ -89,18 +89,19 @@ impl MessageHandler<'_> {
 
 fn validate_request(request: &ReceiveRequest) -> SqsResult<()> {
     if !(1..=limits::RECEIVE_MESSAGES_MAX).contains(&request.max_messages) {
-        return Err(SqsError::invalid_parameter(format!(
-            "value {} for parameter MaxNumberOfMessages is invalid: must be between 1 and {}, if provided",
+        return Err(SqsError::invalid_value(
             request.max_messages,
-            limits::RECEIVE_MESSAGES_MAX
-        )));
+            "MaxNumberOfMessages",
+            &format!("Must be between 1 and {}, if provided.", limits::RECEIVE_MESSAGES_MAX),
+        ));
     }
     if let Some(timeout) = request.visibility_timeout_seconds {
         if timeout > limits::VISIBILITY_TIMEOUT_SECONDS_MAX {
-            return Err(SqsError::invalid_parameter(format!(
-                "value {timeout} for parameter VisibilityTimeout is invalid: must be >= 0 and <= {}",
-                limits::VISIBILITY_TIMEOUT_SECONDS_MAX
-            )));
+            return Err(SqsError::invalid_value(
+                timeout,
+                "VisibilityTimeout",
+                &format!("Must be >= 0 and <= {}, if provided.", limits::VISIBILITY_TIMEOUT_SECONDS_MAX),
+            ));
         }
     }
     if let Some(attempt_id) = &request.receive_request_attempt_id {

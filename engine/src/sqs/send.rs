@@ -9,18 +9,18 @@ use super::queue::{DeduplicationEntry, Message, MessageState, Queue};
 use super::MessageHandler;
 use crate::command::{BatchReply, SendEntry, SendResult};
 use crate::engine::Engine;
-use crate::error::{SqsError, SqsResult};
+use crate::error::{BatchEntryType, Form, SqsError, SqsResult};
 use crate::limits;
 use crate::message::{self, MessageId};
 
 /// Checks the shape shared by every batch request: 1 to 10 entries with distinct, valid ids.
-pub fn validate_batch_ids<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> SqsResult<()> {
+pub fn validate_batch_ids<'a>(entry: BatchEntryType, ids: impl ExactSizeIterator<Item = &'a str>) -> SqsResult<()> {
     let count = ids.len();
     if count == 0 {
-        return Err(SqsError::EmptyBatchRequest);
+        return Err(SqsError::EmptyBatchRequest { entry });
     }
     if count > limits::BATCH_ENTRIES_MAX {
-        return Err(SqsError::TooManyEntriesInBatchRequest { sent: count });
+        return Err(SqsError::TooManyEntriesInBatchRequest { sent: count, max: limits::BATCH_ENTRIES_MAX });
     }
     let mut seen = BTreeSet::new();
     for id in ids {
@@ -43,10 +43,18 @@ pub fn validate_fifo_id(parameter: &str, id: &str) -> SqsResult<()> {
     if valid {
         return Ok(());
     }
-    Err(SqsError::invalid_parameter(format!(
-        "value {id} for parameter {parameter} is invalid: it must be 1 to 128 alphanumeric or punctuation characters"
-    )))
+    Err(SqsError::invalid_value(
+        id,
+        parameter,
+        &format!(
+            "{parameter} can only include alphanumeric and punctuation characters. 1 to {} in length.",
+            limits::FIFO_ID_LENGTH_MAX
+        ),
+    ))
 }
+
+/// AWS's reason for a parameter the queue's type does not take, its grammar included.
+const NOT_FOR_THIS_QUEUE_TYPE: &str = "The request include parameter that is not valid for this queue type.";
 
 fn format_sequence_number(number: u128) -> String {
     format!("{number:020}")
@@ -54,7 +62,7 @@ fn format_sequence_number(number: u128) -> String {
 
 impl Engine {
     pub(crate) fn send_message(&mut self, name: &str, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {
-        self.sqs.message_handler(name, now_ms)?.send(entry)
+        self.sqs.message_handler(name, now_ms)?.send(entry, Form::Single)
     }
 
     pub(crate) fn send_message_batch(
@@ -67,7 +75,7 @@ impl Engine {
         let mut handler = self.sqs.message_handler(name, now_ms)?;
         let mut reply = BatchReply::default();
         for entry in entries {
-            reply.push(entry.id.clone(), handler.send(entry));
+            reply.push(entry.id.clone(), handler.send(entry, Form::BatchEntry));
         }
         Ok(reply)
     }
@@ -77,13 +85,13 @@ impl Engine {
     /// Read-only: would SendMessage of `entry` be refused whatever the state? Lets the node
     /// refuse bad input before it is written to the log.
     pub fn check_send(&self, name: &str, entry: &SendEntry) -> SqsResult<()> {
-        validate_entry(self.queue(name)?, entry)
+        validate_entry(self.queue(name)?, entry, Form::Single)
     }
 
     /// Read-only: the whole-request checks of SendMessageBatch (entry failures are per entry).
     pub fn check_send_batch(&self, name: &str, entries: &[SendEntry]) -> SqsResult<()> {
         self.queue(name)?;
-        validate_batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        validate_batch_ids(BatchEntryType::SendMessage, entries.iter().map(|e| e.id.as_str()))?;
         let total_bytes: usize = entries.iter().map(|e| message::message_size_bytes(&e.body, &e.attributes)).sum();
         if total_bytes > limits::MESSAGE_SIZE_BYTES_MAX as usize {
             return Err(SqsError::BatchRequestTooLong {
@@ -97,9 +105,9 @@ impl Engine {
 
 impl MessageHandler<'_> {
     /// Enqueues one message, or for FIFO finds the one it repeats inside the deduplication window.
-    pub(crate) fn send(&mut self, entry: &SendEntry) -> SqsResult<SendResult> {
+    pub(crate) fn send(&mut self, entry: &SendEntry, form: Form) -> SqsResult<SendResult> {
         let (queue, now_ms) = (&mut *self.queue, self.now_ms);
-        validate_entry(queue, entry)?;
+        validate_entry(queue, entry, form)?;
         let body_digest = message::md5_digest(entry.body.as_bytes());
         let md5_of_body = hex::encode(body_digest);
         let md5_of_attributes = message::md5_of_attributes(&entry.attributes);
@@ -165,45 +173,43 @@ impl MessageHandler<'_> {
     }
 }
 
-fn validate_entry(queue: &Queue, entry: &SendEntry) -> SqsResult<()> {
+fn validate_entry(queue: &Queue, entry: &SendEntry, form: Form) -> SqsResult<()> {
     if entry.body.is_empty() {
         return Err(SqsError::MissingParameter("MessageBody".to_string()));
     }
-    message::validate_text("message body", &entry.body)?;
+    message::validate_text("the message body", &entry.body)?;
     message::validate_attributes(&entry.attributes)?;
     for (name, value) in &entry.system_attributes {
-        if name != "AWSTraceHeader" || value.data_type != "String" || value.string_value.is_none() {
+        if name != "AWSTraceHeader" {
+            return Err(SqsError::invalid_parameter(format!("Message system attribute name '{name}' is invalid.")));
+        }
+        if value.data_type != "String" || value.string_value.is_none() {
             return Err(SqsError::invalid_parameter(format!(
-                "message system attribute '{name}' is invalid: only AWSTraceHeader of type String is supported"
+                "Message system attribute '{name}' must contain a non-empty value of type 'String'."
             )));
         }
     }
     let size_bytes = message::message_size_bytes(&entry.body, &entry.attributes);
     let max_bytes = queue.config.maximum_message_size_bytes as usize;
     if size_bytes > max_bytes {
-        return Err(SqsError::invalid_parameter(format!(
-            "one or more parameters are invalid: message must be shorter than {max_bytes} bytes"
-        )));
+        return Err(SqsError::message_too_long(max_bytes, form));
     }
     if let Some(delay) = entry.delay_seconds {
         // As SQS: a FIFO send may say DelaySeconds=0 (the queue's delay applies), nothing else.
         if queue.is_fifo() && delay != 0 {
-            return Err(SqsError::invalid_parameter(
-                "value for parameter DelaySeconds is invalid: the request include parameter that is not valid for this queue type",
-            ));
+            return Err(SqsError::invalid_value(delay, "DelaySeconds", NOT_FOR_THIS_QUEUE_TYPE));
         }
         if delay > limits::DELAY_SECONDS_MAX {
-            return Err(SqsError::invalid_parameter(format!(
-                "value {delay} for parameter DelaySeconds is invalid: must be >= 0 and <= {}",
-                limits::DELAY_SECONDS_MAX
-            )));
+            return Err(SqsError::invalid_value(
+                delay,
+                "DelaySeconds",
+                &format!("DelaySeconds must be >= 0 and <= {}.", limits::DELAY_SECONDS_MAX),
+            ));
         }
     }
     if !queue.is_fifo() {
-        if entry.deduplication_id.is_some() {
-            return Err(SqsError::invalid_parameter(
-                "the request include parameter MessageDeduplicationId that is not valid for this queue type",
-            ));
+        if let Some(id) = &entry.deduplication_id {
+            return Err(SqsError::invalid_value(id, "MessageDeduplicationId", NOT_FOR_THIS_QUEUE_TYPE));
         }
         if let Some(group_id) = &entry.group_id {
             validate_fifo_id("MessageGroupId", group_id)?;
@@ -217,8 +223,9 @@ fn validate_entry(queue: &Queue, entry: &SendEntry) -> SqsResult<()> {
     match &entry.deduplication_id {
         Some(id) => validate_fifo_id("MessageDeduplicationId", id),
         None if queue.config.content_based_deduplication => Ok(()),
+        // AWS's text has no full stop.
         None => Err(SqsError::invalid_parameter(
-            "the queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
         )),
     }
 }

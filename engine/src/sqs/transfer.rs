@@ -105,7 +105,11 @@ impl Engine {
         now_ms: u64,
     ) -> SqsResult<Reply> {
         if source_group == self.config.placement.group {
-            return Err(SqsError::invalid_parameter("a group cannot import from its own outbox"));
+            return Err(SqsError::invalid_value(
+                source_group,
+                "SourceGroup",
+                "A group cannot import from its own outbox.",
+            ));
         }
         let Engine { config, ring, sqs, outbox, .. } = self;
         let refused = outbox.import(source_group, entries, |delivery| {

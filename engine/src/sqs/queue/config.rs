@@ -106,20 +106,20 @@ impl QueueConfig {
         }
     }
 
-    /// Applies `attributes` on top of this config. `creating` allows `FifoQueue`, which is
-    /// fixed once the queue exists. All attributes are checked before any is applied.
-    pub fn apply(&mut self, attributes: &BTreeMap<String, String>, creating: bool) -> SqsResult<()> {
+    /// Applies `attributes` on top of this config. All attributes are checked before any is
+    /// applied. `FifoQueue` may only repeat the kind of queue this is, which never changes.
+    pub fn apply(&mut self, attributes: &BTreeMap<String, String>) -> SqsResult<()> {
         let mut next = self.clone();
         for (name, value) in attributes {
-            next.set(name, value, creating)?;
+            next.set(name, value)?;
         }
         // Checked on the request: applying SqsManagedSseEnabled=true has already cleared the key.
         let kms_requested = attributes.get("KmsMasterKeyId").is_some_and(|v| !v.is_empty());
         let sse_requested = attributes.get("SqsManagedSseEnabled").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if kms_requested && sse_requested {
-            return Err(SqsError::invalid_attribute(
-                "SqsManagedSseEnabled",
-                "you can use one type of server-side encryption (sse) at one time",
+            return Err(SqsError::InvalidAttributeValue(
+                "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE."
+                    .to_string(),
             ));
         }
         if next.kms_master_key_id.is_some() {
@@ -129,9 +129,13 @@ impl QueueConfig {
         Ok(())
     }
 
-    fn set(&mut self, name: &str, value: &str, creating: bool) -> SqsResult<()> {
+    fn set(&mut self, name: &str, value: &str) -> SqsResult<()> {
         if !self.fifo && FIFO_ONLY.contains(&name) {
-            return Err(SqsError::InvalidAttributeName(name.to_string()));
+            // AWS words the first of these unlike the other two.
+            if name == "ContentBasedDeduplication" {
+                return Err(SqsError::unknown_attribute(name));
+            }
+            return Err(SqsError::fifo_only_attribute(name));
         }
         match name {
             "DelaySeconds" => self.delay_seconds = parse_seconds(name, value, 0, limits::DELAY_SECONDS_MAX)?,
@@ -153,10 +157,10 @@ impl QueueConfig {
             "RedriveAllowPolicy" => self.redrive_allow_policy = parse_redrive_allow_policy(value)?,
             "Policy" => {
                 if value.len() > limits::POLICY_BYTES_MAX {
-                    return Err(SqsError::invalid_attribute(name, "policy is too long"));
+                    return Err(SqsError::invalid_attribute(name));
                 }
                 if !value.is_empty() && serde_json::from_str::<serde_json::Value>(value).is_err() {
-                    return Err(SqsError::invalid_attribute(name, "policy is not valid json"));
+                    return Err(SqsError::invalid_attribute(name));
                 }
                 self.policy = (!value.is_empty()).then(|| value.to_string());
             }
@@ -177,8 +181,12 @@ impl QueueConfig {
             }
             "FifoQueue" => {
                 let fifo = parse_bool(name, value)?;
-                if !creating || fifo != self.fifo {
-                    return Err(SqsError::InvalidAttributeName(name.to_string()));
+                if !self.fifo {
+                    // A standard queue knows no FifoQueue attribute, not even `false`.
+                    return Err(SqsError::unknown_attribute(name));
+                }
+                if !fifo {
+                    return Err(SqsError::invalid_attribute_because(name, "Modifying queue type is not supported."));
                 }
             }
             "ContentBasedDeduplication" => self.content_based_deduplication = parse_bool(name, value)?,
@@ -186,18 +194,18 @@ impl QueueConfig {
                 self.deduplication_scope = match value {
                     "queue" => DeduplicationScope::Queue,
                     "messageGroup" => DeduplicationScope::MessageGroup,
-                    _ => return Err(SqsError::invalid_attribute(name, "must be queue or messageGroup")),
+                    _ => return Err(SqsError::invalid_attribute(name)),
                 }
             }
             "FifoThroughputLimit" => {
                 self.throughput_limit = match value {
                     "perQueue" => ThroughputLimit::PerQueue,
                     "perMessageGroupId" => ThroughputLimit::PerMessageGroupId,
-                    _ => return Err(SqsError::invalid_attribute(name, "must be perQueue or perMessageGroupId")),
+                    _ => return Err(SqsError::invalid_attribute(name)),
                 }
             }
-            _ if READ_ONLY_ATTRIBUTES.contains(&name) => return Err(SqsError::InvalidAttributeName(name.to_string())),
-            _ => return Err(SqsError::InvalidAttributeName(name.to_string())),
+            // Read-only attributes too: SetQueueAttributes knows none of them.
+            _ => return Err(SqsError::unknown_attribute(name)),
         }
         Ok(())
     }
@@ -251,7 +259,7 @@ impl QueueConfig {
 fn parse_seconds(name: &str, value: &str, min: u32, max: u32) -> SqsResult<u32> {
     match value.trim().parse::<u32>() {
         Ok(number) if (min..=max).contains(&number) => Ok(number),
-        _ => Err(SqsError::invalid_attribute(name, &format!("must be an integer from {min} to {max}"))),
+        _ => Err(SqsError::invalid_attribute(name)),
     }
 }
 
@@ -259,28 +267,39 @@ fn parse_bool(name: &str, value: &str) -> SqsResult<bool> {
     match value.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(SqsError::invalid_attribute(name, "must be true or false")),
+        _ => Err(SqsError::invalid_attribute(name)),
     }
+}
+
+/// A RedrivePolicy refused for `reason`, quoting the policy as the request gave it.
+pub fn invalid_redrive_policy(text: &str, reason: &str) -> SqsError {
+    SqsError::invalid_value(text, "RedrivePolicy", reason)
 }
 
 fn parse_redrive_policy(value: &str) -> SqsResult<Option<RedrivePolicy>> {
     if value.is_empty() {
         return Ok(None);
     }
-    let invalid = |reason: &str| SqsError::invalid_attribute("RedrivePolicy", reason);
-    let json: serde_json::Value =
-        serde_json::from_str(value).map_err(|_| invalid("redrive policy is not valid json"))?;
-    let Some(arn) = json.get("deadLetterTargetArn").and_then(|v| v.as_str()) else {
-        return Err(invalid("redrive policy does not contain mandatory attribute: deadLetterTargetArn"));
+    let invalid = |reason: &str| invalid_redrive_policy(value, reason);
+    let json = serde_json::from_str::<serde_json::Value>(value).ok().filter(serde_json::Value::is_object);
+    let Some(json) = json else {
+        return Err(SqsError::invalid_attribute_because("RedrivePolicy", "Redrive policy is not a valid JSON map."));
     };
-    let count = match json.get("maxReceiveCount") {
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(serde_json::Value::String(s)) => s.parse::<u64>().ok(),
-        _ => return Err(invalid("redrive policy does not contain mandatory attribute: maxReceiveCount")),
+    let Some(arn) = json.get("deadLetterTargetArn").and_then(|v| v.as_str()) else {
+        return Err(invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn."));
+    };
+    let (count, shown) = match json.get("maxReceiveCount") {
+        None => return Err(invalid("Redrive policy does not contain mandatory attribute: maxReceiveCount.")),
+        Some(serde_json::Value::String(text)) => (text.parse::<u64>().ok(), text.clone()),
+        Some(other) => (other.as_u64(), other.to_string()),
     };
     let range = u64::from(limits::MAX_RECEIVE_COUNT_MIN)..=u64::from(limits::MAX_RECEIVE_COUNT_MAX);
     let Some(count) = count.filter(|c| range.contains(c)) else {
-        return Err(invalid("maxReceiveCount must be an integer from 1 to 1000"));
+        return Err(invalid(&format!(
+            "Invalid value for maxReceiveCount: {shown}, valid values are from {} to {} both inclusive.",
+            limits::MAX_RECEIVE_COUNT_MIN,
+            limits::MAX_RECEIVE_COUNT_MAX
+        )));
     };
     Ok(Some(RedrivePolicy { dead_letter_target_arn: arn.to_string(), max_receive_count: count as u32 }))
 }
@@ -289,23 +308,41 @@ fn parse_redrive_allow_policy(value: &str) -> SqsResult<Option<RedriveAllowPolic
     if value.is_empty() {
         return Ok(None);
     }
-    let invalid = |reason: &str| SqsError::invalid_attribute("RedriveAllowPolicy", reason);
-    let json: serde_json::Value =
-        serde_json::from_str(value).map_err(|_| invalid("redrive allow policy is not valid json"))?;
+    let invalid = |reason: &str| SqsError::invalid_value(value, "RedriveAllowPolicy", reason);
+    // AWS's text, with a typographic apostrophe in "it’s".
+    let unsupported = || {
+        SqsError::invalid_attribute_because(
+            "RedriveAllowPolicy",
+            "Amazon SQS can't create the redrive allow policy, as it\u{2019}s in an unsupported format.",
+        )
+    };
+    let json: serde_json::Value = serde_json::from_str(value).map_err(|_| unsupported())?;
+    let arns = json.get("sourceQueueArns");
     let policy = match json.get("redrivePermission").and_then(|v| v.as_str()) {
         Some("allowAll") => RedriveAllowPolicy::AllowAll,
         Some("denyAll") => RedriveAllowPolicy::DenyAll,
         Some("byQueue") => {
-            let Some(arns) = json.get("sourceQueueArns").and_then(|v| v.as_array()) else {
-                return Err(invalid("byQueue needs sourceQueueArns"));
+            let no_arns = || {
+                invalid(
+                    "Amazon SQS can't create the redrive allow policy. When you specify the byQueue permission type, you must also specify one or more sourceQueueArns values.",
+                )
+            };
+            let Some(arns) = arns.and_then(|v| v.as_array()) else {
+                return Err(no_arns());
             };
             let arns: Vec<String> = arns.iter().filter_map(|a| a.as_str().map(str::to_string)).collect();
-            if arns.is_empty() || arns.len() > limits::REDRIVE_ALLOW_SOURCE_QUEUES_MAX {
-                return Err(invalid("sourceQueueArns must name 1 to 10 queues"));
+            if arns.is_empty() {
+                return Err(no_arns());
+            }
+            if arns.len() > limits::REDRIVE_ALLOW_SOURCE_QUEUES_MAX {
+                return Err(invalid(&format!(
+                    "Amazon SQS can't create the redrive allow policy. The maximum number of source queue ARNs you can specify is {}.",
+                    limits::REDRIVE_ALLOW_SOURCE_QUEUES_MAX
+                )));
             }
             RedriveAllowPolicy::ByQueue(arns)
         }
-        _ => return Err(invalid("redrivePermission must be allowAll, denyAll or byQueue")),
+        _ => return Err(unsupported()),
     };
     Ok(Some(policy))
 }
@@ -317,7 +354,7 @@ mod tests {
     fn check(fifo: bool, attributes: &[(&str, &str)]) -> SqsResult<QueueConfig> {
         let mut config = QueueConfig::defaults(fifo);
         let map = attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        config.apply(&map, true).map(|()| config)
+        config.apply(&map).map(|()| config)
     }
 
     #[test]

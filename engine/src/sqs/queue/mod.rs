@@ -67,6 +67,19 @@ impl Message {
     }
 }
 
+/// What a receipt handle of a well-formed shape names in a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleTarget {
+    /// A handle of another queue, or of an earlier queue of this name.
+    OtherQueue,
+    /// A message of this queue that is no longer here: deleted, expired or moved away.
+    Gone,
+    /// A message of this queue. `latest_receive`: the handle is of its latest receive (not of
+    /// an earlier one, the message having been received again since). `in_flight`: the message
+    /// is in flight now, under its latest receive.
+    Message { seq: Seq, latest_receive: bool, in_flight: bool },
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageCounts {
     pub visible: usize,
@@ -336,45 +349,47 @@ impl Queue {
         receipt
     }
 
-    /// Finds the message a receipt handle names. `Ok(None)`: the message is gone (deleted or
-    /// expired), which DeleteMessage treats as done. A handle from an earlier receive of a
-    /// message that was received again since is refused: it cannot delete the newer receive.
-    pub fn resolve(&self, handle: &str) -> SqsResult<Option<Seq>> {
-        let receipt = ReceiptHandle::decode(handle)?;
+    /// What a receipt handle names in this queue at `now_ms`. A handle names one receive of
+    /// one message: positions are never reused within a queue, and the incarnation tells this
+    /// queue from an earlier one of the same name.
+    pub fn lookup(&self, receipt: ReceiptHandle, now_ms: u64) -> HandleTarget {
         if receipt.incarnation != self.incarnation {
-            return Err(SqsError::ReceiptHandleIsInvalid(format!(
-                "the input receipt handle \"{handle}\" is not a valid receipt handle for this queue"
-            )));
+            return HandleTarget::OtherQueue;
         }
         let Some(message) = self.messages.get(&receipt.seq) else {
-            return Ok(None);
+            return HandleTarget::Gone;
         };
-        if message.receive_count != receipt.receive_count {
-            return Err(SqsError::ReceiptHandleIsInvalid(format!(
-                "the receipt handle \"{handle}\" has expired: the message was received again since"
-            )));
+        let in_flight = matches!(message.state, MessageState::InFlight { visible_at_ms } if visible_at_ms > now_ms);
+        HandleTarget::Message {
+            seq: receipt.seq,
+            latest_receive: message.receive_count == receipt.receive_count,
+            in_flight,
         }
-        Ok(Some(receipt.seq))
     }
 
-    /// Sets the visibility of an in-flight message to end `timeout_seconds` from `now_ms`.
+    /// Sets the visibility of an in-flight message to end `timeout_seconds` from `now_ms`. A
+    /// message that is not in flight is left as it is: there is no visibility to change.
     pub fn change_visibility(&mut self, seq: Seq, timeout_seconds: u32, now_ms: u64) -> SqsResult<()> {
         let Some(message) = self.messages.get_mut(&seq) else {
-            return Err(SqsError::MessageNotInflight);
+            return Ok(());
         };
         let MessageState::InFlight { visible_at_ms } = message.state else {
-            return Err(SqsError::MessageNotInflight);
+            return Ok(());
         };
         if visible_at_ms <= now_ms {
-            return Err(SqsError::MessageNotInflight);
+            return Ok(());
         }
         let new_visible_at_ms = now_ms + u64::from(timeout_seconds) * 1000;
         let limit_ms = message.received_ms + u64::from(limits::VISIBILITY_TIMEOUT_SECONDS_MAX) * 1000;
         if new_visible_at_ms > limit_ms {
-            return Err(SqsError::invalid_parameter(format!(
-                "value {timeout_seconds} for parameter VisibilityTimeout is invalid: total visibility timeout for the message is beyond the limit [{} seconds]",
-                limits::VISIBILITY_TIMEOUT_SECONDS_MAX
-            )));
+            return Err(SqsError::invalid_value(
+                timeout_seconds,
+                "VisibilityTimeout",
+                &format!(
+                    "Total VisibilityTimeout for the message is beyond the limit [{} seconds].",
+                    limits::VISIBILITY_TIMEOUT_SECONDS_MAX
+                ),
+            ));
         }
         self.in_flight.remove(&(visible_at_ms, seq));
         if timeout_seconds == 0 {

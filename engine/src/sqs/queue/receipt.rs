@@ -20,11 +20,7 @@ impl ReceiptHandle {
     }
 
     pub fn decode(handle: &str) -> SqsResult<ReceiptHandle> {
-        let invalid = || {
-            SqsError::ReceiptHandleIsInvalid(format!(
-                "the input receipt handle \"{handle}\" is not a valid receipt handle"
-            ))
-        };
+        let invalid = || SqsError::invalid_receipt_handle(handle);
         if handle.len() != ENCODED_LENGTH || !handle.is_ascii() {
             return Err(invalid());
         }
