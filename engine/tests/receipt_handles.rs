@@ -201,3 +201,39 @@ fn test_receipt_handle_batches_answer_per_entry_as_the_single_actions() {
     assert_eq!((reply.failed[0].id.as_str(), &reply.failed[0].error), ("old", &batch_expired));
     assert_eq!(bodies(&h.receive(F, 10)), ["2"]);
 }
+
+#[test]
+fn test_receipt_handle_of_a_queue_in_another_group_acts_on_nothing() {
+    // Two data groups count incarnations apart: their first queues share incarnation 1, and
+    // their first messages position 1. Only the tag of the queue's name tells the handles apart.
+    let mut here = Harness::new();
+    here.create("a", &[]).unwrap();
+    here.send("a", "mine").unwrap();
+    let mut there = Harness::new();
+    there.create("b", &[]).unwrap();
+    there.send("b", "theirs").unwrap();
+    let handle_of_b = there.receive_for("b", 1, 60).remove(0).receipt_handle;
+    here.receive_for("a", 1, 60);
+    let (of_b, of_a) = (ReceiptHandle::decode(&handle_of_b).unwrap(), here.engine.queue("a").unwrap());
+    assert_eq!((of_b.incarnation, of_b.receive_count), (of_a.incarnation, 1), "the handles collide but for the tag");
+
+    let refused = SqsError::ReceiptHandleIsInvalid(format!(
+        "The input receipt handle \"{handle_of_b}\" is not a valid receipt handle."
+    ));
+    assert_eq!(here.delete("a", &handle_of_b), Err(refused));
+    here.advance_seconds(60);
+    assert_eq!(bodies(&here.receive("a", 10)), ["mine"], "still there");
+}
+
+#[test]
+fn test_receipt_handle_issued_before_tags_still_works() {
+    let mut h = Harness::new();
+    h.create(Q, &[]).unwrap();
+    h.send(Q, "a").unwrap();
+    let handle = h.receive_for(Q, 1, 60).remove(0).receipt_handle;
+    let untagged = ReceiptHandle { queue_tag: None, ..ReceiptHandle::decode(&handle).unwrap() }.encode();
+    assert!(untagged.starts_with("SHL1"));
+    h.delete(Q, &untagged).unwrap();
+    h.advance_seconds(60);
+    assert!(h.receive(Q, 10).is_empty(), "deleted by the old form of its handle");
+}

@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
 
-use super::queue::{Message, Queue, ReceiptHandle, Seq};
+use super::queue::{Message, Queue, Seq};
 use super::send::validate_fifo_id;
 use super::MessageHandler;
 
@@ -113,7 +113,7 @@ fn validate_request(request: &ReceiveRequest) -> SqsResult<()> {
 /// The reply entry for an in-flight message, with every system attribute it has.
 fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
     let message = queue.message(seq)?;
-    let receipt = ReceiptHandle { incarnation: queue.incarnation, seq, receive_count: message.receive_count };
+    let receipt = queue.receipt(seq, message.receive_count);
     let mut system = BTreeMap::new();
     system.insert("SenderId".to_string(), message.sender_id.to_string());
     system.insert("SentTimestamp".to_string(), message.sent_ms.to_string());

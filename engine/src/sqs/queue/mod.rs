@@ -340,8 +340,9 @@ impl Queue {
         message.receive_count += 1;
         message.received_ms = now_ms;
         message.first_receive_ms.get_or_insert(now_ms);
-        let receipt = ReceiptHandle { incarnation: self.incarnation, seq, receive_count: message.receive_count };
+        let receive_count = message.receive_count;
         let group_id = message.group_id.clone();
+        let receipt = self.receipt(seq, receive_count);
         self.in_flight.insert((visible_at_ms, seq));
         if let Some(group_id) = group_id {
             self.group_in_flight_started(&group_id);
@@ -352,8 +353,19 @@ impl Queue {
     /// What a receipt handle names in this queue at `now_ms`. A handle names one receive of
     /// one message: positions are never reused within a queue, and the incarnation tells this
     /// queue from an earlier one of the same name.
+    /// The handle of receive `receive_count` of message `seq`.
+    pub fn receipt(&self, seq: Seq, receive_count: u32) -> ReceiptHandle {
+        ReceiptHandle {
+            queue_tag: Some(receipt::queue_tag(&self.name)),
+            incarnation: self.incarnation,
+            seq,
+            receive_count,
+        }
+    }
+
     pub fn lookup(&self, receipt: ReceiptHandle, now_ms: u64) -> HandleTarget {
-        if receipt.incarnation != self.incarnation {
+        let other_name = receipt.queue_tag.is_some_and(|tag| tag != receipt::queue_tag(&self.name));
+        if receipt.incarnation != self.incarnation || other_name {
             return HandleTarget::OtherQueue;
         }
         let Some(message) = self.messages.get(&receipt.seq) else {
