@@ -14,8 +14,10 @@ use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::limits;
+use crate::query::{form, xml};
 use crate::service::ApiCluster as Cluster;
-use crate::sqs::{self, query, xml, RequestContext, SqsAction};
+use crate::sqs::query_model::MODEL as SQS_MODEL;
+use crate::sqs::{self, RequestContext, SqsAction};
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const TARGET_PREFIX: &str = "AmazonSQS.";
@@ -58,14 +60,10 @@ async fn serve(
         .await
         .map_err(|_| ApiError::request_timeout(limits::HTTP_BODY_READ_TIMEOUT_MS))?
         .map_err(|_| ApiError::too_large(limits::HTTP_BODY_BYTES_MAX))?;
-    if let Some(service) = signing_service(headers, uri) {
-        if service != "sqs" {
-            return Err(ApiError::unsupported_service(&service));
-        }
-    }
+    // (A SigV4 check goes here: after the body is read, before anything is parsed.)
     let (action, mut members) = match protocol {
-        Protocol::Json => parse_json(headers, &body)?,
-        Protocol::Query => parse_query(uri, &body)?,
+        Protocol::Json => parse_json(headers, uri, &body)?,
+        Protocol::Query => parse_query(headers, uri, &body)?,
     };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let context = RequestContext { base_url: format!("http://{host}") };
@@ -94,7 +92,11 @@ fn signing_service(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     (scope.len() == 5).then(|| scope[3].to_ascii_lowercase())
 }
 
-fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<(SqsAction, Map<String, Value>), ApiError> {
+fn parse_json(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<(SqsAction, Map<String, Value>), ApiError> {
+    let service = service_of(headers, uri, &[]);
+    if service != "sqs" {
+        return Err(ApiError::unsupported_service(&service));
+    }
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(name) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(ApiError::invalid_action(target));
@@ -143,20 +145,40 @@ fn json_value_count(body: &[u8]) -> usize {
     count
 }
 
-fn parse_query(uri: &Uri, body: &[u8]) -> Result<(SqsAction, Map<String, Value>), ApiError> {
+/// The SNS Query API's version: a request carrying it (and no SigV4 scope) is for SNS.
+const SNS_VERSION: &str = "2010-03-31";
+
+/// Which service a request is for: the SigV4 credential scope's service when signed, else (Query)
+/// the `Version` parameter, else SQS. Action names alone cannot tell: AddPermission and
+/// RemovePermission exist in both SQS and SNS.
+fn service_of(headers: &HeaderMap, uri: &Uri, params: &[(String, String)]) -> String {
+    if let Some(service) = signing_service(headers, uri) {
+        return service;
+    }
+    match params.iter().find(|(k, _)| k == "Version").map(|(_, v)| v.as_str()) {
+        Some(SNS_VERSION) => "sns".to_string(),
+        _ => "sqs".to_string(),
+    }
+}
+
+fn parse_query(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<(SqsAction, Map<String, Value>), ApiError> {
     // Bounded while parsing: one more than the model accepts is enough to refuse the request.
     let pairs = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).chain(form_urlencoded::parse(body));
     let params: Vec<(String, String)> =
-        pairs.take(query::MAX_QUERY_PARAMS + 1).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        pairs.take(form::MAX_QUERY_PARAMS + 1).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let service = service_of(headers, uri, &params);
+    if service != "sqs" {
+        return Err(ApiError::unsupported_service(&service));
+    }
     let Some(name) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.as_str()) else {
         return Err(ApiError::missing_action());
     };
     let action = SqsAction::from_name(name).ok_or_else(|| ApiError::invalid_action(name))?;
-    let members = match query::form_to_json(action, &params) {
+    let members = match form::form_to_json(&SQS_MODEL, action, &params) {
         Ok(Value::Object(members)) => members,
         Ok(_) => Map::new(),
-        Err(query::QueryError::UnknownAction(action)) => return Err(ApiError::invalid_action(&action)),
-        Err(query::QueryError::MissingParameter { name }) => return Err(ApiError::missing_parameter(&name)),
+        Err(form::QueryError::UnknownAction(action)) => return Err(ApiError::invalid_action(&action)),
+        Err(form::QueryError::MissingParameter { name }) => return Err(ApiError::missing_parameter(&name)),
         Err(error) => return Err(ApiError::malformed(error.to_string())),
     };
     Ok((action, members))
@@ -165,7 +187,7 @@ fn parse_query(uri: &Uri, body: &[u8]) -> Result<(SqsAction, Map<String, Value>)
 fn success(protocol: Protocol, action: SqsAction, reply: &Value, request_id: &str) -> Response {
     let (content_type, body) = match protocol {
         Protocol::Json => (JSON_CONTENT_TYPE, reply.to_string()),
-        Protocol::Query => ("text/xml", xml::json_to_xml_response(action, reply, request_id)),
+        Protocol::Query => ("text/xml", xml::json_to_xml_response(&SQS_MODEL, action, reply, request_id)),
     };
     respond(StatusCode::OK, content_type, body, request_id, None)
 }
@@ -179,9 +201,16 @@ fn failure(protocol: Protocol, error: &ApiError, request_id: &str) -> Response {
         Protocol::Json => {
             (JSON_CONTENT_TYPE, json!({ "__type": error.json_type(), "message": error.message }).to_string())
         }
-        Protocol::Query => {
-            ("text/xml", xml::xml_error(&error.query_code, error.query_message(), error.sender_fault, request_id))
-        }
+        Protocol::Query => (
+            "text/xml",
+            xml::xml_error(
+                SQS_MODEL.namespace,
+                &error.query_code,
+                error.query_message(),
+                error.sender_fault,
+                request_id,
+            ),
+        ),
     };
     respond(status, content_type, body, request_id, Some(error.query_error_header()))
 }

@@ -16,6 +16,7 @@ pub mod failpoints;
 pub mod http;
 pub mod limits;
 pub mod listener;
+pub mod query;
 pub mod service;
 pub mod sqs;
 

@@ -307,6 +307,16 @@ async fn test_error_raw_query_protocol_error_is_xml() {
     .await;
     assert_eq!(response.status, 400, "{}", response.body);
     assert_eq!(response.header("x-amzn-query-error"), Some("InvalidAction;Sender"));
+
+    // SNS's Query version names SNS, which is not served yet: said plainly, not "no such action".
+    let response = raw_request(
+        &server.address(),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "Action=AddPermission&Version=2010-03-31&TopicArn=x&Label=l",
+    )
+    .await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert!(response.body.contains("The service sns is not available on this endpoint yet."), "{}", response.body);
 }
 
 #[tokio::test]

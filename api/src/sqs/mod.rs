@@ -6,12 +6,10 @@
 mod input;
 mod messages;
 pub mod peer;
-pub mod query;
-mod query_model;
+pub mod query_model;
 mod queues;
 pub mod reply;
 pub mod request;
-pub mod xml;
 
 use serde_json::{Map, Value};
 use shoal_engine::SqsError;

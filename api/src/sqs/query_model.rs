@@ -1,5 +1,5 @@
-//! The SQS Query protocol model: how each action's JSON members are flattened into form parameters
-//! (requests, read by `query.rs`) and into XML elements (responses, written by `xml.rs`).
+//! SQS's model for the Query protocol: how each action's JSON members are flattened into form
+//! parameters and XML elements.
 //!
 //! Transcribed from botocore's `query` model of SQS 2012-11-05 (its `locationName` and `flattened`
 //! hints: every SQS list and map is flattened), plus `MessageSystemAttributeNames`, added after SQS
@@ -7,78 +7,21 @@
 //! Members are listed in model order, which is the order responses write them in.
 
 use super::request::SqsAction;
+use crate::query::model::{
+    integer, list_of, member, string, string_list, Member, ModelAction, Operation, ServiceModel, Shape,
+};
 
-/// How one JSON member looks on the Query wire.
-#[derive(Debug)]
-pub(super) enum Shape {
-    /// Text. In responses this is any JSON scalar (strings, booleans, longs) written as is.
-    String,
-    /// A request integer: the form value must parse as one, and becomes a JSON number.
-    Integer,
-    /// Flattened list: `<item>.N` in requests, repeated `<item>` elements in responses.
-    List {
-        item: &'static str,
-        member: &'static Shape,
-    },
-    /// Flattened map: `<item>.N.<key>` / `<item>.N.<value>` in requests, repeated
-    /// `<item><key>k</key><value>v</value></item>` in responses.
-    Map {
-        item: &'static str,
-        key: &'static str,
-        value: &'static str,
-        value_shape: &'static Shape,
-    },
-    Structure(&'static [Member]),
-}
+/// SQS as the Query protocol sees it.
+pub static MODEL: ServiceModel<SqsAction> = ServiceModel {
+    namespace: "http://queue.amazonaws.com/doc/2012-11-05/",
+    version: "2012-11-05",
+    operations: &OPERATIONS,
+};
 
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Member {
-    /// The member name in the JSON 1.0 protocol.
-    pub json: &'static str,
-    pub shape: &'static Shape,
-}
-
-impl Member {
-    /// The first part of the member's form parameter names.
-    pub fn query_name(&self) -> &'static str {
-        match self.shape {
-            Shape::List { item, .. } | Shape::Map { item, .. } => item,
-            Shape::String | Shape::Integer | Shape::Structure(_) => self.json,
-        }
+impl ModelAction for SqsAction {
+    fn name(self) -> &'static str {
+        SqsAction::name(self)
     }
-}
-
-#[derive(Debug)]
-pub(super) struct Operation {
-    pub action: SqsAction,
-    pub input: &'static [Member],
-    /// `None` for actions whose output is empty: their response has no Result element.
-    pub output: Option<&'static [Member]>,
-}
-
-/// The model of `action` (every action has one; a test checks).
-pub(super) fn operation(action: SqsAction) -> Option<&'static Operation> {
-    OPERATIONS.iter().find(|operation| operation.action == action)
-}
-
-const fn string(json: &'static str) -> Member {
-    Member { json, shape: &Shape::String }
-}
-
-const fn integer(json: &'static str) -> Member {
-    Member { json, shape: &Shape::Integer }
-}
-
-const fn member(json: &'static str, shape: &'static Shape) -> Member {
-    Member { json, shape }
-}
-
-const fn list_of(item: &'static str, member: &'static Shape) -> Shape {
-    Shape::List { item, member }
-}
-
-const fn string_list(item: &'static str) -> Shape {
-    Shape::List { item, member: &Shape::String }
 }
 
 static ATTRIBUTE_MAP: Shape =
@@ -168,7 +111,7 @@ const MOVE_TASK_RESULT_ENTRY: [Member; 9] = [
 ];
 
 /// Every SQS action.
-pub(super) static OPERATIONS: [Operation; 23] = [
+static OPERATIONS: [Operation<SqsAction>; 23] = [
     Operation {
         action: SqsAction::CreateQueue,
         input: &[string("QueueName"), ATTRIBUTES, member("tags", &TAG_MAP)],
@@ -299,7 +242,7 @@ mod tests {
     #[test]
     fn test_every_action_has_a_query_model() {
         for action in SqsAction::ALL {
-            assert!(operation(*action).is_some(), "{action:?}");
+            assert!(MODEL.operation(*action).is_some(), "{action:?}");
         }
     }
 }

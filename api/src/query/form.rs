@@ -32,8 +32,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::query_model::{operation, Member, Shape};
-use super::request::SqsAction;
+use super::model::{Member, ModelAction, ServiceModel, Shape};
 
 /// Most form parameters one request may carry (ignored ones included). A full SendMessageBatch
 /// with ten attributes on each of its ten entries needs about 400.
@@ -68,8 +67,12 @@ pub enum QueryError {
 
 /// Converts the url-decoded form parameters of a Query request for `action` into the JSON 1.0
 /// request object of that action.
-pub fn form_to_json(action: SqsAction, params: &[(String, String)]) -> Result<Value, QueryError> {
-    let members = operation(action).ok_or_else(|| QueryError::UnknownAction(action.name().to_string()))?.input;
+pub fn form_to_json<A: ModelAction>(
+    model: &ServiceModel<A>,
+    action: A,
+    params: &[(String, String)],
+) -> Result<Value, QueryError> {
+    let members = model.operation(action).ok_or_else(|| QueryError::UnknownAction(action.name().to_string()))?.input;
     if params.len() > MAX_QUERY_PARAMS {
         return Err(QueryError::TooManyParameters { count: params.len(), max: MAX_QUERY_PARAMS });
     }
@@ -295,19 +298,20 @@ fn map(key: &str, value: &str, value_shape: &Shape, path: &str, params: Vec<Para
 mod tests {
     use serde_json::json;
 
-    use super::super::query_model::OPERATIONS;
     use super::*;
+    use crate::sqs::query_model::MODEL;
+    use crate::sqs::SqsAction;
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
     }
 
     fn check(action: &str, pairs: &[(&str, &str)], expected: Value) {
-        assert_eq!(form_to_json(SqsAction::from_name(action).unwrap(), &params(pairs)), Ok(expected));
+        assert_eq!(form_to_json(&MODEL, SqsAction::from_name(action).unwrap(), &params(pairs)), Ok(expected));
     }
 
     fn check_error(action: &str, pairs: &[(&str, &str)], expected: QueryError) {
-        assert_eq!(form_to_json(SqsAction::from_name(action).unwrap(), &params(pairs)), Err(expected));
+        assert_eq!(form_to_json(&MODEL, SqsAction::from_name(action).unwrap(), &params(pairs)), Err(expected));
     }
 
     const URL: &str = "http://localhost:9324/000000000000/q";
@@ -343,7 +347,7 @@ mod tests {
             .chain([("QueueUrl".to_string(), URL.to_string())])
             .collect();
         let expected = json!({"QueueUrl": URL, "AttributeNames": ["name1", "name2", "name7", "name10"]});
-        assert_eq!(form_to_json(SqsAction::GetQueueAttributes, &pairs), Ok(expected));
+        assert_eq!(form_to_json(&MODEL, SqsAction::GetQueueAttributes, &pairs), Ok(expected));
     }
 
     #[test]
@@ -528,10 +532,10 @@ mod tests {
 
     #[test]
     fn test_every_action_accepts_an_empty_request() {
-        for operation in &OPERATIONS {
+        for operation in MODEL.operations {
             check(operation.action.name(), &[("Action", operation.action.name())], json!({}));
         }
-        assert_eq!(OPERATIONS.len(), 23);
+        assert_eq!(MODEL.operations.len(), 23);
     }
 
     #[test]
@@ -653,7 +657,7 @@ mod tests {
         let many: Vec<(String, String)> =
             (0..=MAX_QUERY_PARAMS).map(|index| (format!("P{index}"), String::new())).collect();
         assert_eq!(
-            form_to_json(SqsAction::ListQueues, &many),
+            form_to_json(&MODEL, SqsAction::ListQueues, &many),
             Err(QueryError::TooManyParameters { count: MAX_QUERY_PARAMS + 1, max: MAX_QUERY_PARAMS })
         );
         let long = "a.".repeat(MAX_NAME_LENGTH_BYTES);

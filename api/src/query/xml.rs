@@ -22,16 +22,18 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use super::query_model::{operation, Member, Shape};
-use super::request::SqsAction;
-
-/// The XML namespace of every SQS Query response.
-pub const XML_NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+use super::model::{Member, ModelAction, ServiceModel, Shape};
 
 /// Renders the JSON 1.0 response object `result` of `action` as the Query protocol XML document.
-pub fn json_to_xml_response(action: SqsAction, result: &Value, request_id: &str) -> String {
-    let output = operation(action).map(|operation| operation.output);
+pub fn json_to_xml_response<A: ModelAction>(
+    model: &ServiceModel<A>,
+    action: A,
+    result: &Value,
+    request_id: &str,
+) -> String {
+    let output = model.operation(action).map(|operation| operation.output);
     let action = action.name();
+    let namespace = model.namespace;
     let mut content = String::new();
     if let Value::Object(object) = result {
         render_structure(&mut content, output.flatten().unwrap_or(&[]), object);
@@ -39,7 +41,7 @@ pub fn json_to_xml_response(action: SqsAction, result: &Value, request_id: &str)
     let has_output = matches!(output, Some(Some(_)));
 
     let mut out = String::with_capacity(content.len() + 256);
-    let _ = write!(out, "<?xml version=\"1.0\"?><{action}Response xmlns=\"{XML_NAMESPACE}\">");
+    let _ = write!(out, "<?xml version=\"1.0\"?><{action}Response xmlns=\"{namespace}\">");
     if !content.is_empty() {
         let _ = write!(out, "<{action}Result>{content}</{action}Result>");
     } else if has_output {
@@ -52,13 +54,11 @@ pub fn json_to_xml_response(action: SqsAction, result: &Value, request_id: &str)
 }
 
 /// Renders an SQS error as the Query protocol XML document.
-pub fn xml_error(code: &str, message: &str, sender_fault: bool, request_id: &str) -> String {
+pub fn xml_error(namespace: &str, code: &str, message: &str, sender_fault: bool, request_id: &str) -> String {
     let fault = if sender_fault { "Sender" } else { "Receiver" };
     let mut out = String::with_capacity(256 + message.len());
-    let _ = write!(
-        out,
-        "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{XML_NAMESPACE}\"><Error><Type>{fault}</Type><Code>"
-    );
+    let _ =
+        write!(out, "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{namespace}\"><Error><Type>{fault}</Type><Code>");
     push_escaped(&mut out, code);
     out.push_str("</Code><Message>");
     push_escaped(&mut out, message);
@@ -171,7 +171,10 @@ fn push_escaped(out: &mut String, text: &str) {
 mod tests {
     use serde_json::json;
 
-    use super::super::query_model::OPERATIONS;
+    use crate::sqs::query_model::MODEL;
+    use crate::sqs::SqsAction;
+
+    const XML_NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
     use super::*;
 
     /// Checks the document for `result`; `expected_result` is everything between the opening
@@ -182,7 +185,7 @@ mod tests {
              <ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></{action}Response>"
         );
         let action = SqsAction::from_name(action).unwrap();
-        assert_eq!(json_to_xml_response(action, &result, "req-1"), expected);
+        assert_eq!(json_to_xml_response(&MODEL, action, &result, "req-1"), expected);
     }
 
     fn check_escaped(text: &str, expected: &str) {
@@ -193,7 +196,7 @@ mod tests {
 
     #[test]
     fn test_response_create_queue_full_document() {
-        let xml = json_to_xml_response(SqsAction::CreateQueue, &json!({"QueueUrl": "http://h/1/q"}), "id-9");
+        let xml = json_to_xml_response(&MODEL, SqsAction::CreateQueue, &json!({"QueueUrl": "http://h/1/q"}), "id-9");
         assert_eq!(
             xml,
             "<?xml version=\"1.0\"?><CreateQueueResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">\
@@ -204,7 +207,8 @@ mod tests {
 
     #[test]
     fn test_response_without_output_has_no_result() {
-        let without_output: Vec<&str> = OPERATIONS
+        let without_output: Vec<&str> = MODEL
+            .operations
             .iter()
             .filter(|operation| operation.output.is_none())
             .map(|operation| operation.action.name())
@@ -349,7 +353,7 @@ mod tests {
 
     #[test]
     fn test_response_request_id_escaped() {
-        let xml = json_to_xml_response(SqsAction::PurgeQueue, &json!({}), "a&b");
+        let xml = json_to_xml_response(&MODEL, SqsAction::PurgeQueue, &json!({}), "a&b");
         assert_eq!(
             xml,
             format!(
@@ -382,13 +386,13 @@ mod tests {
     #[test]
     fn test_xml_error_sender_and_receiver() {
         assert_eq!(
-            xml_error("AWS.SimpleQueueService.NonExistentQueue", "the queue <q> does not exist", true, "r-1"),
+            xml_error(XML_NAMESPACE, "AWS.SimpleQueueService.NonExistentQueue", "the queue <q> does not exist", true, "r-1"),
             format!(
                 "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{XML_NAMESPACE}\"><Error><Type>Sender</Type>\
                  <Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>the queue &lt;q&gt; does not exist</Message>\
                  <Detail/></Error><RequestId>r-1</RequestId></ErrorResponse>"
             )
         );
-        assert!(xml_error("InternalFailure", "boom", false, "r-2").contains("<Type>Receiver</Type>"));
+        assert!(xml_error(XML_NAMESPACE, "InternalFailure", "boom", false, "r-2").contains("<Type>Receiver</Type>"));
     }
 }
