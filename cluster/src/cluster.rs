@@ -21,7 +21,7 @@ use shoal_proto::cluster::groups_client::GroupsClient;
 use shoal_proto::cluster::groups_server::GroupsServer;
 use shoal_proto::cluster::{CallReply, CallRequest};
 use shoal_proto::raft::raft_server::RaftServer;
-use shoal_raft::clock::ClusterClock;
+use shoal_raft::clock::{ClusterClock, TimeSource};
 use shoal_raft::network::{LocalGroups, NetworkFactory, Peers};
 use shoal_raft::state::StateMachine;
 use shoal_raft::store::Db;
@@ -45,6 +45,8 @@ pub struct ClusterConfig {
     pub engine: EngineConfig,
     /// A group snapshots after this many entries since its last snapshot.
     pub snapshot_entries: u64,
+    /// Where the cluster clock reads time (the operating system's clocks, or a test's).
+    pub time: Arc<dyn TimeSource>,
 }
 
 /// What a data directory was created with; a restart with different values is refused.
@@ -125,7 +127,7 @@ impl<S: GroupService> Cluster<S> {
         check_identity(&db, &config).await?;
         let raft_config = raft_config(config.snapshot_entries)?;
         let channels = Peers::new();
-        let clock = ClusterClock::system();
+        let clock = Arc::new(ClusterClock::new(config.time.clone()));
         let mut hosted = BTreeMap::new();
         let mut groups = BTreeMap::new();
         for group in shards.all_groups() {

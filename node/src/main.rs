@@ -14,6 +14,7 @@ use shoal_engine::EngineConfig;
 
 use shoal_api::{http, limits as api_limits, listener, ApiCluster, ApiService};
 use shoal_cluster::{limits, parse_peers, Cluster, ClusterConfig};
+use shoal_raft::clock::SystemClocks;
 
 #[derive(Parser)]
 #[command(name = "shoal", version, about = "an SQS-compatible message broker")]
@@ -102,6 +103,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data_groups: args.data_groups,
         engine: EngineConfig::new(&args.account_id, &args.region),
         snapshot_entries: args.snapshot_entries.max(1),
+        time: Arc::new(SystemClocks::new()),
     };
     let stopping = Arc::new(AtomicBool::new(false));
     let cluster: Arc<ApiCluster> = Cluster::start(config, stopping.clone(), Arc::new(ApiService)).await?;
