@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The chaos gate of CI (see docs/chaos.md): a quick Docker run of the real broker under kill,
-# pause and partition faults, which must be valid, and a run of a deliberately broken build
+# pause, partition and clock faults, which must be valid, and a run of a deliberately broken build
 # (the ack-before-commit failpoint), which the checker must call invalid. Expects
 # scripts/test.sh to have built the workspace. Honours CARGO_TARGET_DIR and CHAOS_SEED.
 set -euo pipefail
@@ -24,8 +24,8 @@ echo "chaos: building the real binary"
 cargo build --workspace --bins
 chaos="$target_dir/debug/shoal-chaos"
 
-echo "chaos: 3 nodes, 60 s, kill + pause + partition, queue workload, seed $seed"
-"$chaos" run --nodes 3 --time 60 --nemesis kill,pause,partition --workload queue --seed "$seed" \
+echo "chaos: 3 nodes, 60 s, kill + pause + partition + clock, queue workload, seed $seed"
+"$chaos" run --nodes 3 --time 60 --nemesis kill,pause,partition,clock --workload queue --seed "$seed" \
     --binary "$target_dir/debug/shoal" --results "$results"
 
 echo "chaos: the broken build must be caught (ack-before-commit, partitions)"
