@@ -127,6 +127,9 @@ impl StateMachine {
             }
             None => (GroupState::new(config), None, None),
         };
+        // The snapshot's time counts like an applied entry's: a group whose whole log is in its
+        // snapshot must not restart at an earlier time than it had reached.
+        clock.observe(state.engine.now_ms());
         let shared = Arc::new(Shared {
             group,
             state: RwLock::new(state),
@@ -199,6 +202,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let state = tokio::task::spawn_blocking(move || install(&shared, &meta_owned, snapshot))
             .await
             .map_err(io::Error::other)??;
+        self.shared.clock.observe(state.engine.now_ms());
         *self.shared.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();

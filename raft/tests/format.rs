@@ -141,3 +141,37 @@ fn test_snapshot_of_a_newer_format_is_refused() {
     let error = read_snapshot(&mut file).unwrap_err().to_string();
     assert!(error.contains(&format!("snapshot format {}", SNAPSHOT_FORMAT + 1)), "{error}");
 }
+
+/// A wall clock that stands still, far behind the time a group's snapshot reached.
+#[derive(Debug)]
+struct StoppedClock;
+
+impl shoal_raft::clock::TimeSource for StoppedClock {
+    fn wall_ms(&self) -> u64 {
+        1_600_000_000_000
+    }
+
+    fn monotonic_ms(&self) -> u64 {
+        0
+    }
+}
+
+#[test]
+fn test_a_group_restored_from_its_snapshot_keeps_the_time_it_had_reached() {
+    // The whole log is in the snapshot (an idle group), and the restarted node's wall clock is
+    // behind the snapshot's time: the cluster clock must not start before it, or every timer of
+    // the group would stand still until the wall clock caught up.
+    let directory = tempfile::tempdir().unwrap();
+    let mut file = std::fs::File::create(directory.path().join(format!("snap-{:020}.bin", 7))).unwrap();
+    write_snapshot(&mut file, &sample_meta(), &sample_state()).unwrap();
+    drop(file);
+    let clock = std::sync::Arc::new(shoal_raft::clock::ClusterClock::new(std::sync::Arc::new(StoppedClock)));
+    let config = EngineConfig::new("000000000000", "us-east-1");
+    shoal_raft::state::StateMachine::open(1, directory.path().to_path_buf(), config, clock.clone()).unwrap();
+    assert!(
+        clock.now_ms() >= sample_state().engine.now_ms(),
+        "{} < {}",
+        clock.now_ms(),
+        sample_state().engine.now_ms()
+    );
+}
