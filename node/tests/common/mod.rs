@@ -224,6 +224,7 @@ impl Server {
             .open(self.log_path())
             .map_err(|e| format!("opening the server log: {e}"))?;
         let log_for_stdout = log.try_clone().map_err(|e| format!("cloning the log handle: {e}"))?;
+        let started_before = self.serving_lines();
         let child = Command::new(shoal_binary())
             .arg("serve")
             .arg("--data-dir")
@@ -247,9 +248,14 @@ impl Server {
                 self.child = None;
                 return Err(format!("the server exited with {status}"));
             }
-            let connect = tokio::net::TcpStream::connect(self.address());
-            if let Ok(Ok(_stream)) = tokio::time::timeout(START_POLL_INTERVAL * 10, connect).await {
-                return Ok(());
+            // Listening on the port is not enough: another test's server may hold it (ports are
+            // picked free, then released, then bound); only this process's own log line says it
+            // bound the port itself.
+            if self.serving_lines() > started_before {
+                let connect = tokio::net::TcpStream::connect(self.address());
+                if let Ok(Ok(_stream)) = tokio::time::timeout(START_POLL_INTERVAL * 10, connect).await {
+                    return Ok(());
+                }
             }
             if Instant::now() >= deadline {
                 self.kill9();
@@ -257,6 +263,11 @@ impl Server {
             }
             tokio::time::sleep(START_POLL_INTERVAL).await;
         }
+    }
+
+    /// How many times this server's log says it started serving.
+    fn serving_lines(&self) -> usize {
+        std::fs::read_to_string(self.log_path()).map_or(0, |log| log.matches("shoal is serving").count())
     }
 
     pub fn log_tail(&self) -> String {
