@@ -104,41 +104,45 @@ fn sample_state() -> GroupState {
     state
 }
 
-#[test]
-fn test_snapshot_files_carry_their_format_before_the_body() {
+/// The sample snapshot as this build writes it.
+fn sample_snapshot() -> Vec<u8> {
     let mut bytes = Vec::new();
     write_snapshot(&mut bytes, &sample_meta(), &sample_state()).unwrap();
+    bytes
+}
+
+/// Reads `bytes` back as a snapshot file.
+fn read_back(bytes: &[u8]) -> std::io::Result<(SnapshotMetaOf<TypeConfig>, GroupState)> {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(bytes).unwrap();
+    read_snapshot(&mut file)
+}
+
+#[test]
+fn test_snapshot_files_carry_their_format_before_the_body() {
+    let bytes = sample_snapshot();
     assert_eq!(&bytes[..8], b"SHLSNAPV");
     assert_eq!(u16::from_be_bytes([bytes[8], bytes[9]]), SNAPSHOT_FORMAT);
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(&bytes).unwrap();
-    let (meta, state) = read_snapshot(&mut file).unwrap();
+    let (meta, state) = read_back(&bytes).unwrap();
     assert_eq!(meta, sample_meta());
     assert_eq!(state.engine, sample_state().engine);
 }
 
 #[test]
 fn test_snapshot_format_1_without_a_number_still_loads() {
-    let mut current = Vec::new();
-    write_snapshot(&mut current, &sample_meta(), &sample_state()).unwrap();
     // Format 1 is format 2 without the number: its magic, then the same metadata and body.
     let mut format_1 = b"SHLSNAP1".to_vec();
-    format_1.extend_from_slice(&current[10..]);
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(&format_1).unwrap();
-    let (meta, state) = read_snapshot(&mut file).unwrap();
+    format_1.extend_from_slice(&sample_snapshot()[10..]);
+    let (meta, state) = read_back(&format_1).unwrap();
     assert_eq!(meta, sample_meta());
     assert_eq!(state.engine, sample_state().engine);
 }
 
 #[test]
 fn test_snapshot_of_a_newer_format_is_refused() {
-    let mut bytes = Vec::new();
-    write_snapshot(&mut bytes, &sample_meta(), &sample_state()).unwrap();
+    let mut bytes = sample_snapshot();
     bytes[8..10].copy_from_slice(&(SNAPSHOT_FORMAT + 1).to_be_bytes());
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(&bytes).unwrap();
-    let error = read_snapshot(&mut file).unwrap_err().to_string();
+    let error = read_back(&bytes).unwrap_err().to_string();
     assert!(error.contains(&format!("snapshot format {}", SNAPSHOT_FORMAT + 1)), "{error}");
 }
 

@@ -91,7 +91,7 @@ pub async fn gather_pages(
 
 /// The ARN of a queue of this account, whichever group holds it.
 pub fn queue_arn(cluster: &Cluster, name: &str) -> String {
-    format!("arn:aws:sqs:{}:{}:{name}", cluster.region, cluster.account_id)
+    shoal_engine::sqs::queue_arn(&cluster.region, &cluster.account_id, name)
 }
 
 /// The answer of a query that must be `Fine`, or the error it carried.

@@ -39,6 +39,11 @@ pub(crate) struct SqsState {
     pub(crate) next_move_task: u64,
 }
 
+/// The ARN of queue `name` of `account_id` in `region`.
+pub fn queue_arn(region: &str, account_id: &str, name: &str) -> String {
+    format!("arn:aws:sqs:{region}:{account_id}:{name}")
+}
+
 impl SqsState {
     pub(crate) fn new() -> SqsState {
         SqsState {
@@ -166,7 +171,7 @@ impl Engine {
     }
 
     pub fn queue_arn(&self, name: &str) -> String {
-        format!("arn:aws:sqs:{}:{}:{name}", self.config.region, self.config.account_id)
+        queue_arn(&self.config.region, &self.config.account_id, name)
     }
 
     /// The name of the queue an ARN of this account and region names, if it is one.
