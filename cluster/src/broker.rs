@@ -78,8 +78,9 @@ impl Broker {
 
     /// Runs `f` on the applied state of this replica. Keep `f` short: applying waits for it.
     pub fn read<T>(&self, f: impl FnOnce(&Engine, u64) -> T) -> T {
+        let now_ms = self.clock.now_ms();
         let state = self.shared.read();
-        f(&state.engine, self.clock.now_ms())
+        f(&state.engine, now_ms)
     }
 
     /// Waits until this replica has applied everything committed when the call began, as

@@ -62,7 +62,7 @@ pub struct Cluster<S: GroupService> {
     pub node_id: u64,
     pub shards: Shards,
     /// The groups this node hosts, by id (the metadata group's engine stays empty).
-    hosted: RwLock<BTreeMap<GroupId, Broker>>,
+    hosted: RwLock<BTreeMap<GroupId, Arc<Broker>>>,
     peers: BTreeMap<u64, String>,
     channels: Arc<Peers>,
     pub account_id: String,
@@ -144,7 +144,8 @@ impl<S: GroupService> Cluster<S> {
                 .await
                 .with_context(|| format!("starting raft group {group}"))?;
             groups.insert(group, (raft.clone(), shared.clone()));
-            hosted.insert(group, Broker::new(config.node_id, group, raft, shared, stopping.clone(), clock.clone()));
+            let broker = Broker::new(config.node_id, group, raft, shared, stopping.clone(), clock.clone());
+            hosted.insert(group, Arc::new(broker));
         }
         let cluster = Arc::new(Cluster {
             node_id: config.node_id,
@@ -315,12 +316,12 @@ impl<S: GroupService> Cluster<S> {
     }
 
     /// The groups this node hosts now.
-    pub fn brokers(&self) -> Vec<Broker> {
+    pub fn brokers(&self) -> Vec<Arc<Broker>> {
         self.hosted.read().unwrap_or_else(|poisoned| poisoned.into_inner()).values().cloned().collect()
     }
 
     /// The broker of `group`, if this node hosts it.
-    pub fn broker(&self, group: GroupId) -> Result<Broker, ClusterError> {
+    pub fn broker(&self, group: GroupId) -> Result<Arc<Broker>, ClusterError> {
         let hosted = self.hosted.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         hosted.get(&group).cloned().ok_or(ClusterError::NotHosted { group })
     }
