@@ -28,12 +28,17 @@ impl Serialize for Validity {
     }
 }
 
-/// Which rules apply: FIFO adds order and deduplication to total-queue.
+/// Which rules apply: FIFO adds order and deduplication to total-queue; dead-letter (the
+/// simulation's) is a standard queue whose consumers abandon some messages, which come back
+/// and, received too often, move to a dead-letter queue: there a value counts as arrived only
+/// once a delete of it succeeded (or may have), from either queue, since a message received
+/// and abandoned can still be lost on its way to the dead-letter queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Workload {
     Queue,
     Fifo,
+    DeadLetter,
 }
 
 /// An acknowledged value that was never received.
@@ -99,6 +104,8 @@ pub struct Verdict {
     pub unexpected: Vec<u64>,
     /// Values received more times than they were sent (allowed for standard queues).
     pub duplicated: u64,
+    /// Deliveries from a dead-letter queue.
+    pub dead_lettered: u64,
     /// Values received whose sends all ended unknown or refused, at least one unknown.
     pub recovered: u64,
     /// Values received although every send of them was refused (definitely did not happen).
@@ -130,6 +137,9 @@ impl Verdict {
         if !self.delivered_after_delete.is_empty() {
             extra.push_str(&format!(", {} delivered after delete", self.delivered_after_delete.len()));
         }
+        if self.dead_lettered > 0 {
+            extra.push_str(&format!(", {} received from the dead-letter queue", self.dead_lettered));
+        }
         format!(
             "verdict: {valid}: {} acknowledged, {} lost, {} unexpected, {} duplicated, {} recovered, \
              {} order violations, {} dedup violations{extra}, {faults} faults",
@@ -156,6 +166,8 @@ struct ValueFacts<'a> {
     group: Option<&'a str>,
     sequence: Option<u64>,
     deliveries: u64,
+    /// Deletes that succeeded or may have.
+    deletes: u64,
     message_ids: BTreeSet<&'a str>,
 }
 
@@ -170,6 +182,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
     let mut processed: Vec<(u64, u64)> = Vec::new();
     // Per value, the history index at which a delete of it first succeeded.
     let mut deleted_at: HashMap<u64, u64> = HashMap::new();
+    let mut dead_lettered = 0;
     // Ok receives: (invoke index, values from the main queue).
     let mut receives: Vec<(u64, Vec<u64>)> = Vec::new();
 
@@ -206,6 +219,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
                 let Some(done) = operation.completion.filter(|_| outcome == Kind::Ok) else { continue };
                 let main = done.deliveries.iter().filter(|delivery| delivery.queue == "main");
                 receives.push((invoke.index, main.map(|delivery| delivery.value).collect()));
+                dead_lettered += done.deliveries.iter().filter(|delivery| delivery.queue != "main").count() as u64;
                 for delivery in &done.deliveries {
                     let facts = values.entry(delivery.value).or_default();
                     facts.deliveries += 1;
@@ -215,6 +229,9 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
                 }
             }
             Function::Delete => {
+                if let (Kind::Ok | Kind::Info | Kind::Invoke, Some(value)) = (outcome, invoke.value) {
+                    values.entry(value).or_default().deletes += 1;
+                }
                 if let (Kind::Ok, Some(value), Some(done)) = (outcome, invoke.value, operation.completion) {
                     processed.push((value, done.index));
                     let first = deleted_at.entry(value).or_insert(done.index);
@@ -237,15 +254,17 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
         }
     }
 
+    let arrived =
+        |facts: &ValueFacts<'_>| facts.deliveries > 0 && (workload != Workload::DeadLetter || facts.deletes > 0);
     let mut lost = Vec::new();
     let mut lost_count = 0;
     let mut lost_by_node: BTreeMap<String, LostCounts> = BTreeMap::new();
     for (process, sent) in &acknowledged_by_process {
         // The last value of this producer that did arrive: lost values after it are the tail.
-        let last_arrived = sent.iter().rposition(|value| values[value].deliveries > 0);
+        let last_arrived = sent.iter().rposition(|value| arrived(&values[value]));
         for (position, value) in sent.iter().enumerate() {
             let facts = &values[value];
-            if facts.deliveries > 0 {
+            if arrived(facts) {
                 continue;
             }
             lost_count += 1;
@@ -339,6 +358,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
         lost,
         unexpected,
         duplicated,
+        dead_lettered,
         recovered,
         failed_but_received,
         delivered_after_delete,

@@ -87,7 +87,7 @@ impl Clients {
     /// Creates the run's queue through any node that answers, within `bound`.
     pub async fn create_queue(&mut self, bound: std::time::Duration) -> anyhow::Result<()> {
         let (name, fifo) = match self.workload {
-            Workload::Queue => ("chaos", false),
+            Workload::Queue | Workload::DeadLetter => ("chaos", false),
             Workload::Fifo => ("chaos.fifo", true),
         };
         let deadline = tokio::time::Instant::now() + bound;
@@ -242,7 +242,7 @@ pub async fn produce(clients: Clients, recorder: Recorder, number: usize, seed: 
     while !stop.load(Ordering::SeqCst) {
         let value = number as u64 * 1_000_000_000 + sequence;
         match clients.workload {
-            Workload::Queue => {
+            Workload::Queue | Workload::DeadLetter => {
                 clients.send(&recorder, &process, turn, value, None).await;
                 turn += 1;
             }

@@ -287,3 +287,28 @@ fn test_checker_fifo_retry_delivered_once_is_valid() {
     assert_eq!(verdict.attempted, 1);
     assert_eq!(verdict.duplicated, 0);
 }
+
+#[test]
+fn test_checker_dead_letter_values_count_only_once_deleted() {
+    // Value 1 is received, abandoned, and never seen again: it was lost on its way to the
+    // dead-letter queue. Value 2 is abandoned, then received from the dead-letter queue and
+    // deleted there. Value 3's delete timed out: it may have been deleted.
+    let mut history = History::default();
+    history.send("p0", 1, Kind::Ok).send("p0", 2, Kind::Ok).send("p0", 3, Kind::Ok);
+    history.receive("c0", &[1, 2, 3]);
+    history.push(Event::new("c0", Kind::Invoke, Function::Receive).node("n3"));
+    let mut from_dlq = Event::new("c0", Kind::Ok, Function::Receive).node("n3");
+    from_dlq.deliveries = vec![Delivery { value: 2, message_id: "d2".into(), queue: "dlq".into() }];
+    history.push(from_dlq);
+    history.delete("c0", 2);
+    history.push(Event::new("c0", Kind::Invoke, Function::Delete).value(3));
+    history.push(Event::new("c0", Kind::Info, Function::Delete).value(3));
+    history.drain_end(true);
+
+    let verdict = history.check(Workload::DeadLetter);
+    assert_eq!(verdict.valid, Validity::Invalid, "{}", verdict.summary());
+    assert_eq!(verdict.lost.iter().map(|lost| lost.value).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(verdict.dead_lettered, 1);
+    // Under the plain queue rule, being received once is enough.
+    assert_eq!(history.check(Workload::Queue).valid, Validity::Valid);
+}

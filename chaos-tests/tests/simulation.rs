@@ -1,6 +1,8 @@
-//! The seeded simulation: many seeds of a 3-node cluster under partitions, pauses, crashes and
-//! power losses keep every acknowledged send; a seed replays to the same history; and disks
-//! that report writes durable before they are (a failpoint) are caught.
+//! The seeded simulation: many seeds of a 3-node cluster (the real cluster layer, two data
+//! groups) under partitions, pauses, crashes and power losses keep every acknowledged send,
+//! including those that travel to the dead-letter queue in the other group; a seed replays to
+//! the same history; and disks that report writes durable before they are (a failpoint) are
+//! caught.
 //!
 //! `SHOAL_SIM_SEEDS=N` runs N seeds instead of the default; `SHOAL_SIM_SEED=S` runs only seed
 //! S (to replay a failure: `shoal-chaos simulate --seed S` also writes its history and timeline).
@@ -22,6 +24,7 @@ fn seeds() -> Vec<u64> {
 fn test_simulation_seeds_keep_every_acknowledged_send() {
     let options = SimOptions::default();
     let mut failures = Vec::new();
+    let mut dead_lettered = 0;
     for seed in seeds() {
         let run = simulate(seed, &options).unwrap_or_else(|error| panic!("seed {seed}: {error:#}"));
         let faults: u64 = run.verdict.faults_injected.values().sum();
@@ -30,8 +33,10 @@ fn test_simulation_seeds_keep_every_acknowledged_send() {
         if run.verdict.valid != Validity::Valid {
             failures.push(format!("seed {seed}: {}", run.verdict.summary()));
         }
+        dead_lettered += run.verdict.dead_lettered;
     }
     assert!(failures.is_empty(), "replay with SHOAL_SIM_SEED=<seed>:\n{}", failures.join("\n"));
+    assert!(dead_lettered > 0, "no message went through the dead-letter queue in another group");
 }
 
 #[test]

@@ -7,23 +7,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openraft::async_runtime::watch::WatchReceiver;
-use openraft::errors::{ClientWriteError, RaftError};
-use openraft::ReadPolicy;
 use shoal_engine::command::{ReceiveRequest, ReceivedMessage};
 use shoal_engine::{Command, Engine, LogEntry, Reply};
 use shoal_raft::clock::ClusterClock;
 use shoal_raft::state::Shared;
-use shoal_raft::{GroupId, Proposal, Response, ShoalRaft};
+use shoal_raft::{GroupId, Proposal, Response};
 
 use crate::error::{ClusterError, GroupError, Leader};
 use crate::limits;
+use crate::replica::{GroupRaft, WriteError};
 
 #[derive(Clone)]
 pub struct Broker {
     pub group: GroupId,
     node_id: u64,
-    raft: ShoalRaft,
+    raft: Arc<dyn GroupRaft>,
     shared: Arc<Shared>,
     /// Set at shutdown: long polls return at once instead of holding the server open.
     stopping: Arc<AtomicBool>,
@@ -43,7 +41,7 @@ impl Broker {
     pub fn new(
         node_id: u64,
         group: GroupId,
-        raft: ShoalRaft,
+        raft: Arc<dyn GroupRaft>,
         shared: Arc<Shared>,
         stopping: Arc<AtomicBool>,
         clock: Arc<ClusterClock>,
@@ -66,8 +64,8 @@ impl Broker {
         &self.shared
     }
 
-    pub fn raft(&self) -> &ShoalRaft {
-        &self.raft
+    pub fn raft(&self) -> &dyn GroupRaft {
+        self.raft.as_ref()
     }
 
     /// Ends every long poll now (with what it has) and every later one at once.
@@ -88,16 +86,12 @@ impl Broker {
     /// Only the leader can do that; elsewhere it fails with a retryable error.
     pub async fn linearize(&self) -> Result<(), ClusterError> {
         let group = self.group;
-        self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|error| match error {
-            RaftError::APIError(error) => ClusterError::Unavailable { group, reason: error.to_string() },
-            RaftError::Fatal(fatal) => ClusterError::Unavailable { group, reason: fatal.to_string() },
-        })?;
-        Ok(())
+        self.raft.linearize().await.map_err(|reason| ClusterError::Unavailable { group, reason })
     }
 
     /// `linearize` once after each change of leadership term (cheap afterwards).
     pub async fn linearize_once_per_term(&self) -> Result<(), ClusterError> {
-        let term = self.raft.metrics().borrow_watched().current_term;
+        let term = self.raft.status().term;
         if self.linearized_term.load(Ordering::Acquire) == term {
             return Ok(());
         }
@@ -111,18 +105,17 @@ impl Broker {
     pub async fn propose(&self, command: Command) -> Result<Reply, GroupError> {
         let proposal = Proposal::Engine(LogEntry::new(self.clock.now_ms(), command));
         let group = self.group;
-        match self.raft.client_write(proposal).await {
-            Ok(written) => match written.data {
-                Response::Engine(outcome) => Ok(outcome?),
-                other => Err(GroupError::Internal(format!("unexpected reply from the state machine: {other:?}"))),
-            },
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
-                let leader =
-                    forward.leader_id.zip(forward.leader_node).map(|(node, info)| Leader { node, address: info.addr });
+        match self.raft.write(proposal).await {
+            Ok(Response::Engine(outcome)) => Ok(outcome?),
+            Ok(other) => Err(GroupError::Internal(format!("unexpected reply from the state machine: {other:?}"))),
+            Err(WriteError::NotLeader(leader)) => {
+                let leader = leader.map(|(node, info)| Leader { node, address: info.addr });
                 Err(GroupError::Cluster(ClusterError::NotLeader { group, node: self.node_id(), leader }))
             }
             // Whether it was committed is unknown: the client retries, as it would after a timeout.
-            Err(error) => Err(GroupError::Cluster(ClusterError::OutcomeUnknown { group, reason: error.to_string() })),
+            Err(WriteError::Unknown(reason)) => {
+                Err(GroupError::Cluster(ClusterError::OutcomeUnknown { group, reason }))
+            }
         }
     }
 

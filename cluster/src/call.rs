@@ -1,10 +1,13 @@
 //! What one node asks the leader of a group to do, and what it answers: typed values that cross
 //! the cluster in a versioned binary encoding (a format number, then bincode with a size limit),
-//! never as JSON. The cluster runs outbox imports itself; everything else is a front door's
-//! request, run by its [`GroupService`] on the leader.
+//! never as JSON, over a peer [`Transport`]. The cluster runs outbox imports itself; everything
+//! else is a front door's request, run by its [`GroupService`] on the leader.
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -12,7 +15,7 @@ use shoal_engine::outbox::OutboxEntry;
 use shoal_raft::GroupId;
 
 use crate::broker::Broker;
-use crate::error::GroupError;
+use crate::error::{ClusterError, GroupError};
 use crate::limits;
 
 /// The encoding of a call and its reply. A node refuses another number, so nodes of builds that
@@ -54,6 +57,39 @@ pub enum GroupReply<P> {
     Imported {
         refused: Vec<u64>,
     },
+}
+
+/// A call or its reply as it crosses between nodes: its format number and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedCall {
+    pub format: u32,
+    pub bytes: Vec<u8>,
+}
+
+impl EncodedCall {
+    pub fn encode<T: Serialize>(value: &T) -> Result<EncodedCall, String> {
+        Ok(EncodedCall { format: CALL_FORMAT, bytes: encode(value)? })
+    }
+
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
+        decode(self.format, &self.bytes)
+    }
+}
+
+/// How a call reaches another node: gRPC between real nodes, the simulated network in the
+/// simulation.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `call` for `group` to node `node` at `address` and waits up to `timeout` for
+    /// the reply. Fails with `Unreachable` when nothing was sent, `Timeout` or
+    /// `OutcomeUnknown` when the call may have run.
+    fn send(
+        &self,
+        node: u64,
+        address: &str,
+        group: GroupId,
+        call: EncodedCall,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<EncodedCall, ClusterError>>;
 }
 
 type Config = bincode::config::Configuration<

@@ -1,8 +1,12 @@
 //! Shoal's cluster layer: the Raft groups this node hosts, and running a typed request on the
 //! leader of its group, here or one hop away.
 //!
-//! - [`cluster`]: starts and hosts the group replicas, bootstraps, routes a [`call`] to a
-//!   group's leader, runs the outbox workers, reports status.
+//! - [`cluster`]: hosts the group replicas (a map that gains and loses groups), bootstraps,
+//!   routes a [`call`] to a group's leader over a peer transport, runs the outbox and tick
+//!   workers, reports status. Generic over the transport and, through [`replica`], the Raft
+//!   type configuration, so the simulation runs it as the node does.
+//! - [`grpc`]: the node's wiring: RocksDB, snapshot files, the gRPC service and transport.
+//! - [`replica`]: a hosted group's Raft as the cluster uses it (propose, read index, leader).
 //! - [`broker`]: one hosted group: proposals stamped with the cluster clock, reads of its
 //!   applied state, read index, long polling.
 //! - [`call`]: what crosses between nodes: a group request (a service's request, or an outbox
@@ -18,9 +22,13 @@ pub mod broker;
 pub mod call;
 pub mod cluster;
 pub mod error;
+pub mod grpc;
 pub mod limits;
+pub mod replica;
 
 pub use broker::Broker;
-pub use call::{GroupReply, GroupRequest, GroupService};
-pub use cluster::{parse_peers, Cluster, ClusterConfig};
+pub use call::{EncodedCall, GroupReply, GroupRequest, GroupService, Transport};
+pub use cluster::{Cluster, ClusterParts};
 pub use error::{CallError, ClusterError, GroupError, Leader};
+pub use grpc::{parse_peers, ClusterConfig};
+pub use replica::GroupRaft;

@@ -106,9 +106,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         time: Arc::new(SystemClocks::new()),
     };
     let stopping = Arc::new(AtomicBool::new(false));
-    let cluster: Arc<ApiCluster> = Cluster::start(config, stopping.clone(), Arc::new(ApiService)).await?;
+    let (cluster, workers): (Arc<ApiCluster>, _) =
+        Cluster::start(config, stopping.clone(), Arc::new(ApiService)).await?;
 
-    let ticker = tokio::spawn(run_ticker(cluster.clone()));
     let http_listener =
         tokio::net::TcpListener::bind(args.http_addr).await.with_context(|| format!("binding {}", args.http_addr))?;
     tracing::info!(
@@ -133,8 +133,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
     };
     listener::serve(http_listener, http::router(cluster.clone()), bounds, shutdown).await;
-    ticker.abort();
-    let _ = ticker.await;
+    for worker in workers {
+        worker.abort();
+        let _ = worker.await;
+    }
     tracing::info!("http server stopped; stopping the raft groups");
     for broker in cluster.brokers() {
         if let Err(error) = broker.raft().shutdown().await {
@@ -143,18 +145,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn run_ticker(cluster: Arc<ApiCluster>) {
-    let mut interval = tokio::time::interval(Duration::from_millis(limits::TICK_INTERVAL_MS));
-    loop {
-        interval.tick().await;
-        for broker in cluster.brokers().iter().filter(|broker| broker.group != shoal_sharding::METADATA_GROUP) {
-            if let Err(error) = broker.tick_if_needed().await {
-                tracing::warn!(group = broker.group, %error, "tick failed");
-            }
-        }
-    }
 }
 
 async fn shutdown_signal() {

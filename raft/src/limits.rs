@@ -13,3 +13,10 @@ const _: () = assert!(CLOCK_SLEW_PER_SECOND_MS > 0 && CLOCK_SLEW_PER_SECOND_MS <
 /// the request it came from (an 8 MiB body at most), so 2 GiB; this leaves room, and refuses
 /// anything a peer could only send by mistake or malice instead of `usize::MAX`.
 pub const RAFT_MESSAGE_BYTES_MAX: usize = 4 * 1024 * 1024 * 1024 - 1;
+
+/// Largest snapshot file a node writes, reads or takes from a peer: far above what a group's
+/// state in memory reaches today, and a bound on what a decode of a damaged or hostile file may
+/// claim instead of `usize::MAX`.
+pub const SNAPSHOT_BYTES_MAX: usize = 64 * 1024 * 1024 * 1024;
+/// Longest snapshot metadata (openraft's: last log id and membership).
+pub const SNAPSHOT_META_BYTES_MAX: u64 = 64 * 1024 * 1024;

@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::state::{Shared, SnapshotFile};
+use crate::state::{SnapshotDir, SnapshotFile};
 use crate::types::{NodeInfo, ShoalRaft, TypeConfig};
 use crate::GroupId;
 use shoal_proto::raft::raft_client::RaftClient;
@@ -304,7 +304,7 @@ fn address_to<T>(request: &mut tonic::Request<T>, node: u64) {
 
 /// The groups a node hosts, by id: its Raft and the state it applies. Shared with the node,
 /// which adds and removes groups while it runs.
-pub type HostedRafts = Arc<std::sync::RwLock<std::collections::BTreeMap<GroupId, (ShoalRaft, Arc<Shared>)>>>;
+pub type HostedRafts = Arc<std::sync::RwLock<std::collections::BTreeMap<GroupId, (ShoalRaft, Arc<SnapshotDir>)>>>;
 
 /// The groups this node serves, by group id, for the receiving side.
 #[derive(Debug, Clone)]
@@ -327,7 +327,7 @@ impl LocalGroups {
         }
     }
 
-    fn get(&self, group: GroupId) -> Result<(ShoalRaft, Arc<Shared>), tonic::Status> {
+    fn get(&self, group: GroupId) -> Result<(ShoalRaft, Arc<SnapshotDir>), tonic::Status> {
         let groups = self.groups.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         groups
             .get(&group)
@@ -419,17 +419,35 @@ impl shoal_proto::raft::raft_server::Raft for LocalGroups {
         let mut chunks = request.into_inner();
         let first = chunks.next().await.ok_or_else(|| tonic::Status::invalid_argument("empty snapshot stream"))??;
         let group = first.group;
-        let (raft, shared) = self.get(group)?;
+        let (raft, snapshots) = self.get(group)?;
         let (vote, meta, len): (VoteOf<TypeConfig>, SnapshotMetaOf<TypeConfig>, u64) =
             postcard::from_bytes(&first.header)
                 .map_err(|e| tonic::Status::invalid_argument(format!("snapshot header: {e}")))?;
-        let path = shared.incoming_path(NEXT_INCOMING.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        if len > crate::limits::SNAPSHOT_BYTES_MAX as u64 {
+            return Err(tonic::Status::invalid_argument(format!(
+                "a snapshot of {len} bytes; this node takes at most {}",
+                crate::limits::SNAPSHOT_BYTES_MAX
+            )));
+        }
+        let path = snapshots.incoming_path(NEXT_INCOMING.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let io_status = |e: io::Error| tonic::Status::internal(format!("writing the incoming snapshot: {e}"));
         let received = async {
             let mut file = tokio::fs::File::create(&path).await.map_err(io_status)?;
-            file.write_all(&first.data).await.map_err(io_status)?;
-            while let Some(chunk) = chunks.next().await {
-                file.write_all(&chunk?.data).await.map_err(io_status)?;
+            let mut written = 0u64;
+            let mut data = first.data;
+            loop {
+                written += data.len() as u64;
+                // More than announced: refused before it reaches the disk.
+                if written > len {
+                    return Err(tonic::Status::invalid_argument(format!(
+                        "a snapshot announced as {len} bytes is longer"
+                    )));
+                }
+                file.write_all(&data).await.map_err(io_status)?;
+                match chunks.next().await {
+                    Some(chunk) => data = chunk?.data,
+                    None => break,
+                }
             }
             file.sync_all().await.map_err(io_status)?;
             let snapshot = SnapshotFile::open(&path).map_err(io_status)?;

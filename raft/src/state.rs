@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 
 use crate::clock::ClusterClock;
 use crate::format::{check_snapshot_format, SNAPSHOT_FORMAT, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1};
+use crate::limits;
 use crate::types::{ClusterInfo, Proposal, Response, TypeConfig};
 use crate::GroupId;
 
@@ -68,25 +69,65 @@ impl SnapshotFile {
     }
 }
 
-/// What readers outside Raft share with the state machine.
+/// What readers outside Raft share with a group's state machine: the applied state, a signal
+/// after each applied batch, and the node's cluster clock that applied stamps move forward.
+/// Every state machine of a group (the node's, over files, and the simulation's, in memory)
+/// changes state only through it.
 #[derive(Debug)]
 pub struct Shared {
     pub group: GroupId,
     state: RwLock<GroupState>,
     /// Notified after every applied batch.
     pub applied: Notify,
-    dir: PathBuf,
-    current: Mutex<Option<(SnapshotMetaOf<TypeConfig>, PathBuf)>>,
     /// The node's cluster clock: every applied stamp moves it forward if it is behind.
     clock: Arc<ClusterClock>,
 }
 
 impl Shared {
+    /// The shared state of `group`, starting at `state` (empty, or loaded from a snapshot).
+    pub fn new(group: GroupId, state: GroupState, clock: Arc<ClusterClock>) -> Arc<Shared> {
+        // The state's time counts like an applied entry's: a group whose whole log is in its
+        // snapshot must not restart at an earlier time than it had reached.
+        clock.observe(state.engine.now_ms());
+        Arc::new(Shared { group, state: RwLock::new(state), applied: Notify::new(), clock })
+    }
+
     /// The applied state. Keep the guard short: applying waits for it.
     pub fn read(&self) -> RwLockReadGuard<'_, GroupState> {
         self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Applies one committed proposal; `applied_batch` after the batch it is part of.
+    pub fn apply(&self, proposal: &Proposal) -> Response {
+        if let Proposal::Engine(entry) = proposal {
+            self.clock.observe(entry.time_ms);
+        }
+        let mut state = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.apply(self.group, proposal)
+    }
+
+    /// Replaces the state with an installed snapshot's.
+    pub fn install(&self, state: GroupState) {
+        self.clock.observe(state.engine.now_ms());
+        *self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
+        self.applied_batch();
+    }
+
+    /// Wakes everyone waiting for the next applied batch.
+    pub fn applied_batch(&self) {
+        self.applied.notify_waiters();
+    }
+}
+
+/// A group's snapshot files on this node: the directory, and the current snapshot in it.
+#[derive(Debug)]
+pub struct SnapshotDir {
+    group: GroupId,
+    dir: PathBuf,
+    current: Mutex<Option<(SnapshotMetaOf<TypeConfig>, PathBuf)>>,
+}
+
+impl SnapshotDir {
     /// Where snapshots arriving from a leader are written while they stream in.
     pub fn incoming_path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("incoming-{id}.tmp"))
@@ -97,6 +138,7 @@ impl Shared {
 #[derive(Debug)]
 pub struct StateMachine {
     shared: Arc<Shared>,
+    snapshots: Arc<SnapshotDir>,
     last_applied: Option<LogIdOf<TypeConfig>>,
     membership: StoredMembershipOf<TypeConfig>,
 }
@@ -127,26 +169,21 @@ impl StateMachine {
             }
             None => (GroupState::new(config), None, None),
         };
-        // The snapshot's time counts like an applied entry's: a group whose whole log is in its
-        // snapshot must not restart at an earlier time than it had reached.
-        clock.observe(state.engine.now_ms());
-        let shared = Arc::new(Shared {
-            group,
-            state: RwLock::new(state),
-            applied: Notify::new(),
-            dir,
-            current: Mutex::new(current),
-            clock,
-        });
+        let shared = Shared::new(group, state, clock);
+        let snapshots = Arc::new(SnapshotDir { group, dir, current: Mutex::new(current) });
         let (last_applied, membership) = match meta {
             Some(meta) => (meta.last_log_id, meta.last_membership),
             None => (None, StoredMembershipOf::<TypeConfig>::default()),
         };
-        Ok(StateMachine { shared, last_applied, membership })
+        Ok(StateMachine { shared, snapshots, last_applied, membership })
     }
 
     pub fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
+    }
+
+    pub fn snapshots(&self) -> Arc<SnapshotDir> {
+        self.snapshots.clone()
     }
 }
 
@@ -166,13 +203,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let log_id = entry.log_id();
             let response = match &entry.payload {
                 EntryPayload::Blank => Response::Nothing,
-                EntryPayload::Normal(proposal) => {
-                    if let Proposal::Engine(entry) = proposal {
-                        self.shared.clock.observe(entry.time_ms);
-                    }
-                    let mut state = self.shared.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    state.apply(self.shared.group, proposal)
-                }
+                EntryPayload::Normal(proposal) => self.shared.apply(proposal),
                 EntryPayload::Membership(membership) => {
                     self.membership = StoredMembershipOf::<TypeConfig>::new(Some(log_id), membership.clone());
                     Response::Nothing
@@ -183,7 +214,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 responder.send(response);
             }
         }
-        self.shared.applied.notify_waiters();
+        self.shared.applied_batch();
         Ok(())
     }
 
@@ -193,20 +224,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let state = self.shared.read().clone();
         let meta =
             SnapshotMetaOf::<TypeConfig> { last_log_id: self.last_applied, last_membership: self.membership.clone() };
-        SnapshotBuilder { shared: self.shared.clone(), state: Some(state), meta }
+        SnapshotBuilder { snapshots: self.snapshots.clone(), state: Some(state), meta }
     }
 
     async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<TypeConfig>, snapshot: SnapshotFile) -> io::Result<()> {
-        let shared = self.shared.clone();
+        let snapshots = self.snapshots.clone();
         let meta_owned = meta.clone();
-        let state = tokio::task::spawn_blocking(move || install(&shared, &meta_owned, snapshot))
+        let state = tokio::task::spawn_blocking(move || install(&snapshots, &meta_owned, snapshot))
             .await
             .map_err(io::Error::other)??;
-        self.shared.clock.observe(state.engine.now_ms());
-        *self.shared.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.shared.applied.notify_waiters();
+        self.shared.install(state);
         let index = meta.last_log_id.as_ref().map(|id| id.index());
         tracing::info!(group = self.shared.group, ?index, "snapshot installed");
         Ok(())
@@ -215,7 +244,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_current_snapshot(&mut self) -> io::Result<Option<SnapshotOf<TypeConfig, SnapshotFile>>> {
         // Opened under the lock, so a newer snapshot cannot remove the file in between; the
         // open file stays readable after that.
-        let current = self.shared.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.snapshots.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some((meta, path)) = current.as_ref() else {
             return Ok(None);
         };
@@ -227,7 +256,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 /// Writes a copy of the state taken at one log index to a snapshot file.
 #[derive(Debug)]
 pub struct SnapshotBuilder {
-    shared: Arc<Shared>,
+    snapshots: Arc<SnapshotDir>,
     state: Option<GroupState>,
     meta: SnapshotMetaOf<TypeConfig>,
 }
@@ -237,23 +266,23 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
 
     async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<TypeConfig, SnapshotFile>> {
         let state = self.state.take().ok_or_else(|| io::Error::other("a snapshot builder is used once"))?;
-        let shared = self.shared.clone();
+        let snapshots = self.snapshots.clone();
         let meta = self.meta.clone();
         let snapshot = tokio::task::spawn_blocking(move || {
             let index = meta.last_log_id.as_ref().map_or(0, |id| id.index());
-            let path = shared.dir.join(format!("snap-{index:020}.bin"));
-            let temporary = shared.dir.join(format!("snap-{index:020}.tmp"));
+            let path = snapshots.dir.join(format!("snap-{index:020}.bin"));
+            let temporary = snapshots.dir.join(format!("snap-{index:020}.tmp"));
             let mut writer = BufWriter::new(File::create(&temporary)?);
             write_snapshot(&mut writer, &meta, &state)?;
             let file = writer.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             drop(file);
             std::fs::rename(&temporary, &path)?;
-            File::open(&shared.dir)?.sync_all()?;
+            File::open(&snapshots.dir)?.sync_all()?;
             // Open before it becomes current: a later snapshot may remove the name.
             let snapshot = SnapshotFile::open(&path)?;
-            make_current(&shared, meta, path)?;
-            tracing::info!(group = shared.group, index, "snapshot written");
+            make_current(&snapshots, meta, path)?;
+            tracing::info!(group = snapshots.group, index, "snapshot written");
             Ok::<SnapshotFile, io::Error>(snapshot)
         })
         .await
@@ -263,9 +292,13 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
 }
 
 /// Copies a received snapshot into place (unless it is already ours) and loads it.
-fn install(shared: &Shared, meta: &SnapshotMetaOf<TypeConfig>, mut snapshot: SnapshotFile) -> io::Result<GroupState> {
+fn install(
+    snapshots: &SnapshotDir,
+    meta: &SnapshotMetaOf<TypeConfig>,
+    mut snapshot: SnapshotFile,
+) -> io::Result<GroupState> {
     let index = meta.last_log_id.as_ref().map_or(0, |id| id.index());
-    let path = shared.dir.join(format!("snap-{index:020}.bin"));
+    let path = snapshots.dir.join(format!("snap-{index:020}.bin"));
     snapshot.file.seek(SeekFrom::Start(0))?;
     let (read_meta, state) = read_snapshot(&mut snapshot.file)?;
     if &read_meta != meta {
@@ -273,16 +306,16 @@ fn install(shared: &Shared, meta: &SnapshotMetaOf<TypeConfig>, mut snapshot: Sna
     }
     let already_ours = std::fs::metadata(&path).is_ok_and(|ours| same_file(&ours, &snapshot.file));
     if !already_ours {
-        let temporary = shared.dir.join(format!("snap-{index:020}.tmp"));
+        let temporary = snapshots.dir.join(format!("snap-{index:020}.tmp"));
         snapshot.file.seek(SeekFrom::Start(0))?;
         let mut copy = File::create(&temporary)?;
         io::copy(&mut snapshot.file, &mut copy)?;
         copy.sync_all()?;
         drop(copy);
         std::fs::rename(&temporary, &path)?;
-        File::open(&shared.dir)?.sync_all()?;
+        File::open(&snapshots.dir)?.sync_all()?;
     }
-    make_current(shared, meta.clone(), path)?;
+    make_current(snapshots, meta.clone(), path)?;
     Ok(state)
 }
 
@@ -292,8 +325,8 @@ fn same_file(path_meta: &std::fs::Metadata, file: &File) -> bool {
 }
 
 /// Makes `path` the current snapshot and removes the older ones.
-fn make_current(shared: &Shared, meta: SnapshotMetaOf<TypeConfig>, path: PathBuf) -> io::Result<()> {
-    let mut current = shared.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+fn make_current(snapshots: &SnapshotDir, meta: SnapshotMetaOf<TypeConfig>, path: PathBuf) -> io::Result<()> {
+    let mut current = snapshots.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let newer = current.as_ref().is_none_or(|(old, _)| old.last_log_id <= meta.last_log_id);
     if !newer {
         // A newer snapshot was installed meanwhile; this one is not needed (open handles to it
@@ -305,7 +338,7 @@ fn make_current(shared: &Shared, meta: SnapshotMetaOf<TypeConfig>, path: PathBuf
         return Ok(());
     }
     *current = Some((meta, path.clone()));
-    for item in std::fs::read_dir(&shared.dir)? {
+    for item in std::fs::read_dir(&snapshots.dir)? {
         let other = item?.path();
         if other != path && snapshot_index(&other).is_some() {
             std::fs::remove_file(&other)?;
@@ -329,8 +362,16 @@ fn remove_temporary_files(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn bincode_config() -> bincode::config::Configuration {
-    bincode::config::standard()
+type SnapshotConfig = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<{ limits::SNAPSHOT_BYTES_MAX }>,
+>;
+
+/// The encoding of a snapshot's state; decoding refuses to claim more than the snapshot limit
+/// (the limit changes no byte of the encoding).
+fn bincode_config() -> SnapshotConfig {
+    bincode::config::standard().with_limit::<{ limits::SNAPSHOT_BYTES_MAX }>()
 }
 
 /// Writes a snapshot in the current format: magic, format number, metadata, state.
@@ -351,6 +392,10 @@ pub fn write_snapshot(
 /// Reads a snapshot file from its start: its metadata and the state, streamed.
 pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>, GroupState)> {
     let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot file: {what}"));
+    let len = file.metadata()?.len();
+    if len > limits::SNAPSHOT_BYTES_MAX as u64 {
+        return Err(invalid(&format!("{len} bytes, more than the limit of {}", limits::SNAPSHOT_BYTES_MAX)));
+    }
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::new(file);
     let mut magic = [0u8; 8];
@@ -369,7 +414,7 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
     let mut len = [0u8; 8];
     reader.read_exact(&mut len)?;
     let len = u64::from_le_bytes(len);
-    if len > 64 << 20 {
+    if len > limits::SNAPSHOT_META_BYTES_MAX {
         return Err(invalid("metadata too long"));
     }
     let mut meta_bytes = vec![0u8; len as usize];

@@ -146,6 +146,23 @@ fn test_snapshot_of_a_newer_format_is_refused() {
     assert!(error.contains(&format!("snapshot format {}", SNAPSHOT_FORMAT + 1)), "{error}");
 }
 
+#[test]
+fn test_a_snapshot_claiming_more_than_the_limit_is_refused_before_allocating() {
+    let bytes = sample_snapshot();
+    let meta_len = u64::from_le_bytes(bytes[10..18].try_into().unwrap()) as usize;
+    let body = 18 + meta_len;
+    // The state's first field is the account id: a length (12), then its bytes. Claim
+    // u64::MAX bytes instead (bincode's varint marker 253, then a u64).
+    assert_eq!(bytes[body], 12);
+    let mut damaged = bytes[..body].to_vec();
+    damaged.push(253);
+    damaged.extend_from_slice(&u64::MAX.to_le_bytes());
+    damaged.extend_from_slice(&bytes[body + 1..]);
+    let error = read_back(&damaged).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    assert!(error.to_string().to_lowercase().contains("limit"), "{error}");
+}
+
 /// A wall clock that stands still, far behind the time a group's snapshot reached.
 #[derive(Debug)]
 struct StoppedClock;

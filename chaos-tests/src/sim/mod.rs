@@ -1,7 +1,9 @@
 //! The seeded deterministic simulation: a cluster of simulated nodes in one thread under
-//! turmoil (simulated network and time), running the real engine and openraft with in-memory
-//! storage, a queue workload, and faults (partitions, pauses, crashes, power losses), judged
-//! by the same checkers as the Docker runs. The same seed gives the same history, so a failing
+//! turmoil (simulated network and time), running the real cluster layer (`shoal-cluster`:
+//! routing, forwarding, proposals, long polling, the outbox between data groups), engine and
+//! openraft with in-memory storage, a queue workload whose consumers abandon some messages to
+//! a dead-letter queue in another group, and faults (partitions, pauses, crashes, power
+//! losses), judged by the same checkers as the Docker runs. The same seed gives the same history, so a failing
 //! seed replays exactly (the build needs `--cfg tokio_unstable`, set in `.cargo/config.toml`,
 //! for tokio's own choices to follow the seed).
 
@@ -18,9 +20,9 @@ use openraft::rt::deterministic_rng::DeterministicRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use shoal_raft::{NodeInfo, Proposal, Response};
+use shoal_raft::{GroupId, NodeInfo, Proposal, Response};
 
-use self::network::{call, Answer, CallError, ClientAnswer, ClientOp, Request};
+use self::network::{call, Answer, CallError, ClientAnswer, ClientOp, Request, SimQueue};
 use self::storage::Disk;
 use crate::checker::{check, Verdict, Workload};
 use crate::history::{Delivery, Event, Function, Kind, Recorder};
@@ -39,8 +41,13 @@ openraft::declare_raft_types!(
 
 pub type SimRaft = openraft::Raft<SimTypes, storage::StateMachine>;
 
-/// The simulation's one queue.
+/// The simulation's main queue; its dead-letter queue's name is chosen to land in the other
+/// data group.
 pub const QUEUE: &str = "chaos";
+pub const ACCOUNT: &str = "000000000000";
+pub const REGION: &str = "us-east-1";
+/// Data groups of the simulated cluster (no metadata group: nothing here needs it).
+pub const DATA_GROUPS: u32 = 2;
 
 /// Every bound of the simulation.
 pub mod limits {
@@ -53,10 +60,17 @@ pub mod limits {
     pub const SNAPSHOT_ENTRIES: u64 = 500;
     pub const LOG_KEPT_AFTER_SNAPSHOT: u64 = 100;
     pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 5;
+    /// Receives are long polls of this many seconds.
+    pub const RECEIVE_WAIT_SECONDS: u32 = 1;
+    /// Receives of a message before the next one moves it to the dead-letter queue.
+    pub const MAX_RECEIVE_COUNT: u32 = 2;
+    /// A consumer abandons (does not delete) one received message in this many, so it comes
+    /// back after its visibility timeout and, received too often, moves to the dead-letter queue.
+    pub const ABANDON_ONE_IN: u32 = 4;
+    /// A consumer also polls the dead-letter queue once in this many rounds.
+    pub const DEAD_LETTER_POLL_ONE_IN: u32 = 3;
     /// A client gives up on an operation after this: unknown outcome.
-    pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
-    /// A node's forward of a client's operation to the leader; below CLIENT_TIMEOUT.
-    pub const FORWARD_TIMEOUT: Duration = Duration::from_millis(1500);
+    pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
     /// Pause after each send, and after an empty receive or a failed operation.
     pub const PRODUCER_PAUSE: Duration = Duration::from_millis(20);
     pub const IDLE_PAUSE: Duration = Duration::from_millis(50);
@@ -71,11 +85,6 @@ pub mod limits {
     pub const MAX_MESSAGE_LATENCY: Duration = Duration::from_millis(5);
     /// The simulated wall clock starts here (2026-01-01).
     pub const EPOCH_MS: u64 = 1_767_225_600_000;
-}
-
-/// The leader's clock as the broker stamps entries: simulated time since the epoch.
-pub fn now_ms() -> u64 {
-    limits::EPOCH_MS + turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,12 +193,16 @@ fn elapsed() -> Duration {
 async fn operate(context: &Context, process: &str, node: &str, invoke: Event, op: ClientOp) -> Option<ClientAnswer> {
     context.recorder.record(invoke.clone().node(node));
     let f = invoke.f;
+    let op_queue = match &op {
+        ClientOp::Receive(queue) => Some(*queue),
+        _ => None,
+    };
     let done = |kind: Kind| {
         let mut event = Event::new(process, kind, f).node(node);
         event.value = invoke.value;
         event
     };
-    match call(node, &Request::Client { op, forwarded: false }, limits::CLIENT_TIMEOUT).await {
+    match call(node, &Request::Client(op), limits::CLIENT_TIMEOUT).await {
         Ok(Answer::Client(answer)) => {
             let event = match &answer {
                 ClientAnswer::Refused(why) => done(Kind::Fail).detail(why.clone()),
@@ -201,12 +214,16 @@ async fn operate(context: &Context, process: &str, node: &str, invoke: Event, op
                 }
                 ClientAnswer::Received(messages) => {
                     let mut event = done(Kind::Ok);
+                    let queue = match op_queue {
+                        Some(SimQueue::Dead) => "dlq",
+                        _ => "main",
+                    };
                     event.deliveries = messages
                         .iter()
                         .map(|(value, message_id, _)| Delivery {
                             value: *value,
                             message_id: message_id.clone(),
-                            queue: "main".into(),
+                            queue: queue.into(),
                         })
                         .collect();
                     event
@@ -239,17 +256,21 @@ async fn wait_for_queue(context: &Context) {
     }
 }
 
+/// Creates the dead-letter queue, then the main queue that names it.
 async fn setup(context: Context) -> turmoil::Result {
-    for turn in 0.. {
-        let node = &context.nodes[turn % context.nodes.len()];
-        if let Ok(Answer::Client(ClientAnswer::Done)) =
-            call(node, &Request::Client { op: ClientOp::CreateQueue, forwarded: false }, limits::CLIENT_TIMEOUT).await
-        {
-            context.queue_ready.store(true, Ordering::SeqCst);
-            return Ok(());
+    let mut turn = 0;
+    for queue in [SimQueue::Dead, SimQueue::Main] {
+        loop {
+            let node = &context.nodes[turn % context.nodes.len()];
+            turn += 1;
+            let request = Request::Client(ClientOp::CreateQueue(queue));
+            if let Ok(Answer::Client(ClientAnswer::Done)) = call(node, &request, limits::CLIENT_TIMEOUT).await {
+                break;
+            }
+            tokio::time::sleep(limits::IDLE_PAUSE * 4).await;
         }
-        tokio::time::sleep(limits::IDLE_PAUSE * 4).await;
     }
+    context.queue_ready.store(true, Ordering::SeqCst);
     Ok(())
 }
 
@@ -270,20 +291,32 @@ async fn produce(context: Context, number: u64, seed: u64) -> turmoil::Result {
     Ok(())
 }
 
-/// One receive through a random node, then a delete of each message through random nodes.
-/// Returns how many messages it received, or `None` when the receive did not succeed.
-async fn receive_and_delete(context: &Context, process: &str, rng: &mut StdRng) -> Option<usize> {
+/// One receive from `queue` through a random node, then a delete of each message through
+/// random nodes, except those abandoned (one in `abandon_one_in`, never when 0). Returns how
+/// many messages it received, or `None` when the receive did not succeed.
+async fn receive_and_delete(
+    context: &Context,
+    process: &str,
+    rng: &mut StdRng,
+    queue: SimQueue,
+    abandon_one_in: u32,
+) -> Option<usize> {
     let node = context.nodes.choose(rng).expect("nodes").clone();
     let invoke = Event::new(process, Kind::Invoke, Function::Receive);
-    let Some(ClientAnswer::Received(messages)) = operate(context, process, &node, invoke, ClientOp::Receive).await
+    let Some(ClientAnswer::Received(messages)) =
+        operate(context, process, &node, invoke, ClientOp::Receive(queue)).await
     else {
         return None;
     };
     for (value, message_id, receipt_handle) in &messages {
+        if abandon_one_in > 0 && rng.gen_ratio(1, abandon_one_in) {
+            continue;
+        }
         let node = context.nodes.choose(rng).expect("nodes").clone();
         let mut invoke = Event::new(process, Kind::Invoke, Function::Delete).value(*value);
         invoke.message_id = Some(message_id.clone());
-        operate(context, process, &node, invoke, ClientOp::Delete { receipt_handle: receipt_handle.clone() }).await;
+        let op = ClientOp::Delete { queue, receipt_handle: receipt_handle.clone() };
+        operate(context, process, &node, invoke, op).await;
     }
     Some(messages.len())
 }
@@ -293,15 +326,17 @@ async fn consume(context: Context, number: u64, seed: u64) -> turmoil::Result {
     let mut rng = StdRng::seed_from_u64(seed ^ (number + 101).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     wait_for_queue(&context).await;
     while elapsed() < context.duration {
-        if receive_and_delete(&context, &process, &mut rng).await.unwrap_or(0) == 0 {
+        let queue = if rng.gen_ratio(1, limits::DEAD_LETTER_POLL_ONE_IN) { SimQueue::Dead } else { SimQueue::Main };
+        let abandon = if queue == SimQueue::Main { limits::ABANDON_ONE_IN } else { 0 };
+        if receive_and_delete(&context, &process, &mut rng, queue, abandon).await.unwrap_or(0) == 0 {
             tokio::time::sleep(limits::IDLE_PAUSE).await;
         }
     }
     Ok(())
 }
 
-/// After the faults: receive until the queue is empty (at the leader's read index) several
-/// times in a row, or the bound runs out.
+/// After the faults: receive from both queues until both are empty (at their leaders' read
+/// index) several times in a row, or the bound runs out.
 async fn drain(context: Context, seed: u64) -> turmoil::Result {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xd4a1_d4a1);
     wait_for_queue(&context).await;
@@ -314,24 +349,38 @@ async fn drain(context: Context, seed: u64) -> turmoil::Result {
         if elapsed() >= deadline {
             break false;
         }
-        match receive_and_delete(&context, "drain", &mut rng).await {
-            Some(0) => {}
-            Some(_) => {
-                empty_in_a_row = 0;
-                continue;
-            }
-            None => {
-                tokio::time::sleep(limits::IDLE_PAUSE).await;
-                continue;
+        let mut received = 0;
+        let mut failed = false;
+        for queue in [SimQueue::Main, SimQueue::Dead] {
+            match receive_and_delete(&context, "drain", &mut rng, queue, 0).await {
+                Some(count) => received += count,
+                None => failed = true,
             }
         }
-        let node = context.nodes.choose(&mut rng).expect("nodes").clone();
-        // Only the leader can answer; other nodes' refusals say nothing either way.
-        match call(&node, &Request::Client { op: ClientOp::Remaining, forwarded: false }, limits::CLIENT_TIMEOUT).await
-        {
-            Ok(Answer::Client(ClientAnswer::Remaining(0))) => empty_in_a_row += 1,
-            Ok(Answer::Client(ClientAnswer::Remaining(_))) => empty_in_a_row = 0,
-            _ => {}
+        if received > 0 || failed {
+            empty_in_a_row = 0;
+            if failed {
+                tokio::time::sleep(limits::IDLE_PAUSE).await;
+            }
+            continue;
+        }
+        let mut remaining = Vec::new();
+        for queue in [SimQueue::Main, SimQueue::Dead] {
+            let node = context.nodes.choose(&mut rng).expect("nodes").clone();
+            remaining.push(call(&node, &Request::Client(ClientOp::Remaining(queue)), limits::CLIENT_TIMEOUT).await);
+        }
+        // Only a group's leader answers; a refusal or a lost answer says nothing either way.
+        let counts: Vec<Option<u64>> = remaining
+            .iter()
+            .map(|answer| match answer {
+                Ok(Answer::Client(ClientAnswer::Remaining(count))) => Some(*count),
+                _ => None,
+            })
+            .collect();
+        if counts.iter().all(|count| *count == Some(0)) {
+            empty_in_a_row += 1;
+        } else if counts.iter().any(|count| count.is_some_and(|count| count > 0)) {
+            empty_in_a_row = 0;
         }
         if empty_in_a_row >= limits::DRAIN_EMPTY_CONFIRMATIONS {
             break true;
@@ -364,19 +413,19 @@ pub fn simulate(seed: u64, options: &SimOptions) -> anyhow::Result<SimRun> {
     let names: Vec<String> = (1..=options.nodes as u64).map(host_of).collect();
     let members: BTreeMap<u64, NodeInfo> =
         names.iter().enumerate().map(|(index, name)| (index as u64 + 1, NodeInfo { addr: name.clone() })).collect();
-    let disks: Vec<Arc<Mutex<Disk>>> = (0..options.nodes).map(|_| Disk::new(options.lying_disks)).collect();
+    // Each node's disk per group: what survives its crashes.
+    let disks: Vec<BTreeMap<GroupId, Arc<Mutex<Disk>>>> = (0..options.nodes)
+        .map(|_| (1..=DATA_GROUPS).map(|group| (group, Disk::new(options.lying_disks))).collect())
+        .collect();
     let lying_disks = options.lying_disks;
     for (index, name) in names.iter().enumerate() {
-        let (members, disk) = (members.clone(), disks[index].clone());
+        let (members, disks) = (members.clone(), disks[index].clone());
         let id = index as u64 + 1;
         sim.host(name.as_str(), move || {
-            let (members, disk) = (members.clone(), disk.clone());
+            let (members, disks) = (members.clone(), disks.clone());
             // Lying disks lose log tails; snapshots stay off so a lost tail is the only damage.
             let snapshots = !lying_disks;
-            SimRuntime::scope(
-                seed ^ id.wrapping_mul(0x2545_f491_4f6c_dd1d),
-                node::run(id, members, disk, id == 1, snapshots),
-            )
+            SimRuntime::scope(seed ^ id.wrapping_mul(0x2545_f491_4f6c_dd1d), node::run(id, members, disks, snapshots))
         });
     }
     let context = Context {
@@ -419,7 +468,7 @@ pub fn simulate(seed: u64, options: &SimOptions) -> anyhow::Result<SimRun> {
             end_fault(&mut sim, &fault, &hosts, &recorder);
         }
         if options.lying_disks && now >= next_flush {
-            for disk in &hosts.disks {
+            for disk in hosts.disks.iter().flat_map(BTreeMap::values) {
                 disk.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).flush();
             }
             next_flush += limits::LAZY_FLUSH;
@@ -429,7 +478,7 @@ pub fn simulate(seed: u64, options: &SimOptions) -> anyhow::Result<SimRun> {
         }
     }
     let events = recorder.events();
-    let verdict = check(&events, Workload::Queue);
+    let verdict = check(&events, Workload::DeadLetter);
     Ok(SimRun { events, verdict })
 }
 
@@ -450,7 +499,7 @@ fn cut_off_from<'a>(name: &str, names: &'a [String], clients: &'a [String], paus
 struct Hosts {
     nodes: Vec<String>,
     clients: Vec<String>,
-    disks: Vec<Arc<Mutex<Disk>>>,
+    disks: Vec<BTreeMap<GroupId, Arc<Mutex<Disk>>>>,
 }
 
 fn start_fault(sim: &mut turmoil::Sim<'_>, fault: &Planned, hosts: &Hosts, recorder: &Recorder) {
@@ -471,7 +520,9 @@ fn start_fault(sim: &mut turmoil::Sim<'_>, fault: &Planned, hosts: &Hosts, recor
             }
             SimFault::Kill => sim.crash(name),
             SimFault::PowerLoss => {
-                hosts.disks[index].lock().unwrap_or_else(|poisoned| poisoned.into_inner()).power_loss();
+                for disk in hosts.disks[index].values() {
+                    disk.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).power_loss();
+                }
                 sim.crash(name);
             }
         }

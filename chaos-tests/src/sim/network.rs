@@ -1,5 +1,6 @@
 //! The simulated network: one request per turmoil TCP connection, a length-prefixed postcard
-//! frame each way. Carries Raft's messages between nodes and the clients' SQS operations.
+//! frame each way. Carries Raft's messages (each for one group) and the cluster layer's calls
+//! between nodes, and the clients' SQS operations to nodes.
 
 use std::future::Future;
 use std::io::Cursor;
@@ -11,7 +12,8 @@ use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotRespon
 use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use shoal_raft::NodeInfo;
+use shoal_cluster::{ClusterError, EncodedCall, Transport};
+use shoal_raft::{GroupId, NodeInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::SimTypes;
@@ -21,23 +23,33 @@ pub const PORT: u16 = 9000;
 /// A frame larger than this is refused.
 const FRAME_BYTES_MAX: u32 = 64 << 20;
 
+/// The simulation's two queues: the main queue, and its dead-letter queue in another group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SimQueue {
+    Main,
+    Dead,
+}
+
 /// An SQS operation of a simulated client.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientOp {
-    CreateQueue,
+    /// Creates one queue (the dead-letter queue first, then the main queue naming it).
+    CreateQueue(SimQueue),
     Send {
         value: u64,
         message_id: String,
     },
-    Receive,
+    /// A long poll of up to [`super::limits::RECEIVE_WAIT_SECONDS`].
+    Receive(SimQueue),
     Delete {
+        queue: SimQueue,
         receipt_handle: String,
     },
     /// Messages left in the queue (visible, in flight, delayed), read at the leader's read index.
-    Remaining,
+    Remaining(SimQueue),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientAnswer {
     Sent {
         message_id: String,
@@ -55,18 +67,22 @@ pub enum ClientAnswer {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
-    Append(AppendEntriesRequest<SimTypes>),
-    Vote(VoteRequest<SimTypes>),
+    Append(GroupId, AppendEntriesRequest<SimTypes>),
+    Vote(GroupId, VoteRequest<SimTypes>),
     Snapshot {
+        group: GroupId,
         vote: VoteOf<SimTypes>,
         meta: SnapshotMetaOf<SimTypes>,
         data: Vec<u8>,
     },
-    /// An SQS operation; `forwarded` when a node passed it on to the leader (never twice).
-    Client {
-        op: ClientOp,
-        forwarded: bool,
+    /// A call of the cluster layer, forwarded to the group's leader.
+    Call {
+        group: GroupId,
+        format: u32,
+        bytes: Vec<u8>,
     },
+    /// A client's SQS operation, to whichever node the client picked.
+    Client(ClientOp),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -74,8 +90,12 @@ pub enum Answer {
     Append(AppendEntriesResponse<SimTypes>),
     Vote(VoteResponse<SimTypes>),
     Snapshot(SnapshotResponse<SimTypes>),
+    Call {
+        format: u32,
+        bytes: Vec<u8>,
+    },
     Client(ClientAnswer),
-    /// The receiving Raft failed the request.
+    /// The receiving node failed the request.
     Failed(String),
 }
 
@@ -119,11 +139,43 @@ pub async fn call(host: &str, request: &Request, timeout: Duration) -> Result<An
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Network;
+/// The cluster layer's calls over the simulated network.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimTransport;
+
+impl Transport for SimTransport {
+    fn send(
+        &self,
+        node: u64,
+        address: &str,
+        group: GroupId,
+        call: EncodedCall,
+        timeout: Duration,
+    ) -> futures::future::BoxFuture<'static, Result<EncodedCall, ClusterError>> {
+        let host = address.to_string();
+        Box::pin(async move {
+            let request = Request::Call { group, format: call.format, bytes: call.bytes };
+            match self::call(&host, &request, timeout).await {
+                Ok(Answer::Call { format, bytes }) => Ok(EncodedCall { format, bytes }),
+                Ok(other) => {
+                    Err(ClusterError::OutcomeUnknown { group, reason: format!("node {node} answered {other:?}") })
+                }
+                Err(CallError::Unreachable(reason)) => Err(ClusterError::Unreachable { group, node, reason }),
+                Err(CallError::Lost(reason)) => Err(ClusterError::OutcomeUnknown { group, reason }),
+            }
+        })
+    }
+}
+
+/// Makes the connections of one group.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub group: GroupId,
+}
 
 #[derive(Debug)]
 pub struct Connection {
+    group: GroupId,
     host: String,
 }
 
@@ -131,7 +183,7 @@ impl RaftNetworkFactory<SimTypes> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, _target: u64, node: &NodeInfo) -> Connection {
-        Connection { host: node.addr.clone() }
+        Connection { group: self.group, host: node.addr.clone() }
     }
 }
 
@@ -163,7 +215,7 @@ impl RaftNetworkV2<SimTypes> for Connection {
         rpc: AppendEntriesRequest<SimTypes>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<SimTypes>, RPCError<SimTypes>> {
-        match self.rpc(Request::Append(rpc), &option).await? {
+        match self.rpc(Request::Append(self.group, rpc), &option).await? {
             Answer::Append(response) => Ok(response),
             other => Err(unexpected(other)),
         }
@@ -174,7 +226,7 @@ impl RaftNetworkV2<SimTypes> for Connection {
         rpc: VoteRequest<SimTypes>,
         option: RPCOption,
     ) -> Result<VoteResponse<SimTypes>, RPCError<SimTypes>> {
-        match self.rpc(Request::Vote(rpc), &option).await? {
+        match self.rpc(Request::Vote(self.group, rpc), &option).await? {
             Answer::Vote(response) => Ok(response),
             other => Err(unexpected(other)),
         }
@@ -187,7 +239,8 @@ impl RaftNetworkV2<SimTypes> for Connection {
         cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<SimTypes>, StreamingError<SimTypes>> {
-        let request = Request::Snapshot { vote, meta: snapshot.meta, data: snapshot.snapshot.into_inner() };
+        let request =
+            Request::Snapshot { group: self.group, vote, meta: snapshot.meta, data: snapshot.snapshot.into_inner() };
         let answer = tokio::select! {
             biased;
             closed = cancel => return Err(StreamingError::Closed(closed)),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io::{self, Cursor};
 use std::ops::RangeBounds;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::{Stream, TryStreamExt};
 use openraft::entry::RaftEntry;
@@ -19,16 +19,13 @@ use openraft::storage::{
 };
 use openraft::type_config::alias::{EntryOf, LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf, VoteOf};
 use openraft::{EntryPayload, OptionalSend};
-use shoal_raft::state::GroupState;
+use shoal_raft::clock::ClusterClock;
+use shoal_raft::state::{GroupState, Shared};
 use shoal_raft::{GroupId, Response};
-use tokio::sync::Notify;
 
 use super::SimTypes;
 
-/// The simulated data group every queue of the simulation lives in.
-pub const GROUP: GroupId = 1;
-
-/// What survives a crash of one node.
+/// What survives a crash of one node, for one group.
 #[derive(Debug, Default)]
 pub struct Disk {
     vote: Option<VoteOf<SimTypes>>,
@@ -149,18 +146,12 @@ impl RaftLogStorage<SimTypes> for LogStore {
     }
 }
 
-/// What the node's request handlers read: the applied state, and a signal after each apply.
-#[derive(Debug)]
-pub struct Applied {
-    pub state: RwLock<GroupState>,
-    pub notify: Notify,
-}
-
-/// The state machine: the real `GroupState` apply, in memory, rebuilt after a crash from the
-/// snapshot on the disk (if any) and the log.
+/// The state machine: the real `GroupState` apply through the node's [`Shared`] state (as the
+/// cluster layer reads it), in memory, rebuilt after a crash from the snapshot on the disk (if
+/// any) and the log.
 #[derive(Debug)]
 pub struct StateMachine {
-    pub applied: Arc<Applied>,
+    pub shared: Arc<Shared>,
     disk: Arc<Mutex<Disk>>,
     last_applied: Option<LogIdOf<SimTypes>>,
     membership: StoredMembershipOf<SimTypes>,
@@ -177,14 +168,19 @@ fn decode_state(bytes: &[u8]) -> io::Result<GroupState> {
 }
 
 impl StateMachine {
-    pub fn open(disk: Arc<Mutex<Disk>>, empty: GroupState) -> io::Result<StateMachine> {
+    pub fn open(
+        group: GroupId,
+        disk: Arc<Mutex<Disk>>,
+        empty: GroupState,
+        clock: Arc<ClusterClock>,
+    ) -> io::Result<StateMachine> {
         let snapshot = lock(&disk).snapshot.clone();
         let (state, last_applied, membership) = match snapshot {
             Some((meta, bytes)) => (decode_state(&bytes)?, meta.last_log_id, meta.last_membership),
             None => (empty, None, StoredMembershipOf::<SimTypes>::default()),
         };
-        let applied = Arc::new(Applied { state: RwLock::new(state), notify: Notify::new() });
-        Ok(StateMachine { applied, disk, last_applied, membership })
+        let shared = Shared::new(group, state, clock);
+        Ok(StateMachine { shared, disk, last_applied, membership })
     }
 }
 
@@ -204,10 +200,7 @@ impl RaftStateMachine<SimTypes> for StateMachine {
             let log_id = entry.log_id();
             let response = match &entry.payload {
                 EntryPayload::Blank => Response::Nothing,
-                EntryPayload::Normal(proposal) => {
-                    let mut state = self.applied.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    state.apply(GROUP, proposal)
-                }
+                EntryPayload::Normal(proposal) => self.shared.apply(proposal),
                 EntryPayload::Membership(membership) => {
                     self.membership = StoredMembershipOf::<SimTypes>::new(Some(log_id), membership.clone());
                     Response::Nothing
@@ -218,12 +211,12 @@ impl RaftStateMachine<SimTypes> for StateMachine {
                 responder.send(response);
             }
         }
-        self.applied.notify.notify_waiters();
+        self.shared.applied_batch();
         Ok(())
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
-        let state = self.applied.state.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let state = self.shared.read().clone();
         let meta =
             SnapshotMetaOf::<SimTypes> { last_log_id: self.last_applied, last_membership: self.membership.clone() };
         SnapshotBuilder { disk: self.disk.clone(), state, meta }
@@ -232,11 +225,10 @@ impl RaftStateMachine<SimTypes> for StateMachine {
     async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<SimTypes>, snapshot: Cursor<Vec<u8>>) -> io::Result<()> {
         let bytes = snapshot.into_inner();
         let state = decode_state(&bytes)?;
-        *self.applied.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
         lock(&self.disk).snapshot = Some((meta.clone(), bytes));
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.applied.notify.notify_waiters();
+        self.shared.install(state);
         Ok(())
     }
 
