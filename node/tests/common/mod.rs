@@ -599,3 +599,10 @@ pub async fn status(server: &Server) -> serde_json::Value {
     };
     tokio::time::timeout(Duration::from_secs(2), fetch).await.ok().flatten().unwrap_or(serde_json::Value::Null)
 }
+
+impl Server {
+    /// The address of this node's peer (gRPC) port, as `http://127.0.0.1:PORT`.
+    pub fn peer_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.raft_port)
+    }
+}
