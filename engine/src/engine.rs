@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
-use crate::error::SqsError;
+use crate::error::EngineError;
 use crate::outbox::{Outbox, QueueDelivery};
 use crate::placement::{Placement, Ring};
 use crate::sqs::SqsState;
@@ -75,15 +75,12 @@ impl Engine {
     /// state and the same outcomes.
     pub fn apply(&mut self, entry: &LogEntry) -> Outcome {
         if entry.format_version != FORMAT_VERSION {
-            return Err(SqsError::UnsupportedOperation(format!(
-                "Log entry format {} is not supported. This engine reads format {FORMAT_VERSION}.",
-                entry.format_version
-            )));
+            return Err(EngineError::UnknownLogFormat { found: entry.format_version, supported: FORMAT_VERSION });
         }
         let now_ms = entry.time_ms.max(self.now_ms).min(crate::limits::TIME_MS_MAX);
         self.now_ms = now_ms;
         self.advance_sqs(&entry.command, now_ms);
-        match &entry.command {
+        let outcome = match &entry.command {
             Command::ImportMessages { source_group, entries } => self.import_messages(*source_group, entries, now_ms),
             Command::AckOutbox { positions, refused } => self.ack_outbox(positions, refused, now_ms),
             Command::Tick => {
@@ -92,7 +89,8 @@ impl Engine {
             }
             // Every other command is an SQS action. SNS actions will get an arm of their own.
             command => self.apply_sqs(command, now_ms),
-        }
+        };
+        Ok(outcome?)
     }
 
     /// Does some timer or task need a `Tick` at `now_ms`? Read-only.

@@ -21,4 +21,4 @@ pub use sqs::{admin, dlq, queue, send};
 
 pub use command::{Command, LogEntry, Outcome, Reply};
 pub use engine::{Engine, EngineConfig};
-pub use error::{BatchEntryType, Form, SqsError, SqsResult};
+pub use error::{BatchEntryType, EngineError, Form, SqsError, SqsResult};

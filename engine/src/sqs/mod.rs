@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Command, Outcome, Reply};
+use crate::command::{Command, Reply};
 use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
@@ -88,7 +88,7 @@ impl Engine {
     }
 
     /// Applies one SQS action.
-    pub(crate) fn apply_sqs(&mut self, command: &Command, now_ms: u64) -> Outcome {
+    pub(crate) fn apply_sqs(&mut self, command: &Command, now_ms: u64) -> SqsResult<Reply> {
         match command {
             Command::CreateQueue { name, attributes, tags } => {
                 self.create_queue(name, attributes, tags, now_ms).map(|name| Reply::QueueCreated { name })
