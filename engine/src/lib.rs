@@ -8,6 +8,7 @@
 //! deliveries to other groups (`outbox`, generic over what it delivers).
 
 pub mod command;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod limits;
@@ -20,5 +21,6 @@ pub mod sqs;
 pub use sqs::{admin, dlq, queue, send};
 
 pub use command::{Command, LogEntry, Outcome, Reply};
-pub use engine::{Engine, EngineConfig};
+pub use config::EngineConfig;
+pub use engine::Engine;
 pub use error::{BatchEntryType, EngineError, Form, SqsError, SqsResult};
