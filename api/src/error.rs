@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use shoal_cluster::{ClusterError, GroupError};
 use shoal_engine::{EngineError, SqsError};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -172,6 +173,23 @@ impl From<EngineError> for ApiError {
                 tracing::error!(%error, "the engine refused a log entry");
                 ApiError::internal(error.to_string())
             }
+        }
+    }
+}
+
+/// The cluster could not run the request; every such case is worth a retry.
+impl From<ClusterError> for ApiError {
+    fn from(error: ClusterError) -> ApiError {
+        ApiError::unavailable(error.to_string())
+    }
+}
+
+impl From<GroupError> for ApiError {
+    fn from(error: GroupError) -> ApiError {
+        match error {
+            GroupError::Cluster(error) => ApiError::from(error),
+            GroupError::Engine(error) => ApiError::from(error),
+            GroupError::Internal(message) => ApiError::internal(message),
         }
     }
 }
