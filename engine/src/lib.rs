@@ -2,10 +2,12 @@
 //! ids; replies and state changes come out. No clock, no randomness, no disk.
 //!
 //! `Engine::apply` is the one way state changes. SQS (queues and their messages) lives in
-//! `sqs/`; SNS (topics and subscriptions) will live beside it in `sns/`, dispatched from the
-//! same `apply`. What is not either's own is here: commands and replies, errors, limits,
-//! message contents, which data group holds a name (`placement`), and the outbox that carries
-//! deliveries to other groups (`outbox`, generic over what it delivers).
+//! `sqs/`, which never names the engine: `engine/` lends its handlers the state they use and
+//! turns its errors into `EngineError`. SNS (topics and subscriptions) will live beside it in
+//! `sns/`, dispatched from the same `apply`. What is not either's own is here: commands and
+//! replies, errors, limits, message contents, who the engine is (`config`), which data group
+//! holds a name (`placement`), and the outbox that carries deliveries to other groups
+//! (`outbox`, generic over what it delivers).
 
 pub mod command;
 pub mod config;
