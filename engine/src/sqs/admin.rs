@@ -134,8 +134,7 @@ fn new_queue_config(name: &str, attributes: &BTreeMap<String, String>) -> SqsRes
     Ok(config)
 }
 
-/// Would CreateQueue be refused for its name or attributes alone? Lets the node refuse bad
-/// input before it is written to the log.
+/// `Engine::check_create_queue`: the checks of CreateQueue that need no state.
 pub(crate) fn check_create_queue(name: &str, attributes: &BTreeMap<String, String>) -> SqsResult<()> {
     new_queue_config(name, attributes).map(|_| ())
 }
@@ -332,9 +331,8 @@ impl SqsHandler<'_> {
 
 /// Reads: a node asks them before it proposes, or to answer a client.
 impl SqsState {
-    /// Can queue `target` of this group be the dead-letter queue of `source_arn` (FIFO or
-    /// not)? `redrive_policy` is the RedrivePolicy text of the request, which a refusal quotes.
-    /// Read-only, so a node can ask the target's group before proposing.
+    /// `Engine::check_dead_letter_target`; also checks a target in this group before a redrive
+    /// policy is set.
     pub(crate) fn check_dead_letter_target(
         &self,
         target: &str,
@@ -363,8 +361,7 @@ impl SqsState {
         Ok(())
     }
 
-    /// Queue names starting with `prefix`, in name order, after `start_after`, at most `max`.
-    /// The second value is the last name returned when more remain.
+    /// `Engine::list_queues`.
     pub(crate) fn list_queues(
         &self,
         prefix: &str,

@@ -24,8 +24,7 @@ impl SqsState {
         Ok(self.dead_letter_sources_of(arn, start_after, max))
     }
 
-    /// Names of this group's queues whose redrive policy targets `arn`, which may be a queue
-    /// of another group, in name order, after `start_after`.
+    /// `Engine::dead_letter_sources_of`.
     pub(crate) fn dead_letter_sources_of(
         &self,
         arn: &str,

@@ -81,8 +81,7 @@ impl SqsHandler<'_> {
 }
 
 impl SqsState {
-    /// Read-only: would SendMessage of `entry` be refused whatever the state? Lets the node
-    /// refuse bad input before it is written to the log.
+    /// `Engine::check_send`.
     pub(crate) fn check_send(&self, name: &str, entry: &SendEntry) -> SqsResult<()> {
         validate_entry(self.queue(name)?, entry, Form::Single)
     }
