@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 
-use shoal_engine::SqsError;
+use shoal_cluster::{ClusterError, GroupError};
+use shoal_engine::{EngineError, SqsError};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApiError {
@@ -159,5 +160,52 @@ impl From<SqsError> for ApiError {
             }
         };
         ApiError::new(code, query_code, status, message)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> ApiError {
+        match error {
+            EngineError::Sqs(error) => ApiError::from(error),
+            // A node of another build wrote an entry this one cannot read: the server's fault,
+            // which the operator must hear of.
+            EngineError::UnknownLogFormat { .. } => {
+                tracing::error!(%error, "the engine refused a log entry");
+                ApiError::internal(error.to_string())
+            }
+        }
+    }
+}
+
+/// The cluster could not run the request; every such case is worth a retry.
+impl From<ClusterError> for ApiError {
+    fn from(error: ClusterError) -> ApiError {
+        ApiError::unavailable(error.to_string())
+    }
+}
+
+impl From<GroupError> for ApiError {
+    fn from(error: GroupError) -> ApiError {
+        match error {
+            GroupError::Cluster(error) => ApiError::from(error),
+            GroupError::Engine(error) => ApiError::from(error),
+            GroupError::Internal(message) => ApiError::internal(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_engine_error_sqs_is_the_client_error_and_unknown_format_the_server_fault() {
+        let sqs = ApiError::from(SqsError::QueueDoesNotExist);
+        assert_eq!(ApiError::from(EngineError::Sqs(SqsError::QueueDoesNotExist)), sqs);
+        assert_eq!((sqs.status, sqs.sender_fault), (400, true));
+
+        let unknown = ApiError::from(EngineError::UnknownLogFormat { found: 9, supported: 3 });
+        assert_eq!((unknown.code.as_ref(), unknown.status, unknown.sender_fault), ("InternalError", 500, false));
+        assert_eq!(unknown.query_error_header(), "InternalError;Receiver");
     }
 }

@@ -1,13 +1,16 @@
-//! The front door's side of the cluster: what its requests are when they cross between nodes,
-//! and how the leader of a group runs them.
+//! The front door as a service of the cluster: what its requests and replies are when they
+//! cross between nodes (one variant per service: `sqs` now, `sns` next), the cluster that
+//! carries them, and `call`, which runs one on the leader of a group. How that leader runs a
+//! request is `leader`.
 
 use serde::{Deserialize, Serialize};
-use shoal_cluster::{Broker, CallError, Cluster, ClusterError, GroupError, GroupReply, GroupRequest, GroupService};
+use shoal_cluster::{CallError, Cluster, GroupReply, GroupRequest};
 use shoal_raft::GroupId;
 
 use crate::error::ApiError;
-use crate::sqs::peer::{self, SqsAnswer, SqsQuery};
-use crate::sqs::{self, SqsReply, SqsRequest};
+use crate::sqs::peer::{SqsAnswer, SqsQuery};
+use crate::sqs::reply::SqsReply;
+use crate::sqs::request::SqsRequest;
 
 /// The cluster as the front door runs it.
 pub type ApiCluster = Cluster<ApiService>;
@@ -25,28 +28,9 @@ pub enum ApiReply {
     SqsAnswer(SqsAnswer),
 }
 
+/// The front door's `GroupService` (implemented in `leader`).
 #[derive(Debug, Default)]
 pub struct ApiService;
-
-impl GroupService for ApiService {
-    type Request = ApiRequest;
-    type Reply = ApiReply;
-    type Error = ApiError;
-
-    async fn execute(&self, broker: &Broker, request: ApiRequest) -> Result<ApiReply, ApiError> {
-        match request {
-            ApiRequest::Sqs(request) => sqs::dispatch_local(broker, request).await.map(ApiReply::Sqs),
-            ApiRequest::SqsQuery(query) => peer::answer(broker, query).await.map(ApiReply::SqsAnswer),
-        }
-    }
-
-    fn wait_seconds(&self, request: &ApiRequest) -> u32 {
-        match request {
-            ApiRequest::Sqs(request) => request.wait_seconds(),
-            ApiRequest::SqsQuery(_) => 0,
-        }
-    }
-}
 
 /// Runs a front-door request on the leader of `group`.
 pub async fn call(cluster: &ApiCluster, group: GroupId, request: ApiRequest) -> Result<ApiReply, ApiError> {
@@ -55,21 +39,5 @@ pub async fn call(cluster: &ApiCluster, group: GroupId, request: ApiRequest) -> 
         Ok(other) => Err(ApiError::internal(format!("unexpected reply from group {group}: {other:?}"))),
         Err(CallError::Cluster(error)) => Err(ApiError::from(error)),
         Err(CallError::Service(error)) => Err(error),
-    }
-}
-
-impl From<ClusterError> for ApiError {
-    fn from(error: ClusterError) -> ApiError {
-        ApiError::unavailable(error.to_string())
-    }
-}
-
-impl From<GroupError> for ApiError {
-    fn from(error: GroupError) -> ApiError {
-        match error {
-            GroupError::Cluster(error) => ApiError::from(error),
-            GroupError::Engine(error) => ApiError::from(error),
-            GroupError::Internal(message) => ApiError::internal(message),
-        }
     }
 }

@@ -3,7 +3,7 @@
 //! cluster error, or the engine's refusal.
 
 use serde::{Deserialize, Serialize};
-use shoal_engine::SqsError;
+use shoal_engine::{EngineError, SqsError};
 use shoal_raft::GroupId;
 
 /// Why the cluster could not run a request; every case is worth a retry.
@@ -39,10 +39,17 @@ pub enum GroupError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error(transparent)]
-    Engine(#[from] SqsError),
+    Engine(#[from] EngineError),
     /// A bug: e.g. the state machine answered a command with the reply of another.
     #[error("{0}")]
     Internal(String),
+}
+
+/// An SQS refusal read from the engine's state (a check before proposing).
+impl From<SqsError> for GroupError {
+    fn from(error: SqsError) -> GroupError {
+        GroupError::Engine(EngineError::Sqs(error))
+    }
 }
 
 /// A call's failure: the cluster's, or the service's own error (the client's to see).

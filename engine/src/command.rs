@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{SqsError, SqsResult};
+use crate::error::{EngineError, SqsError, SqsResult};
 use crate::message::{AttributeValue, MessageAttributes};
 use crate::outbox::OutboxEntry;
 
@@ -251,4 +251,5 @@ pub enum Reply {
     },
 }
 
-pub type Outcome = SqsResult<Reply>;
+/// What applying a log entry gives: a reply, or why nothing was done.
+pub type Outcome = Result<Reply, EngineError>;

@@ -1,17 +1,32 @@
-//! The engine's typed errors. Each variant is one AWS error code, and its Display is the message
-//! SQS sends for it, word for word, capitals and full stop included: SDK users' tests and tools
-//! compare it. The mapping to wire codes, HTTP status and fault side lives in `shoal-node`'s
-//! `error` module.
+//! The engine's typed errors. `EngineError` is what applying a log entry can fail with: a
+//! service's refusal of the action, or the engine's own refusal of an entry it cannot read.
+//! The mapping to wire codes, HTTP status and fault side lives in `shoal-api`'s `error` module.
 //!
+//! Each `SqsError` variant is one AWS error code, and its Display is the message SQS sends for
+//! it, word for word, capitals and full stop included: SDK users' tests and tools compare it.
 //! A variant whose text AWS words differently case by case carries the whole message; the
 //! constructors below spell each text that more than one place sends, so it is written once.
-//! `SqsError` is never persisted: it travels in replies, which only the leader hands back.
+//! Errors are never persisted: they travel in replies, which only the leader hands back.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::limits;
+
+/// Why the engine did not apply a log entry. SQS code returns `SqsError` and converts here, at
+/// the engine's boundary (`Engine::apply`); SNS's errors will be a variant `Sns(SnsError)` of
+/// their own beside `Sqs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum EngineError {
+    /// SQS refused the action: the client's error, with AWS's text.
+    #[error(transparent)]
+    Sqs(#[from] SqsError),
+    /// The entry is of a format this build does not read. Not the client's fault: a node of
+    /// another build wrote it, and nothing was applied.
+    #[error("log entry format {found} is not supported; this engine reads format {supported}")]
+    UnknownLogFormat { found: u16, supported: u16 },
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum SqsError {

@@ -2,12 +2,15 @@
 //! ids; replies and state changes come out. No clock, no randomness, no disk.
 //!
 //! `Engine::apply` is the one way state changes. SQS (queues and their messages) lives in
-//! `sqs/`; SNS (topics and subscriptions) will live beside it in `sns/`, dispatched from the
-//! same `apply`. What is not either's own is here: commands and replies, errors, limits,
-//! message contents, which data group holds a name (`placement`), and the outbox that carries
-//! deliveries to other groups (`outbox`, generic over what it delivers).
+//! `sqs/`, which never names the engine: `engine/` lends its handlers the state they use and
+//! turns its errors into `EngineError`. SNS (topics and subscriptions) will live beside it in
+//! `sns/`, dispatched from the same `apply`. What is not either's own is here: commands and
+//! replies, errors, limits, message contents, who the engine is (`config`), which data group
+//! holds a name (`placement`), and the outbox that carries deliveries to other groups
+//! (`outbox`, generic over what it delivers).
 
 pub mod command;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod limits;
@@ -20,5 +23,6 @@ pub mod sqs;
 pub use sqs::{admin, dlq, queue, send};
 
 pub use command::{Command, LogEntry, Outcome, Reply};
-pub use engine::{Engine, EngineConfig};
-pub use error::{BatchEntryType, Form, SqsError, SqsResult};
+pub use config::EngineConfig;
+pub use engine::Engine;
+pub use error::{BatchEntryType, EngineError, Form, SqsError, SqsResult};

@@ -1,6 +1,7 @@
 //! The outbox: deliveries this group owes to others, kept in replicated state until they are
-//! answered. Generic over what is delivered; SQS's deliveries (messages bound for a queue in
-//! another data group) are `sqs::transfer::QueueDelivery`.
+//! answered. Generic over what is delivered (`Delivery`); what this engine's outbox carries is
+//! `QueueDelivery`, a message bound for a queue in another data group, defined at the end. What
+//! SQS does with them, sending and settling, is `sqs::transfer`.
 //!
 //! A delivery enters the outbox in the same log entry that produced it, at a position never
 //! reused. The node leading this group hands the oldest entries for one destination over as a
@@ -14,9 +15,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use shoal_sharding::GroupId;
 
-// Paths other crates use, from when the outbox held only SQS messages.
+use crate::message;
+use crate::sqs::queue::Message;
+
+// A path other crates use, from when the outbox held only SQS messages.
 pub use crate::placement::Placement;
-pub use crate::sqs::transfer::{OutboxEntry, QueueDelivery, Transfer};
 
 /// What an outbox can carry.
 pub trait Delivery {
@@ -148,5 +151,44 @@ impl<D: Delivery + Clone> Outbox<D> {
             answered.push((entry.delivery, outcome));
         }
         answered
+    }
+}
+
+/// Why a message is on its way to another group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Transfer {
+    /// Received too often: bound for the dead-letter queue of its queue.
+    DeadLetter,
+    /// Carried out of a dead-letter queue by the move task `task_handle`.
+    Move { task_handle: String },
+}
+
+/// A message bound for a queue in another group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueDelivery {
+    pub target_group: GroupId,
+    /// The queue it is bound for, in `target_group`.
+    pub target: String,
+    /// The queue it left here, where it returns if the target cannot take it.
+    pub origin: String,
+    /// Whether the queue it left is FIFO; the target must be of the same kind.
+    pub fifo: bool,
+    pub transfer: Transfer,
+    pub message: Message,
+}
+
+/// One message in the outbox, as groups hand it to each other.
+pub type OutboxEntry = Entry<QueueDelivery>;
+
+impl Delivery for QueueDelivery {
+    type Destination = GroupId;
+
+    fn destination(&self) -> GroupId {
+        self.target_group
+    }
+
+    /// The message's body and attributes.
+    fn size_bytes(&self) -> usize {
+        message::message_size_bytes(&self.message.body, &self.message.attributes)
     }
 }

@@ -5,8 +5,6 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 use shoal_sharding::{GroupId, Shards};
 
-use crate::engine::Engine;
-
 /// Which data group this engine is, of how many.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Placement {
@@ -41,17 +39,5 @@ impl Ring {
         }
         let shards = self.0.get_or_init(|| Shards::new(placement.data_groups).ok().map(Arc::new));
         shards.as_ref().map_or(placement.group, |shards| shards.group_of(name))
-    }
-}
-
-impl Engine {
-    /// The data group of queue `name`.
-    pub fn group_of(&self, name: &str) -> GroupId {
-        self.ring.group_of(&self.config.placement, name)
-    }
-
-    /// Is `name` a queue of another data group?
-    pub fn is_remote(&self, name: &str) -> bool {
-        self.group_of(name) != self.config.placement.group
     }
 }

@@ -5,10 +5,10 @@ mod common;
 
 use common::{bodies, entry, Harness, START_MS};
 use shoal_engine::command::{SendEntry, FORMAT_VERSION};
-use shoal_engine::{Command, Engine, EngineConfig, LogEntry, Reply, SqsError};
+use shoal_engine::{Command, Engine, EngineConfig, EngineError, LogEntry, Reply};
 
 #[test]
-fn test_log_entry_of_another_format_version_is_refused_and_changes_nothing() {
+fn test_log_entry_of_an_unknown_format_is_refused_as_such_and_changes_nothing() {
     let mut h = Harness::new();
     h.create("q", &[]).unwrap();
     let before = h.engine.clone();
@@ -18,7 +18,8 @@ fn test_log_entry_of_another_format_version_is_refused_and_changes_nothing() {
             time_ms: START_MS + 10_000,
             command: Command::PurgeQueue { queue: "q".to_string() },
         };
-        assert!(matches!(h.engine.apply(&entry), Err(SqsError::UnsupportedOperation(_))), "{version}");
+        let refused = EngineError::UnknownLogFormat { found: version, supported: FORMAT_VERSION };
+        assert_eq!(h.engine.apply(&entry), Err(refused), "{version}");
     }
     assert_eq!(h.engine, before, "not even the clock moved");
     assert_eq!(h.engine.now_ms(), START_MS);

@@ -19,4 +19,5 @@ pub mod store;
 pub mod types;
 
 pub use shoal_sharding::GroupId;
-pub use types::{ClusterInfo, NodeInfo, Proposal, Response, ShoalRaft, TypeConfig};
+pub use state::ShoalRaft;
+pub use types::{ClusterInfo, NodeInfo, Proposal, Response, TypeConfig};

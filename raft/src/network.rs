@@ -24,8 +24,8 @@ use tokio::io::AsyncWriteExt;
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::state::{SnapshotDir, SnapshotFile};
-use crate::types::{NodeInfo, ShoalRaft, TypeConfig};
+use crate::state::{ShoalRaft, SnapshotDir, SnapshotFile};
+use crate::types::{NodeInfo, TypeConfig};
 use crate::GroupId;
 use shoal_proto::raft::raft_client::RaftClient;
 use shoal_proto::raft::{RaftMessage, SnapshotChunk};

@@ -134,6 +134,9 @@ impl SnapshotDir {
     }
 }
 
+/// A group's Raft on this node: openraft over Shoal's types and this state machine.
+pub type ShoalRaft = openraft::Raft<TypeConfig, StateMachine>;
+
 /// The openraft state machine of one group.
 #[derive(Debug)]
 pub struct StateMachine {

@@ -5,8 +5,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use shoal_engine::{LogEntry, Outcome};
 
-use crate::state::StateMachine;
-
 /// How to reach a node: the address of its gRPC service.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NodeInfo {
@@ -58,5 +56,3 @@ openraft::declare_raft_types!(
         NodeId = u64,
         Node = NodeInfo,
 );
-
-pub type ShoalRaft = openraft::Raft<TypeConfig, StateMachine>;

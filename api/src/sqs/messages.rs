@@ -6,7 +6,7 @@ use shoal_engine::message::MessageAttributes;
 use shoal_engine::queue::ReceiptHandle;
 use shoal_engine::{Command, Reply};
 
-use super::queue_of;
+use super::queues::queue_of;
 use super::reply::SqsReply;
 use super::request::{
     ChangeMessageVisibility, DeleteMessage, HandleBatch, ListMessageMoveTasks, ReceiveMessage, SendMessage,

@@ -1,18 +1,21 @@
 //! Queue administration actions, on the node that leads the queue's group (ListQueues and
-//! ListDeadLetterSourceQueues gather every group).
+//! ListDeadLetterSourceQueues gather every group: see `route`).
 
 use shoal_engine::{Command, SqsError};
 
-use super::peer::{self, SqsAnswer, SqsQuery};
-use super::queue_of;
 use super::reply::SqsReply;
 use super::request::{
-    AddPermission, AttributeNames, CreateQueue, GetQueueUrl, ListDeadLetterSourceQueues, ListQueues, QueueMap,
-    QueueName, RemovePermission, UntagQueue,
+    AddPermission, AttributeNames, CreateQueue, GetQueueUrl, QueueMap, QueueName, RemovePermission, UntagQueue,
 };
 use crate::error::ApiError;
-use crate::service::ApiCluster as Cluster;
 use shoal_cluster::Broker;
+
+/// The queue a request is about. It must exist: a request for a missing queue is refused here,
+/// before anything is written to the log.
+pub fn queue_of(broker: &Broker, queue: QueueName) -> Result<String, ApiError> {
+    broker.read(|engine, _| engine.queue(&queue.0).map(|_| ()))?;
+    Ok(queue.0)
+}
 
 pub async fn create_queue(broker: &Broker, request: CreateQueue) -> Result<SqsReply, ApiError> {
     let CreateQueue { name, attributes, tags } = request;
@@ -33,32 +36,6 @@ pub fn get_queue_url(broker: &Broker, request: GetQueueUrl) -> Result<SqsReply, 
     }
     broker.read(|engine, _| engine.queue(&request.name).map(|_| ()))?;
     Ok(SqsReply::QueueUrl(request.name))
-}
-
-/// ListQueues gathers every data group: each group's leader answers at its read index (so a
-/// queue created before the call is listed), and the pages are merged in name order.
-pub async fn list_queues(cluster: &Cluster, request: &ListQueues) -> Result<SqsReply, ApiError> {
-    let prefix = &request.prefix;
-    let page = peer::gather_pages(cluster, &request.page, |page| SqsQuery::QueueNames { prefix: prefix.clone(), page })
-        .await?;
-    Ok(SqsReply::QueueUrls(page))
-}
-
-/// ListDeadLetterSourceQueues gathers every data group, like ListQueues: the sources of a
-/// dead-letter queue may be in any group.
-pub async fn list_dead_letter_source_queues(
-    cluster: &Cluster,
-    request: &ListDeadLetterSourceQueues,
-) -> Result<SqsReply, ApiError> {
-    let queue = &request.queue.0;
-    let home = cluster.group_of(queue);
-    let SqsAnswer::Arn(arn) = peer::ask(cluster, home, SqsQuery::QueueArn { name: queue.clone() }).await? else {
-        return Err(ApiError::internal("a queue's ARN was answered with something else"));
-    };
-    let page =
-        peer::gather_pages(cluster, &request.page, |page| SqsQuery::DeadLetterSources { arn: arn.clone(), page })
-            .await?;
-    Ok(SqsReply::DeadLetterSourceQueues(page))
 }
 
 pub fn get_queue_attributes(broker: &Broker, request: AttributeNames) -> Result<SqsReply, ApiError> {

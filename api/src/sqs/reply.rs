@@ -11,8 +11,17 @@ use shoal_engine::command::{BatchReply, ReceivedMessage, SendResult};
 use shoal_engine::dlq::{MoveTask, MoveTaskStatus};
 use shoal_engine::message::{md5_of_attributes, MessageAttributes};
 
-use super::{queue_url, RequestContext};
 use crate::error::ApiError;
+
+/// Where a request came in, to build queue URLs the client can reach.
+pub struct RequestContext {
+    /// `http://host:port` as the client addressed us.
+    pub base_url: String,
+}
+
+pub fn queue_url(context: &RequestContext, account_id: &str, name: &str) -> String {
+    format!("{}/{account_id}/{name}", context.base_url)
+}
 
 /// A page of queue names and, when more remain, the last name (the next token's content).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 use shoal_engine::limits;
 use shoal_engine::message::MessageAttributes;
 
-use super::Input;
+use shoal_engine::SqsError;
+
+use super::input::Input;
 use crate::error::ApiError;
 
 macro_rules! actions {
@@ -269,7 +271,7 @@ impl SqsRequest {
         let input = Input::new(members);
         let queue = || -> Result<QueueName, ApiError> {
             let url = input.required_string("QueueUrl")?;
-            Ok(QueueName(super::queue_name_from_url(&url, account_id)?))
+            Ok(QueueName(queue_name_from_url(&url, account_id)?))
         };
         let request = match action {
             SqsAction::CreateQueue => {
@@ -483,6 +485,25 @@ impl SqsRequest {
     }
 }
 
+/// The queue name in a queue URL `scheme://host/ACCOUNT/NAME` (or just `/ACCOUNT/NAME`).
+/// A URL of another account names no queue here.
+pub fn queue_name_from_url(url: &str, account_id: &str) -> Result<String, ApiError> {
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.split_once('/').map(|(_, path)| path).unwrap_or(""),
+        None => url.trim_start_matches('/'),
+    };
+    let mut segments = path.trim_end_matches('/').split('/');
+    let (Some(account), Some(name), None) = (segments.next(), segments.next(), segments.next()) else {
+        return Err(ApiError::invalid_parameter(format!(
+            "Value {url} for parameter QueueUrl is invalid. Reason: Not a queue URL."
+        )));
+    };
+    if account != account_id || name.is_empty() {
+        return Err(ApiError::from(SqsError::QueueDoesNotExist));
+    }
+    Ok(name.to_string())
+}
+
 /// The queue name at the end of `arn:aws:sqs:REGION:ACCOUNT:NAME`.
 pub fn queue_name_from_arn(arn: &str) -> Option<&str> {
     let parts: Vec<&str> = arn.split(':').collect();
@@ -539,6 +560,17 @@ mod tests {
         }
         assert_eq!(SqsAction::ALL.len(), 23);
         assert_eq!(SqsAction::from_name("Shoal.ImportMessages"), None);
+    }
+
+    #[test]
+    fn test_queue_name_from_url_accepts_urls_and_paths() {
+        let check = |url: &str| queue_name_from_url(url, "000000000000").map_err(|e| e.code.to_string());
+        assert_eq!(check("http://localhost:9324/000000000000/q1"), Ok("q1".to_string()));
+        assert_eq!(check("https://sqs.us-east-1.amazonaws.com/000000000000/q.fifo/"), Ok("q.fifo".to_string()));
+        assert_eq!(check("/000000000000/q1"), Ok("q1".to_string()));
+        assert_eq!(check("http://localhost:9324/111111111111/q1"), Err("QueueDoesNotExist".to_string()));
+        assert_eq!(check("http://localhost:9324/"), Err("InvalidParameterValue".to_string()));
+        assert_eq!(check("http://localhost:9324/a/b/c"), Err("InvalidParameterValue".to_string()));
     }
 
     #[test]

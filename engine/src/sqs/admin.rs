@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use crate::sqs::queue::config::{invalid_redrive_policy, READ_ONLY_ATTRIBUTES, SETTABLE_ATTRIBUTES};
-use crate::sqs::queue::{Queue, QueueConfig, RedriveAllowPolicy};
+
+use super::queue::config::{invalid_redrive_policy, READ_ONLY_ATTRIBUTES, SETTABLE_ATTRIBUTES};
+use super::queue::{Queue, QueueConfig, RedriveAllowPolicy};
+use super::state::{SqsHandler, SqsState};
 
 /// Checks a queue name; returns whether it names a FIFO queue.
 pub fn validate_queue_name(name: &str, fifo: bool) -> SqsResult<()> {
@@ -133,13 +134,12 @@ fn new_queue_config(name: &str, attributes: &BTreeMap<String, String>) -> SqsRes
     Ok(config)
 }
 
-impl Engine {
-    /// Read-only: would CreateQueue be refused for its name or attributes alone? Lets the node
-    /// refuse bad input before it is written to the log.
-    pub fn check_create_queue(&self, name: &str, attributes: &BTreeMap<String, String>) -> SqsResult<()> {
-        new_queue_config(name, attributes).map(|_| ())
-    }
+/// `Engine::check_create_queue`: the checks of CreateQueue that need no state.
+pub(crate) fn check_create_queue(name: &str, attributes: &BTreeMap<String, String>) -> SqsResult<()> {
+    new_queue_config(name, attributes).map(|_| ())
+}
 
+impl SqsHandler<'_> {
     pub(crate) fn create_queue(
         &mut self,
         name: &str,
@@ -194,38 +194,7 @@ impl Engine {
         if self.is_remote(target_name) {
             return Ok(());
         }
-        self.check_dead_letter_target(target_name, &self.queue_arn(source), config.fifo, text)
-    }
-
-    /// Can queue `target` of this group be the dead-letter queue of `source_arn` (FIFO or
-    /// not)? `redrive_policy` is the RedrivePolicy text of the request, which a refusal quotes.
-    /// Read-only, so a node can ask the target's group before proposing.
-    pub fn check_dead_letter_target(
-        &self,
-        target: &str,
-        source_arn: &str,
-        source_fifo: bool,
-        redrive_policy: &str,
-    ) -> SqsResult<()> {
-        let invalid = |reason: &str| invalid_redrive_policy(redrive_policy, reason);
-        let Some(target) = self.sqs.queues.get(target) else {
-            return Err(invalid("Dead letter target does not exist."));
-        };
-        if target.is_fifo() != source_fifo {
-            // AWS's text, with its two full stops.
-            return Err(invalid("Dead-letter queue must be same type of queue as the source.."));
-        }
-        let allowed = match &target.config.redrive_allow_policy {
-            None | Some(RedriveAllowPolicy::AllowAll) => true,
-            Some(RedriveAllowPolicy::DenyAll) => false,
-            Some(RedriveAllowPolicy::ByQueue(arns)) => arns.iter().any(|arn| arn == source_arn),
-        };
-        if !allowed {
-            return Err(invalid(
-                "The RedriveAllowPolicy of the dead-letter queue does not allow this queue as a source.",
-            ));
-        }
-        Ok(())
+        self.sqs.check_dead_letter_target(target_name, &self.queue_arn(source), config.fifo, text)
     }
 
     pub(crate) fn delete_queue(&mut self, name: &str, now_ms: u64) -> SqsResult<()> {
@@ -242,7 +211,7 @@ impl Engine {
         attributes: &BTreeMap<String, String>,
         now_ms: u64,
     ) -> SqsResult<()> {
-        let mut config = self.queue(name)?.config.clone();
+        let mut config = self.sqs.queue(name)?.config.clone();
         config.apply(attributes)?;
         // Only a new redrive policy is checked: a dead-letter queue deleted since must not
         // block changes to other attributes of its sources.
@@ -358,28 +327,59 @@ impl Engine {
         queue.config.policy = if empty { None } else { Some(policy.to_string()) };
         Ok(())
     }
+}
 
-    /// Queue names starting with `prefix`, in name order, after `start_after`, at most `max`.
-    /// The second value is the last name returned when more remain.
-    pub fn list_queues(
+/// Reads: a node asks them before it proposes, or to answer a client.
+impl SqsState {
+    /// `Engine::check_dead_letter_target`; also checks a target in this group before a redrive
+    /// policy is set.
+    pub(crate) fn check_dead_letter_target(
+        &self,
+        target: &str,
+        source_arn: &str,
+        source_fifo: bool,
+        redrive_policy: &str,
+    ) -> SqsResult<()> {
+        let invalid = |reason: &str| invalid_redrive_policy(redrive_policy, reason);
+        let Some(target) = self.queues.get(target) else {
+            return Err(invalid("Dead letter target does not exist."));
+        };
+        if target.is_fifo() != source_fifo {
+            // AWS's text, with its two full stops.
+            return Err(invalid("Dead-letter queue must be same type of queue as the source.."));
+        }
+        let allowed = match &target.config.redrive_allow_policy {
+            None | Some(RedriveAllowPolicy::AllowAll) => true,
+            Some(RedriveAllowPolicy::DenyAll) => false,
+            Some(RedriveAllowPolicy::ByQueue(arns)) => arns.iter().any(|arn| arn == source_arn),
+        };
+        if !allowed {
+            return Err(invalid(
+                "The RedriveAllowPolicy of the dead-letter queue does not allow this queue as a source.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `Engine::list_queues`.
+    pub(crate) fn list_queues(
         &self,
         prefix: &str,
         start_after: Option<&str>,
         max: Option<u32>,
     ) -> (Vec<String>, Option<String>) {
-        let names = self.sqs.queues.keys().filter(|name| name.starts_with(prefix));
+        let names = self.queues.keys().filter(|name| name.starts_with(prefix));
         page_of_names(names, start_after, max)
     }
 
     /// GetQueueAttributes: `All` or the named attributes, as the wire shows them at `now_ms`.
-    pub fn queue_attributes(
+    pub(crate) fn queue_attributes(
         &self,
         name: &str,
         requested: &[String],
         now_ms: u64,
     ) -> SqsResult<BTreeMap<String, String>> {
         let queue = self.queue(name)?;
-        let now_ms = now_ms.max(self.now_ms).min(crate::limits::TIME_MS_MAX);
         for attribute in requested {
             let known = attribute == "All"
                 || SETTABLE_ATTRIBUTES.contains(&attribute.as_str())

@@ -3,7 +3,7 @@
 //! enqueues through `enqueue_arriving`, so they cannot drift apart.
 
 use super::queue::Message;
-use super::MessageHandler;
+use super::state::MessageHandler;
 
 /// How a message came into a queue from elsewhere, which decides what it keeps of its past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,15 +7,14 @@
 //! message another consumer now holds, and a group's order holds.
 
 use crate::command::{BatchReply, DeleteEntry, VisibilityEntry};
-use crate::engine::Engine;
 use crate::error::{BatchEntryType, Form, SqsError, SqsResult};
 use crate::limits;
 
 use super::queue::{HandleTarget, ReceiptHandle, Seq};
 use super::send::validate_batch_ids;
-use super::MessageHandler;
+use super::state::{MessageHandler, SqsHandler};
 
-impl Engine {
+impl SqsHandler<'_> {
     pub(crate) fn delete_message(&mut self, name: &str, receipt_handle: &str, now_ms: u64) -> SqsResult<()> {
         self.sqs.message_handler(name, now_ms)?.delete(receipt_handle, Form::Single)
     }

@@ -1,20 +1,20 @@
 //! Dead-letter queues: where a queue's messages go once received too often, and which queues
 //! use a queue as theirs. Move tasks, which carry messages back out, are in `move_task`.
 
-use crate::engine::Engine;
 use crate::error::SqsResult;
 use crate::outbox::Transfer;
 
+use super::admin::page_of_names;
 use super::arrival::Arrival;
 use super::queue::Message;
-use super::MessageHandler;
+use super::state::{MessageHandler, SqsHandler, SqsState};
 
 // Move tasks' types were first here, and other crates name them by this path.
-pub use super::move_task::{MoveTask, MoveTaskStatus};
+pub use super::state::{MoveTask, MoveTaskStatus};
 
-impl Engine {
+impl SqsState {
     /// Names of queues whose redrive policy targets `name`, in name order, after `start_after`.
-    pub fn dead_letter_source_queues(
+    pub(crate) fn dead_letter_source_queues(
         &self,
         name: &str,
         start_after: Option<&str>,
@@ -24,23 +24,23 @@ impl Engine {
         Ok(self.dead_letter_sources_of(arn, start_after, max))
     }
 
-    /// Names of this group's queues whose redrive policy targets `arn`, which may be a queue
-    /// of another group, in name order, after `start_after`.
-    pub fn dead_letter_sources_of(
+    /// `Engine::dead_letter_sources_of`.
+    pub(crate) fn dead_letter_sources_of(
         &self,
         arn: &str,
         start_after: Option<&str>,
         max: Option<u32>,
     ) -> (Vec<String>, Option<String>) {
         let sources = self
-            .sqs
             .queues
             .values()
             .filter(|queue| queue.config.redrive_policy.as_ref().is_some_and(|p| p.dead_letter_target_arn == arn))
             .map(|queue| &queue.name);
-        super::admin::page_of_names(sources, start_after, max)
+        page_of_names(sources, start_after, max)
     }
+}
 
+impl SqsHandler<'_> {
     /// The dead-letter queue and maxReceiveCount of a queue, when its target still exists (as
     /// far as this group can tell: one in another group is checked when a message gets there).
     pub(crate) fn redrive_target(&self, name: &str) -> Option<(String, u32)> {

@@ -1,60 +1,19 @@
 //! Message move tasks: carrying the messages of a dead-letter queue, at a bounded rate, back to
 //! their source queues or to one destination, in this group or (through the outbox) another.
 
-use serde::{Deserialize, Serialize};
-
-use crate::engine::Engine;
+use crate::config::EngineConfig;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
 use crate::outbox::Transfer;
 
 use super::arrival::Arrival;
-use super::MessageHandler;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MoveTaskStatus {
-    Running,
-    Completed,
-    Cancelled,
-    Failed,
-}
-
-impl MoveTaskStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MoveTaskStatus::Running => "RUNNING",
-            MoveTaskStatus::Completed => "COMPLETED",
-            MoveTaskStatus::Cancelled => "CANCELLED",
-            MoveTaskStatus::Failed => "FAILED",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MoveTask {
-    pub task_handle: String,
-    pub source_arn: String,
-    pub destination_arn: Option<String>,
-    pub rate_per_second: Option<u32>,
-    pub status: MoveTaskStatus,
-    pub started_ms: u64,
-    pub moved: u64,
-    pub to_move: u64,
-    pub failure_reason: Option<String>,
-    /// Messages on their way to a queue of another group: counted in `moved` on arrival.
-    #[serde(default)]
-    pub in_transit: u64,
-    /// Messages at or before this position in the source, when the task started, are moved.
-    last_seq: u64,
-    /// Orders tasks by start for listing.
-    number: u64,
-}
+use super::state::{queue_name_from_arn, MessageHandler, MoveTask, MoveTaskStatus, SqsHandler, SqsState};
 
 fn source_not_found() -> SqsError {
     SqsError::ResourceNotFound("The resource that you specified for the SourceArn parameter doesn't exist.".to_string())
 }
 
-impl Engine {
+impl SqsHandler<'_> {
     pub(crate) fn start_message_move_task(
         &mut self,
         source_arn: &str,
@@ -67,7 +26,7 @@ impl Engine {
             return Err(source_not_found());
         };
         let source = source.to_string();
-        let (is_dead_letter_queue, _) = self.dead_letter_source_queues(&source, None, Some(1))?;
+        let (is_dead_letter_queue, _) = self.sqs.dead_letter_source_queues(&source, None, Some(1))?;
         if is_dead_letter_queue.is_empty() && !sources_elsewhere {
             return Err(SqsError::invalid_parameter("Source queue must be configured as a Dead Letter Queue."));
         }
@@ -81,7 +40,7 @@ impl Engine {
                     "The resource that you specified for the DestinationArn parameter doesn't exist.".to_string(),
                 ));
             };
-            if destination_queue.is_fifo() != self.queue(&source)?.is_fifo() {
+            if destination_queue.is_fifo() != self.sqs.queue(&source)?.is_fifo() {
                 return Err(SqsError::invalid_parameter(
                     "The source queue and destination queue must be of the same queue type.",
                 ));
@@ -102,7 +61,7 @@ impl Engine {
                 "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
             ));
         }
-        let queue = self.queue(&source)?;
+        let queue = self.sqs.queue(&source)?;
         let to_move = queue.counts(now_ms).visible as u64;
         let last_seq = queue.last_seq();
         let number = self.sqs.next_move_task;
@@ -146,30 +105,6 @@ impl Engine {
         }
         task.status = MoveTaskStatus::Cancelled;
         Ok(task.moved)
-    }
-
-    /// Up to 10 most recent tasks of a source queue, newest first.
-    pub fn list_message_move_tasks(&self, source_arn: &str, max: Option<u32>) -> SqsResult<Vec<MoveTask>> {
-        let exists = self.queue_name_from_arn(source_arn).is_some_and(|n| self.sqs.queues.contains_key(n));
-        if !exists {
-            return Err(source_not_found());
-        }
-        let max = max.unwrap_or(1);
-        if !(1..=limits::MOVE_TASKS_LISTED_MAX).contains(&max) {
-            return Err(SqsError::invalid_parameter(format!(
-                "Value for parameter MaxResults is invalid. Reason: You must enter a number that's between 1 and {}.",
-                limits::MOVE_TASKS_LISTED_MAX
-            )));
-        }
-        let mut tasks: Vec<MoveTask> =
-            self.sqs.move_tasks.values().filter(|t| t.source_arn == source_arn).cloned().collect();
-        tasks.sort_by_key(|t| std::cmp::Reverse(t.number));
-        tasks.truncate(max as usize);
-        Ok(tasks)
-    }
-
-    pub(crate) fn has_running_move_task(&self) -> bool {
-        self.sqs.move_tasks.values().any(|t| t.status == MoveTaskStatus::Running)
     }
 
     pub(crate) fn cancel_move_tasks_of(&mut self, queue_arn: &str) {
@@ -277,5 +212,36 @@ impl Engine {
             // Complete only when nothing it sent to another group can still come back.
             task.status = MoveTaskStatus::Completed;
         }
+    }
+}
+
+impl SqsState {
+    /// Up to 10 most recent tasks of a source queue, newest first.
+    pub(crate) fn list_message_move_tasks(
+        &self,
+        config: &EngineConfig,
+        source_arn: &str,
+        max: Option<u32>,
+    ) -> SqsResult<Vec<MoveTask>> {
+        let exists = queue_name_from_arn(config, source_arn).is_some_and(|n| self.queues.contains_key(n));
+        if !exists {
+            return Err(source_not_found());
+        }
+        let max = max.unwrap_or(1);
+        if !(1..=limits::MOVE_TASKS_LISTED_MAX).contains(&max) {
+            return Err(SqsError::invalid_parameter(format!(
+                "Value for parameter MaxResults is invalid. Reason: You must enter a number that's between 1 and {}.",
+                limits::MOVE_TASKS_LISTED_MAX
+            )));
+        }
+        let mut tasks: Vec<MoveTask> =
+            self.move_tasks.values().filter(|t| t.source_arn == source_arn).cloned().collect();
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.number));
+        tasks.truncate(max as usize);
+        Ok(tasks)
+    }
+
+    pub(crate) fn has_running_move_task(&self) -> bool {
+        self.move_tasks.values().any(|t| t.status == MoveTaskStatus::Running)
     }
 }

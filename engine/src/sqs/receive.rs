@@ -4,15 +4,14 @@
 use std::collections::BTreeMap;
 
 use crate::command::{ReceiveRequest, ReceivedMessage};
-use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
 
 use super::queue::{Message, Queue, Seq};
 use super::send::validate_fifo_id;
-use super::MessageHandler;
+use super::state::{MessageHandler, SqsHandler};
 
-impl Engine {
+impl SqsHandler<'_> {
     pub(crate) fn receive_message(
         &mut self,
         name: &str,

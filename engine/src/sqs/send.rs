@@ -6,9 +6,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::queue::{DeduplicationEntry, Message, MessageState, Queue};
-use super::MessageHandler;
+use super::state::{MessageHandler, SqsHandler, SqsState};
 use crate::command::{BatchReply, SendEntry, SendResult};
-use crate::engine::Engine;
 use crate::error::{BatchEntryType, Form, SqsError, SqsResult};
 use crate::limits;
 use crate::message::{self, MessageId};
@@ -60,7 +59,7 @@ fn format_sequence_number(number: u128) -> String {
     format!("{number:020}")
 }
 
-impl Engine {
+impl SqsHandler<'_> {
     pub(crate) fn send_message(&mut self, name: &str, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {
         self.sqs.message_handler(name, now_ms)?.send(entry, Form::Single)
     }
@@ -71,7 +70,7 @@ impl Engine {
         entries: &[SendEntry],
         now_ms: u64,
     ) -> SqsResult<BatchReply<SendResult>> {
-        self.check_send_batch(name, entries)?;
+        self.sqs.check_send_batch(name, entries)?;
         let mut handler = self.sqs.message_handler(name, now_ms)?;
         let mut reply = BatchReply::default();
         for entry in entries {
@@ -81,15 +80,14 @@ impl Engine {
     }
 }
 
-impl Engine {
-    /// Read-only: would SendMessage of `entry` be refused whatever the state? Lets the node
-    /// refuse bad input before it is written to the log.
-    pub fn check_send(&self, name: &str, entry: &SendEntry) -> SqsResult<()> {
+impl SqsState {
+    /// `Engine::check_send`.
+    pub(crate) fn check_send(&self, name: &str, entry: &SendEntry) -> SqsResult<()> {
         validate_entry(self.queue(name)?, entry, Form::Single)
     }
 
     /// Read-only: the whole-request checks of SendMessageBatch (entry failures are per entry).
-    pub fn check_send_batch(&self, name: &str, entries: &[SendEntry]) -> SqsResult<()> {
+    pub(crate) fn check_send_batch(&self, name: &str, entries: &[SendEntry]) -> SqsResult<()> {
         self.queue(name)?;
         validate_batch_ids(BatchEntryType::SendMessage, entries.iter().map(|e| e.id.as_str()))?;
         let total_bytes: usize = entries.iter().map(|e| message::message_size_bytes(&e.body, &e.attributes)).sum();

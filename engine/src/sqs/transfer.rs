@@ -5,64 +5,19 @@
 //! group's outbox, in the same log entry that took it out. The target group enqueues it once
 //! (`ImportMessages`); a message it could not take (its queue is gone or of the other kind)
 //! comes back to the queue it left when this group hears the answer (`AckOutbox`). Nothing is
-//! lost if either leader dies midway: the outbox is replicated state.
+//! lost if either leader dies midway: the outbox is replicated state. What travels is
+//! `outbox::QueueDelivery`, which says why (`Transfer`).
 
-use std::collections::BTreeSet;
-
-use serde::{Deserialize, Serialize};
 use shoal_sharding::GroupId;
 
-use crate::command::Reply;
-use crate::engine::Engine;
 use crate::error::{SqsError, SqsResult};
-use crate::message;
-use crate::outbox::{Delivery, DeliveryOutcome, Entry};
+use crate::outbox::{DeliveryOutcome, OutboxEntry, QueueDelivery, Transfer};
 
 use super::arrival::Arrival;
-use super::move_task::MoveTaskStatus;
 use super::queue::Message;
-use super::{MessageHandler, SqsState};
+use super::state::{MessageHandler, MoveTaskStatus, SqsHandler, SqsState};
 
-/// Why a message is on its way to another group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Transfer {
-    /// Received too often: bound for the dead-letter queue of its queue.
-    DeadLetter,
-    /// Carried out of a dead-letter queue by the move task `task_handle`.
-    Move { task_handle: String },
-}
-
-/// A message bound for a queue in another group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueDelivery {
-    pub target_group: GroupId,
-    /// The queue it is bound for, in `target_group`.
-    pub target: String,
-    /// The queue it left here, where it returns if the target cannot take it.
-    pub origin: String,
-    /// Whether the queue it left is FIFO; the target must be of the same kind.
-    pub fifo: bool,
-    pub transfer: Transfer,
-    pub message: Message,
-}
-
-/// One message in the outbox, as groups hand it to each other.
-pub type OutboxEntry = Entry<QueueDelivery>;
-
-impl Delivery for QueueDelivery {
-    type Destination = GroupId;
-
-    fn destination(&self) -> GroupId {
-        self.target_group
-    }
-
-    /// The message's body and attributes.
-    fn size_bytes(&self) -> usize {
-        message::message_size_bytes(&self.message.body, &self.message.attributes)
-    }
-}
-
-impl Engine {
+impl SqsHandler<'_> {
     /// Puts a message that left queue `origin` into the outbox, bound for `target` elsewhere.
     pub(crate) fn push_outbox(&mut self, origin: &str, target: &str, transfer: Transfer, message: Message) {
         let fifo = self.sqs.queues.get(origin).is_some_and(|q| q.is_fifo());
@@ -77,33 +32,15 @@ impl Engine {
         self.outbox.push(delivery);
     }
 
-    /// Messages waiting in the outbox.
-    pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
-    }
-
-    /// The next batch to hand over: the oldest entries bound for the group of the oldest entry
-    /// whose group is not in `skip` (groups that cannot be reached now), in position order, up
-    /// to `max_entries` and `max_bytes` of message bodies and attributes (at least one).
-    /// Read-only: the leader proposes nothing until the target has the batch.
-    pub fn outbox_batch(
-        &self,
-        max_entries: usize,
-        max_bytes: usize,
-        skip: &BTreeSet<GroupId>,
-    ) -> Option<(GroupId, Vec<OutboxEntry>)> {
-        self.outbox.batch(max_entries, max_bytes, skip)
-    }
-
     /// Takes a batch from the outbox of `source_group`. Entries it already took are skipped,
     /// so a batch handed over twice (the source's leader died before its acknowledgement)
-    /// enqueues each message once. Replies with the positions refused.
+    /// enqueues each message once. Returns the positions refused.
     pub(crate) fn import_messages(
         &mut self,
         source_group: GroupId,
         entries: &[OutboxEntry],
         now_ms: u64,
-    ) -> SqsResult<Reply> {
+    ) -> SqsResult<Vec<u64>> {
         if source_group == self.config.placement.group {
             return Err(SqsError::invalid_value(
                 source_group,
@@ -111,24 +48,23 @@ impl Engine {
                 "A group cannot import from its own outbox.",
             ));
         }
-        let Engine { config, ring, sqs, outbox, .. } = self;
+        let SqsHandler { config, ring, sqs, outbox, .. } = self;
         let refused = outbox.import(source_group, entries, |delivery| {
             let remote = ring.group_of(&config.placement, &delivery.target) != config.placement.group;
             !remote && sqs.take_delivery(delivery, now_ms)
         });
-        Ok(Reply::Imported { refused })
+        Ok(refused)
     }
 
     /// Drops the entries at `positions`, which the target group has; those it `refused` go
     /// back to the queue they left (and a move task that sent them fails).
-    pub(crate) fn ack_outbox(&mut self, positions: &[u64], refused: &[u64], now_ms: u64) -> SqsResult<Reply> {
+    pub(crate) fn ack_outbox(&mut self, positions: &[u64], refused: &[u64], now_ms: u64) {
         for (delivery, outcome) in self.outbox.acknowledge(positions, refused) {
             match outcome {
                 DeliveryOutcome::Taken => self.count_arrival(&delivery),
                 DeliveryOutcome::Refused => self.return_to_origin(delivery, now_ms),
             }
         }
-        Ok(Reply::Done)
     }
 
     fn return_to_origin(&mut self, delivery: QueueDelivery, now_ms: u64) {

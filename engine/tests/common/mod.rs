@@ -12,7 +12,7 @@ use shoal_engine::command::{
 };
 use shoal_engine::dlq::MoveTask;
 use shoal_engine::message::{AttributeValue, MessageAttributes};
-use shoal_engine::{Command, Engine, EngineConfig, LogEntry, Outcome, Reply, SqsResult};
+use shoal_engine::{Command, Engine, EngineConfig, EngineError, LogEntry, Outcome, Reply, SqsResult};
 
 pub const ACCOUNT_ID: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -63,6 +63,16 @@ impl Harness {
         self.engine.apply(&LogEntry::new(self.now_ms, command))
     }
 
+    /// Applies an SQS action: its reply, or SQS's refusal. The harness writes only entries of
+    /// the current format, so any other refusal is a bug.
+    pub fn apply_sqs(&mut self, command: Command) -> SqsResult<Reply> {
+        match self.apply(command) {
+            Ok(reply) => Ok(reply),
+            Err(EngineError::Sqs(error)) => Err(error),
+            Err(other) => panic!("not an SQS refusal: {other}"),
+        }
+    }
+
     pub fn tick(&mut self) {
         assert_eq!(self.apply(Command::Tick), Ok(Reply::Done));
     }
@@ -79,7 +89,7 @@ impl Harness {
     ) -> SqsResult<String> {
         let command =
             Command::CreateQueue { name: name.to_string(), attributes: string_map(attributes), tags: string_map(tags) };
-        match self.apply(command)? {
+        match self.apply_sqs(command)? {
             Reply::QueueCreated { name } => Ok(name),
             other => panic!("unexpected reply to CreateQueue: {other:?}"),
         }
@@ -93,12 +103,12 @@ impl Harness {
     }
 
     pub fn delete_queue(&mut self, name: &str) -> SqsResult<()> {
-        self.apply(Command::DeleteQueue { queue: name.to_string() }).map(expect_done)
+        self.apply_sqs(Command::DeleteQueue { queue: name.to_string() }).map(expect_done)
     }
 
     pub fn set_attributes(&mut self, name: &str, attributes: &[(&str, &str)]) -> SqsResult<()> {
         let command = Command::SetQueueAttributes { queue: name.to_string(), attributes: string_map(attributes) };
-        self.apply(command).map(expect_done)
+        self.apply_sqs(command).map(expect_done)
     }
 
     pub fn attributes(&self, name: &str, requested: &[&str]) -> SqsResult<BTreeMap<String, String>> {
@@ -140,7 +150,7 @@ impl Harness {
     /// Sends `entry`; an empty `message_id` is filled in, as the proposer would.
     pub fn send_entry(&mut self, queue: &str, mut entry: SendEntry) -> SqsResult<SendResult> {
         self.fill_message_id(&mut entry);
-        match self.apply(Command::SendMessage { queue: queue.to_string(), entry })? {
+        match self.apply_sqs(Command::SendMessage { queue: queue.to_string(), entry })? {
             Reply::Sent(result) => Ok(result),
             other => panic!("unexpected reply to SendMessage: {other:?}"),
         }
@@ -159,14 +169,14 @@ impl Harness {
         for entry in &mut entries {
             self.fill_message_id(entry);
         }
-        match self.apply(Command::SendMessageBatch { queue: queue.to_string(), entries })? {
+        match self.apply_sqs(Command::SendMessageBatch { queue: queue.to_string(), entries })? {
             Reply::SentBatch(reply) => Ok(reply),
             other => panic!("unexpected reply to SendMessageBatch: {other:?}"),
         }
     }
 
     pub fn receive_request(&mut self, queue: &str, request: ReceiveRequest) -> SqsResult<Vec<ReceivedMessage>> {
-        match self.apply(Command::ReceiveMessage { queue: queue.to_string(), request })? {
+        match self.apply_sqs(Command::ReceiveMessage { queue: queue.to_string(), request })? {
             Reply::Received(messages) => Ok(messages),
             other => panic!("unexpected reply to ReceiveMessage: {other:?}"),
         }
@@ -194,7 +204,7 @@ impl Harness {
 
     pub fn delete(&mut self, queue: &str, receipt_handle: &str) -> SqsResult<()> {
         let command = Command::DeleteMessage { queue: queue.to_string(), receipt_handle: receipt_handle.to_string() };
-        self.apply(command).map(expect_done)
+        self.apply_sqs(command).map(expect_done)
     }
 
     pub fn delete_batch(&mut self, queue: &str, entries: &[(&str, &str)]) -> SqsResult<BatchReply<()>> {
@@ -202,7 +212,7 @@ impl Harness {
             .iter()
             .map(|(id, handle)| DeleteEntry { id: id.to_string(), receipt_handle: handle.to_string() })
             .collect();
-        match self.apply(Command::DeleteMessageBatch { queue: queue.to_string(), entries })? {
+        match self.apply_sqs(Command::DeleteMessageBatch { queue: queue.to_string(), entries })? {
             Reply::DeletedBatch(reply) => Ok(reply),
             other => panic!("unexpected reply to DeleteMessageBatch: {other:?}"),
         }
@@ -214,7 +224,7 @@ impl Harness {
             receipt_handle: receipt_handle.to_string(),
             visibility_timeout_seconds: seconds,
         };
-        self.apply(command).map(expect_done)
+        self.apply_sqs(command).map(expect_done)
     }
 
     pub fn change_visibility_batch(&mut self, queue: &str, entries: &[(&str, &str, u32)]) -> SqsResult<BatchReply<()>> {
@@ -226,23 +236,23 @@ impl Harness {
                 visibility_timeout_seconds: *seconds,
             })
             .collect();
-        match self.apply(Command::ChangeMessageVisibilityBatch { queue: queue.to_string(), entries })? {
+        match self.apply_sqs(Command::ChangeMessageVisibilityBatch { queue: queue.to_string(), entries })? {
             Reply::ChangedBatch(reply) => Ok(reply),
             other => panic!("unexpected reply to ChangeMessageVisibilityBatch: {other:?}"),
         }
     }
 
     pub fn purge(&mut self, queue: &str) -> SqsResult<()> {
-        self.apply(Command::PurgeQueue { queue: queue.to_string() }).map(expect_done)
+        self.apply_sqs(Command::PurgeQueue { queue: queue.to_string() }).map(expect_done)
     }
 
     pub fn tag(&mut self, queue: &str, tags: &[(&str, &str)]) -> SqsResult<()> {
-        self.apply(Command::TagQueue { queue: queue.to_string(), tags: string_map(tags) }).map(expect_done)
+        self.apply_sqs(Command::TagQueue { queue: queue.to_string(), tags: string_map(tags) }).map(expect_done)
     }
 
     pub fn untag(&mut self, queue: &str, keys: &[&str]) -> SqsResult<()> {
         let keys = keys.iter().map(|k| k.to_string()).collect();
-        self.apply(Command::UntagQueue { queue: queue.to_string(), keys }).map(expect_done)
+        self.apply_sqs(Command::UntagQueue { queue: queue.to_string(), keys }).map(expect_done)
     }
 
     pub fn tags(&self, queue: &str) -> BTreeMap<String, String> {
@@ -256,11 +266,12 @@ impl Harness {
             account_ids: accounts.iter().map(|s| s.to_string()).collect(),
             actions: actions.iter().map(|s| s.to_string()).collect(),
         };
-        self.apply(command).map(expect_done)
+        self.apply_sqs(command).map(expect_done)
     }
 
     pub fn remove_permission(&mut self, queue: &str, label: &str) -> SqsResult<()> {
-        self.apply(Command::RemovePermission { queue: queue.to_string(), label: label.to_string() }).map(expect_done)
+        self.apply_sqs(Command::RemovePermission { queue: queue.to_string(), label: label.to_string() })
+            .map(expect_done)
     }
 
     pub fn start_move_task(&mut self, source: &str, destination: Option<&str>, rate: Option<u32>) -> SqsResult<String> {
@@ -270,14 +281,14 @@ impl Harness {
             rate_per_second: rate,
             sources_elsewhere: false,
         };
-        match self.apply(command)? {
+        match self.apply_sqs(command)? {
             Reply::MoveTaskStarted { task_handle } => Ok(task_handle),
             other => panic!("unexpected reply to StartMessageMoveTask: {other:?}"),
         }
     }
 
     pub fn cancel_move_task(&mut self, task_handle: &str) -> SqsResult<u64> {
-        match self.apply(Command::CancelMessageMoveTask { task_handle: task_handle.to_string() })? {
+        match self.apply_sqs(Command::CancelMessageMoveTask { task_handle: task_handle.to_string() })? {
             Reply::MoveTaskCancelled { approximate_number_of_messages_moved } => {
                 Ok(approximate_number_of_messages_moved)
             }

@@ -1,53 +1,44 @@
 //! The engine: its parts' state, and `apply`, the one way state changes. Reads take `&self`.
+//!
+//! Each service meets the engine in a file of its own here: `sqs.rs` hands SQS's actions to
+//! SQS's handlers (`crate::sqs`), lending them the parts of the engine they use, and answers
+//! the reads other crates make of queues. SNS will get `sns.rs` beside it.
+
+mod sqs;
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+use shoal_sharding::GroupId;
 
 use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
-use crate::error::SqsError;
-use crate::outbox::{Outbox, QueueDelivery};
-use crate::placement::{Placement, Ring};
+use crate::config::EngineConfig;
+use crate::error::EngineError;
+use crate::outbox::{Outbox, OutboxEntry, QueueDelivery};
+use crate::placement::Ring;
 use crate::sqs::SqsState;
-
-/// Who the engine's queues belong to: fixed when the state is created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EngineConfig {
-    pub account_id: String,
-    pub region: String,
-    /// Which data group this engine is, of how many.
-    #[serde(default)]
-    pub placement: Placement,
-}
-
-impl EngineConfig {
-    /// The config of the only data group.
-    pub fn new(account_id: &str, region: &str) -> EngineConfig {
-        EngineConfig { account_id: account_id.to_string(), region: region.to_string(), placement: Placement::default() }
-    }
-}
 
 /// Architecture invariant: a snapshot is this struct in bincode: its fields in order, nested
 /// structs' fields in their place, no names. So the order of fields is part of the format;
 /// `tests/snapshot.rs` holds the bytes of a few engines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Engine {
-    pub(crate) config: EngineConfig,
+    config: EngineConfig,
     /// The time of the latest applied entry; never goes backwards.
-    pub(crate) now_ms: u64,
+    now_ms: u64,
     /// Queues and move tasks.
-    pub(crate) sqs: SqsState,
+    sqs: SqsState,
     /// Messages bound for queues in other groups, and what was taken from theirs.
     #[serde(default)]
-    pub(crate) outbox: Outbox<QueueDelivery>,
+    outbox: Outbox<QueueDelivery>,
     /// SQS: source queues whose dead-letter queue in another group refused a message. Redrive
     /// stays off for them until their redrive policy is set again (which names the target),
     /// so messages are not bounced back and forth on every receive. After the outbox because
     /// snapshots have always held it there, as the outbox's last field.
     #[serde(default)]
-    pub(crate) redrive_paused: BTreeSet<String>,
+    redrive_paused: BTreeSet<String>,
     #[serde(skip)]
-    pub(crate) ring: Ring,
+    ring: Ring,
 }
 
 impl Engine {
@@ -75,15 +66,12 @@ impl Engine {
     /// state and the same outcomes.
     pub fn apply(&mut self, entry: &LogEntry) -> Outcome {
         if entry.format_version != FORMAT_VERSION {
-            return Err(SqsError::UnsupportedOperation(format!(
-                "Log entry format {} is not supported. This engine reads format {FORMAT_VERSION}.",
-                entry.format_version
-            )));
+            return Err(EngineError::UnknownLogFormat { found: entry.format_version, supported: FORMAT_VERSION });
         }
         let now_ms = entry.time_ms.max(self.now_ms).min(crate::limits::TIME_MS_MAX);
         self.now_ms = now_ms;
         self.advance_sqs(&entry.command, now_ms);
-        match &entry.command {
+        let reply = match &entry.command {
             Command::ImportMessages { source_group, entries } => self.import_messages(*source_group, entries, now_ms),
             Command::AckOutbox { positions, refused } => self.ack_outbox(positions, refused, now_ms),
             Command::Tick => {
@@ -92,11 +80,41 @@ impl Engine {
             }
             // Every other command is an SQS action. SNS actions will get an arm of their own.
             command => self.apply_sqs(command, now_ms),
-        }
+        };
+        // SQS's refusals become the engine's here, at its boundary.
+        reply.map_err(EngineError::Sqs)
     }
 
     /// Does some timer or task need a `Tick` at `now_ms`? Read-only.
     pub fn needs_tick(&self, now_ms: u64) -> bool {
         self.sqs_needs_tick(now_ms)
+    }
+
+    /// The data group of queue `name`.
+    pub fn group_of(&self, name: &str) -> GroupId {
+        self.ring.group_of(&self.config.placement, name)
+    }
+
+    /// Is `name` a queue of another data group?
+    pub fn is_remote(&self, name: &str) -> bool {
+        self.group_of(name) != self.config.placement.group
+    }
+
+    /// Messages waiting in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// The next batch to hand over: the oldest entries bound for the group of the oldest entry
+    /// whose group is not in `skip` (groups that cannot be reached now), in position order, up
+    /// to `max_entries` and `max_bytes` of message bodies and attributes (at least one).
+    /// Read-only: the leader proposes nothing until the target has the batch.
+    pub fn outbox_batch(
+        &self,
+        max_entries: usize,
+        max_bytes: usize,
+        skip: &BTreeSet<GroupId>,
+    ) -> Option<(GroupId, Vec<OutboxEntry>)> {
+        self.outbox.batch(max_entries, max_bytes, skip)
     }
 }

@@ -1,0 +1,195 @@
+//! The cluster layer without gRPC or storage: groups are hosted and unhosted while the node
+//! runs, a call for a group led here runs here, one led elsewhere crosses the transport once,
+//! encoded, and a not-leader answer carries the leader's address.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use shoal_cluster::replica::{RaftStatus, WriteError};
+use shoal_cluster::{Broker, CallError, Cluster, ClusterError, ClusterParts, EncodedCall, GroupError};
+use shoal_cluster::{GroupRaft, GroupReply, GroupRequest, GroupService, Transport};
+use shoal_engine::EngineConfig;
+use shoal_raft::clock::ClusterClock;
+use shoal_raft::state::{GroupState, Shared};
+use shoal_raft::{GroupId, NodeInfo, Proposal, Response};
+use shoal_sharding::Shards;
+
+/// A group's Raft that knows who leads and proposes nothing.
+struct FixedLeader {
+    leader: u64,
+    me: u64,
+}
+
+impl GroupRaft for FixedLeader {
+    fn write(&self, _: Proposal) -> BoxFuture<'_, Result<Response, WriteError>> {
+        Box::pin(async { Err(WriteError::Unknown("not used".into())) })
+    }
+
+    fn linearize(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn is_leader(&self) -> bool {
+        self.leader == self.me
+    }
+
+    fn status(&self) -> RaftStatus {
+        RaftStatus {
+            state: "test".into(),
+            leader: Some(self.leader),
+            term: 1,
+            last_log_index: None,
+            last_applied: None,
+            snapshot: None,
+            purged: None,
+        }
+    }
+
+    fn leader(&self, _: Duration) -> BoxFuture<'_, Option<u64>> {
+        let leader = self.leader;
+        Box::pin(async move { Some(leader) })
+    }
+
+    fn initialize(&self, _: BTreeMap<u64, NodeInfo>) -> BoxFuture<'_, Result<bool, String>> {
+        Box::pin(async { Ok(false) })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Answers with the node and group that ran the request.
+#[derive(Debug)]
+struct Echo;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Ran {
+    node: u64,
+    group: GroupId,
+    request: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct EchoError(String);
+
+impl From<GroupError> for EchoError {
+    fn from(error: GroupError) -> EchoError {
+        EchoError(error.to_string())
+    }
+}
+
+impl GroupService for Echo {
+    type Request = String;
+    type Reply = Ran;
+    type Error = EchoError;
+
+    async fn execute(&self, broker: &Broker, request: String) -> Result<Ran, EchoError> {
+        Ok(Ran { node: broker.node_id(), group: broker.group, request })
+    }
+
+    fn wait_seconds(&self, _: &String) -> u32 {
+        0
+    }
+}
+
+/// Delivers calls straight to the other nodes' clusters, recording each.
+#[derive(Default)]
+struct Loopback {
+    nodes: Mutex<BTreeMap<String, Arc<Cluster<Echo>>>>,
+    sent: Mutex<Vec<(u64, GroupId)>>,
+}
+
+/// One node's end of the loopback.
+struct Link(Arc<Loopback>);
+
+impl Transport for Link {
+    fn send(
+        &self,
+        node: u64,
+        address: &str,
+        group: GroupId,
+        call: EncodedCall,
+        _: Duration,
+    ) -> BoxFuture<'static, Result<EncodedCall, ClusterError>> {
+        self.0.sent.lock().unwrap().push((node, group));
+        let target = self.0.nodes.lock().unwrap().get(address).cloned();
+        Box::pin(async move {
+            let target = target.ok_or(ClusterError::Unreachable { group, node, reason: "no such node".to_string() })?;
+            target.answer(group, call).await.map_err(|reason| ClusterError::OutcomeUnknown { group, reason })
+        })
+    }
+}
+
+fn node(id: u64, transport: &Arc<Loopback>) -> Arc<Cluster<Echo>> {
+    let peers = BTreeMap::from([(1, "one".to_string()), (2, "two".to_string())]);
+    let cluster = Cluster::new(ClusterParts {
+        node_id: id,
+        shards: Shards::new(2).unwrap(),
+        peers: peers.clone(),
+        transport: Arc::new(Link(transport.clone())),
+        account_id: "000000000000".into(),
+        region: "us-east-1".into(),
+        service: Arc::new(Echo),
+    });
+    transport.nodes.lock().unwrap().insert(peers[&id].clone(), cluster.clone());
+    cluster
+}
+
+/// Hosts `group` on `cluster`, led by node `leader`.
+fn host(cluster: &Cluster<Echo>, group: GroupId, leader: u64) {
+    let clock = ClusterClock::system();
+    let shared = Shared::new(group, GroupState::new(EngineConfig::new("000000000000", "us-east-1")), clock.clone());
+    let raft = Arc::new(FixedLeader { leader, me: cluster.node_id });
+    let stopping = Arc::new(AtomicBool::new(false));
+    cluster.host(Arc::new(Broker::new(cluster.node_id, group, raft, shared, stopping, clock)));
+}
+
+async fn call(cluster: &Cluster<Echo>, group: GroupId, request: &str) -> Result<Ran, CallError<EchoError>> {
+    match cluster.call(group, GroupRequest::Service(request.to_string())).await? {
+        GroupReply::Service(ran) => Ok(ran),
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn test_hosted_groups_come_and_go_while_the_node_runs() {
+    let transport = Arc::new(Loopback::default());
+    let one = node(1, &transport);
+    assert!(matches!(one.broker(1), Err(ClusterError::NotHosted { group: 1 })));
+    host(&one, 1, 1);
+    assert_eq!(one.broker(1).unwrap().group, 1);
+    assert_eq!(call(&one, 1, "a").await.unwrap(), Ran { node: 1, group: 1, request: "a".into() });
+
+    let removed = one.unhost(1).expect("group 1 was hosted");
+    assert_eq!(removed.group, 1);
+    assert!(matches!(one.broker(1), Err(ClusterError::NotHosted { group: 1 })));
+    assert!(matches!(call(&one, 1, "b").await, Err(CallError::Cluster(ClusterError::NotHosted { group: 1 }))));
+    assert!(transport.sent.lock().unwrap().is_empty(), "nothing crossed the transport");
+}
+
+#[tokio::test]
+async fn test_a_call_for_a_group_led_elsewhere_crosses_the_transport_once() {
+    let transport = Arc::new(Loopback::default());
+    let (one, two) = (node(1, &transport), node(2, &transport));
+    host(&one, 2, 2);
+    host(&two, 2, 2);
+    let ran = call(&one, 2, "forwarded").await.unwrap();
+    assert_eq!(ran, Ran { node: 2, group: 2, request: "forwarded".into() });
+    assert_eq!(*transport.sent.lock().unwrap(), vec![(2, 2)]);
+
+    // Node 2 believes node 1 leads: it answers not-leader with node 1's address instead of
+    // forwarding again.
+    host(&two, 2, 1);
+    match call(&one, 2, "again").await {
+        Err(CallError::Cluster(ClusterError::NotLeader { group: 2, node: 2, leader: Some(leader) })) => {
+            assert_eq!((leader.node, leader.address.as_str()), (1, "one"));
+        }
+        other => panic!("expected not-leader, got {other:?}"),
+    }
+    assert_eq!(transport.sent.lock().unwrap().len(), 2);
+}
