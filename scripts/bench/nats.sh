@@ -7,9 +7,9 @@
 #
 # Node I serves clients on 127.0.0.1:$((BENCH_NATS_BASE_PORT + I)) (base 14220), routes on the port
 # 1000 above and HTTP monitoring 2000 above. JetStream stores to disk and fsyncs every write
-# (sync_interval: always). Data, logs and pid files live under $BENCH_DIR/nats (BENCH_DIR
-# default /tmp/shoal-bench). The binary is the venv's nats-server (scripts/bench/setup.sh) or
-# $NATS_SERVER.
+# (sync_interval: always; NATS_SYNC_INTERVAL=2m, say, gives NATS's default periodic fsync, for
+# comparison only). Data, logs and pid files live under $BENCH_DIR/nats (BENCH_DIR default
+# /tmp/shoal-bench). The binary is the venv's nats-server (scripts/bench/setup.sh) or $NATS_SERVER.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 dir="${BENCH_DIR:-/tmp/shoal-bench}/nats"
@@ -33,7 +33,7 @@ http: 127.0.0.1:$((base + 2000 + i))
 pid_file: "$dir/n$i/pid"
 jetstream {
     store_dir: "$dir/n$i/store"
-    sync_interval: always
+    sync_interval: ${NATS_SYNC_INTERVAL:-always}
 }
 cluster {
     name: bench
@@ -74,7 +74,7 @@ CONF
         echo "stopped"
         ;;
     *)
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac
