@@ -95,6 +95,23 @@ impl ApiError {
         )
     }
 
+    /// Producer flow control refused a send. SQS lists `RequestThrottled` for every action
+    /// without a status; 403 is the status botocore's default (legacy) retry mode retries it
+    /// with, and the code alone makes aws-sdk and botocore's standard mode retry it.
+    pub fn throttled() -> ApiError {
+        ApiError::new(
+            "RequestThrottled",
+            "RequestThrottled",
+            403,
+            "The request was denied due to request throttling: the queue's consumers are behind.",
+        )
+    }
+
+    /// Whether the client should be told when to retry (`x-amz-retry-after`).
+    pub fn is_throttling(&self) -> bool {
+        self.code == "RequestThrottled"
+    }
+
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new("InternalError", "InternalError", 500, message)
     }
@@ -189,6 +206,7 @@ impl From<GroupError> for ApiError {
         match error {
             GroupError::Cluster(error) => ApiError::from(error),
             GroupError::Engine(error) => ApiError::from(error),
+            GroupError::Throttled => ApiError::throttled(),
             GroupError::Internal(message) => ApiError::internal(message),
         }
     }

@@ -212,7 +212,11 @@ fn failure(protocol: Protocol, error: &ApiError, request_id: &str) -> Response {
             ),
         ),
     };
-    respond(status, content_type, body, request_id, Some(error.query_error_header()))
+    let mut response = respond(status, content_type, body, request_id, Some(error.query_error_header()));
+    if error.is_throttling() {
+        response.headers_mut().insert("x-amz-retry-after", HeaderValue::from(limits::THROTTLE_RETRY_AFTER_MS));
+    }
+    response
 }
 
 fn respond(

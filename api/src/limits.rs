@@ -17,6 +17,9 @@ pub const HTTP_ACCEPT_RETRY_MS: u64 = 50;
 pub const JSON_VALUES_MAX: usize = 10_000;
 /// A request body must arrive within this time.
 pub const HTTP_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// A throttled request tells the client to retry after this long (`x-amz-retry-after`, which
+/// the AWS SDKs honour).
+pub const THROTTLE_RETRY_AFTER_MS: u64 = 200;
 /// After SIGTERM, connections get this long to finish before they are dropped (default of
 /// `--shutdown-grace-ms`).
 pub const SHUTDOWN_GRACE_MS: u64 = 25_000;

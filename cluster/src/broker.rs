@@ -14,6 +14,7 @@ use shoal_raft::state::Shared;
 use shoal_raft::{GroupId, Proposal, Response};
 
 use crate::error::{ClusterError, GroupError, Leader};
+use crate::flow::{Consumption, FlowControl};
 use crate::limits;
 use crate::replica::{GroupRaft, WriteError};
 
@@ -25,9 +26,9 @@ pub struct Broker {
     shared: Arc<Shared>,
     /// Set at shutdown: long polls return at once instead of holding the server open.
     stopping: Arc<AtomicBool>,
-    /// Receives proposed and not yet answered, per queue: a long poller proposes only while
-    /// the queue has more receivable messages than that, so one new message does not make
-    /// every poller write an empty receive to the log.
+    /// Messages claimed by receives proposed and not yet answered, per queue: a long poller
+    /// proposes only while the queue has more receivable messages than that, so one new
+    /// message does not make every poller write an empty receive to the log.
     pending_receives: Arc<Mutex<HashMap<String, usize>>>,
     /// The leadership term in which this node last confirmed, as leader, that its state is
     /// current.
@@ -35,6 +36,9 @@ pub struct Broker {
     pub account_id: String,
     /// The node's cluster clock: what entries are stamped with and timers are read at.
     clock: Arc<ClusterClock>,
+    flow_control: FlowControl,
+    /// What each queue's consumers took lately, for flow control.
+    consumption: Arc<Consumption>,
 }
 
 impl Broker {
@@ -57,7 +61,15 @@ impl Broker {
             linearized_term: Arc::new(AtomicU64::new(u64::MAX)),
             account_id,
             clock,
+            flow_control: FlowControl::default(),
+            consumption: Arc::new(Consumption::default()),
         }
+    }
+
+    /// The same broker with producer flow control on or off (on by default).
+    pub fn with_flow_control(mut self, flow_control: FlowControl) -> Broker {
+        self.flow_control = flow_control;
+        self
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -71,6 +83,7 @@ impl Broker {
     /// Ends every long poll now (with what it has) and every later one at once.
     pub fn begin_shutdown(&self) {
         self.stopping.store(true, Ordering::SeqCst);
+        self.shared.pollers.wake_everyone();
         self.shared.applied.notify_waiters();
     }
 
@@ -103,7 +116,7 @@ impl Broker {
     /// Proposes a command, stamped with the cluster clock, and waits until a majority has it
     /// and this replica has applied it.
     pub async fn propose(&self, command: Command) -> Result<Reply, GroupError> {
-        let proposal = Proposal::Engine(LogEntry::new(self.clock.now_ms(), command));
+        let proposal = Proposal::Engine(Arc::new(LogEntry::new(self.clock.now_ms(), command)));
         let group = self.group;
         match self.raft.write(proposal).await {
             Ok(Response::Engine(outcome)) => Ok(outcome?),
@@ -125,7 +138,9 @@ impl Broker {
     }
 
     /// ReceiveMessage with long polling: waits up to `wait_seconds` for a message, proposing a
-    /// receive only when one is there to take, so an idle poll writes nothing to the log.
+    /// receive only when one is there to take, so an idle poll writes nothing to the log. It
+    /// wakes when a batch applied something to its queue (see `shoal_raft::pollers`) and at
+    /// least every `LONG_POLL_RECHECK_MS`, for delays and visibility timeouts that end.
     pub async fn receive(
         &self,
         queue: &str,
@@ -134,48 +149,86 @@ impl Broker {
     ) -> Result<Vec<ReceivedMessage>, GroupError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait_seconds));
         let fifo = self.read(|engine, _| engine.queue(queue).map(|q| q.is_fifo()))?;
+        // A standard receive claims up to its maximum of the receivable messages; a FIFO one
+        // takes the messages of one group at most (the estimate counts groups).
+        let claim = if fifo { 1 } else { usize::try_from(request.max_messages.max(1)).unwrap_or(usize::MAX) };
         // A retried FIFO attempt id must reach the engine once even when nothing is visible:
         // its messages are in flight and come back from the attempt record.
         let mut replay_attempt = fifo && request.receive_request_attempt_id.is_some();
+        let watch = self.shared.pollers.watch(queue);
         loop {
-            let mut applied = Box::pin(self.shared.applied.notified());
-            applied.as_mut().enable();
+            let mut fed = Box::pin(watch.notified());
+            fed.as_mut().enable();
             let receivable = self.read(|engine, now| {
                 engine.queue(queue)?;
                 Ok::<usize, GroupError>(engine.receivable_estimate(queue, now, limits::RECEIVE_ESTIMATE_CAP))
             })?;
             let limit = if replay_attempt { usize::MAX } else { receivable };
-            if let Some(_slot) = self.try_receive_slot(queue, limit) {
+            if let Some(_slot) = self.try_receive_slot(queue, claim, limit) {
                 replay_attempt = false;
                 let command = Command::ReceiveMessage { queue: queue.to_string(), request: request.clone() };
                 let Reply::Received(messages) = self.propose(command).await? else {
                     return Err(GroupError::Internal("unexpected reply to ReceiveMessage".to_string()));
                 };
                 if !messages.is_empty() {
+                    self.consumption.received(queue, messages.len(), tokio::time::Instant::now());
                     return Ok(messages);
                 }
-                // Our own receive's batch fired `applied`; wait for a later one instead.
-                applied = Box::pin(self.shared.applied.notified());
-                applied.as_mut().enable();
+                // Our own receive's batch fired the signal; wait for a later one instead.
+                fed = Box::pin(watch.notified());
+                fed.as_mut().enable();
             }
             let now = tokio::time::Instant::now();
             if now >= deadline || self.stopping.load(Ordering::SeqCst) {
+                self.consumption.received(queue, 0, now);
                 return Ok(Vec::new());
             }
             let recheck = now + Duration::from_millis(limits::LONG_POLL_RECHECK_MS);
-            let _ = tokio::time::timeout_at(recheck.min(deadline), applied).await;
+            let _ = tokio::time::timeout_at(recheck.min(deadline), fed).await;
         }
     }
 
-    /// Takes a pending-receive slot for `queue` when fewer than `receivable` are taken.
-    fn try_receive_slot(&self, queue: &str, receivable: usize) -> Option<ReceiveSlot> {
+    /// Claims `claim` of `queue`'s receivable messages for a receive about to be proposed, when
+    /// the receives already pending claim fewer than `receivable`: ten pollers of a queue with
+    /// ten visible messages commit one receive that takes them all, not one and nine empty ones.
+    fn try_receive_slot(&self, queue: &str, claim: usize, receivable: usize) -> Option<ReceiveSlot> {
         let mut pending = self.pending_receives.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let taken = pending.get(queue).copied().unwrap_or(0);
-        if taken >= receivable {
+        let claimed = pending.get(queue).copied().unwrap_or(0);
+        if claimed >= receivable {
             return None;
         }
-        pending.insert(queue.to_string(), taken + 1);
-        Some(ReceiveSlot { pending: self.pending_receives.clone(), queue: queue.to_string() })
+        pending.insert(queue.to_string(), claimed.saturating_add(claim));
+        Some(ReceiveSlot { pending: self.pending_receives.clone(), queue: queue.to_string(), claim })
+    }
+
+    /// Waits, on the leader, until a send to `queue` may be proposed: at once unless flow
+    /// control holds the queue's sends because its consumers fall behind (see `flow`); then
+    /// until the backlog drains, or fails with `Throttled` after `SEND_ADMISSION_WAIT_MS`.
+    pub async fn admit_send(&self, queue: &str) -> Result<(), GroupError> {
+        if self.flow_control == FlowControl::Off {
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(limits::SEND_ADMISSION_WAIT_MS);
+        let mut watch = None;
+        loop {
+            let now = tokio::time::Instant::now();
+            let Some(limit) = self.consumption.backlog_limit(queue, now) else {
+                return Ok(());
+            };
+            // Registered before reading, so a change in between is not missed.
+            let watch = watch.get_or_insert_with(|| self.shared.pollers.watch(queue));
+            let mut changed = Box::pin(watch.notified());
+            changed.as_mut().enable();
+            let backlog = self.read(|engine, now| engine.receivable_estimate(queue, now, limit.saturating_add(1)));
+            if backlog <= limit {
+                return Ok(());
+            }
+            if now >= deadline || self.stopping.load(Ordering::SeqCst) {
+                return Err(GroupError::Throttled);
+            }
+            let recheck = now + Duration::from_millis(limits::FLOW_RECHECK_MS);
+            let _ = tokio::time::timeout_at(recheck.min(deadline), changed).await;
+        }
     }
 
     /// On the leader, proposes a `Tick` when some timer or move task needs one.
@@ -187,18 +240,19 @@ impl Broker {
     }
 }
 
-/// One pending receive on a queue; released when dropped, whatever the outcome.
+/// One pending receive's claim on a queue; released when dropped, whatever the outcome.
 struct ReceiveSlot {
     pending: Arc<Mutex<HashMap<String, usize>>>,
     queue: String,
+    claim: usize,
 }
 
 impl Drop for ReceiveSlot {
     fn drop(&mut self) {
         let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(taken) = pending.get_mut(&self.queue) {
-            *taken -= 1;
-            if *taken == 0 {
+        if let Some(claimed) = pending.get_mut(&self.queue) {
+            *claimed = claimed.saturating_sub(self.claim);
+            if *claimed == 0 {
                 pending.remove(&self.queue);
             }
         }

@@ -40,6 +40,9 @@ pub enum GroupError {
     Cluster(#[from] ClusterError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A send waited the longest it may for its queue's consumers to catch up (see `flow`).
+    #[error("the queue's consumers are behind; the send was not taken; retry later")]
+    Throttled,
     /// A bug: e.g. the state machine answered a command with the reply of another.
     #[error("{0}")]
     Internal(String),

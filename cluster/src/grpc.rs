@@ -30,6 +30,7 @@ use crate::broker::Broker;
 use crate::call::{EncodedCall, GroupService, Transport};
 use crate::cluster::{Cluster, ClusterParts};
 use crate::error::ClusterError;
+use crate::flow::FlowControl;
 use crate::limits;
 
 /// How this node runs in its cluster; from the command line.
@@ -46,6 +47,8 @@ pub struct ClusterConfig {
     pub snapshot_entries: u64,
     /// Where the cluster clock reads time (the operating system's clocks, or a test's).
     pub time: Arc<dyn TimeSource>,
+    /// Whether leaders hold sends to queues whose consumers fall behind.
+    pub flow_control: FlowControl,
 }
 
 /// What a data directory was created with; a restart with different values is refused.
@@ -139,7 +142,8 @@ impl<S: GroupService> Cluster<S> {
                 .await
                 .with_context(|| format!("starting raft group {group}"))?;
             groups.insert(group, (raft.clone(), snapshots));
-            let broker = Broker::new(config.node_id, group, Arc::new(raft), shared, stopping.clone(), clock.clone());
+            let broker = Broker::new(config.node_id, group, Arc::new(raft), shared, stopping.clone(), clock.clone())
+                .with_flow_control(config.flow_control);
             cluster.host(Arc::new(broker));
         }
         let listener = tokio::net::TcpListener::bind(config.raft_addr)

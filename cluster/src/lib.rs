@@ -9,6 +9,7 @@
 //! - [`replica`]: a hosted group's Raft as the cluster uses it (propose, read index, leader).
 //! - [`broker`]: one hosted group: proposals stamped with the cluster clock, reads of its
 //!   applied state, read index, long polling.
+//! - [`flow`]: producer flow control, holding sends to queues whose consumers fall behind.
 //! - [`call`]: what crosses between nodes: a group request (a service's request, or an outbox
 //!   import) and its reply, versioned and bounded; the [`GroupService`] a front door implements
 //!   to run its requests on a leader.
@@ -22,6 +23,7 @@ pub mod broker;
 pub mod call;
 pub mod cluster;
 pub mod error;
+pub mod flow;
 pub mod grpc;
 pub mod limits;
 pub mod replica;
@@ -30,5 +32,6 @@ pub use broker::Broker;
 pub use call::{EncodedCall, GroupReply, GroupRequest, GroupService, Transport};
 pub use cluster::{Cluster, ClusterParts};
 pub use error::{CallError, ClusterError, GroupError, Leader};
+pub use flow::FlowControl;
 pub use grpc::{parse_peers, ClusterConfig};
 pub use replica::GroupRaft;

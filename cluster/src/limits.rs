@@ -52,3 +52,28 @@ const _: () = assert!(OUTBOX_BATCH_BYTES * 4 < CALL_BYTES_MAX);
 // quarter of a call), fits in one Raft message.
 const _: () =
     assert!(RAFT_MAX_PAYLOAD_ENTRIES as usize * (CALL_BYTES_MAX / 4) <= shoal_raft::limits::RAFT_MESSAGE_BYTES_MAX);
+
+/// Producer flow control (see `flow`): a queue counts as consumed while a receive on it ended
+/// within this long.
+pub const CONSUMER_ACTIVE_MS: u64 = 2_000;
+/// The window over which a queue's rate of consumption is averaged (exponential decay).
+pub const CONSUMPTION_RATE_WINDOW_S: f64 = 1.0;
+/// A consumed queue holds sends while its receivable backlog exceeds this many milliseconds of
+/// its consumption ...
+pub const FLOW_BACKLOG_TARGET_MS: u64 = 50;
+/// ... or this many messages, whichever is more (enough that consumers' receives come back full).
+pub const FLOW_BACKLOG_MIN: usize = 200;
+/// A held send is re-checked at least this often (and whenever its queue changes).
+pub const FLOW_RECHECK_MS: u64 = 20;
+/// A send held this long is refused as throttled; the client retries it.
+pub const SEND_ADMISSION_WAIT_MS: u64 = 2_000;
+/// The consumption table is swept of departed consumers when it has more queues than this.
+pub const CONSUMPTION_QUEUES_SWEEP: usize = 10_000;
+
+const _: () = assert!(FLOW_BACKLOG_MIN <= RECEIVE_ESTIMATE_CAP);
+const _: () = assert!(SEND_ADMISSION_WAIT_MS < CALL_TIMEOUT_MS);
+
+/// `CONSUMER_ACTIVE_MS` as a duration.
+pub fn consumer_active() -> std::time::Duration {
+    std::time::Duration::from_millis(CONSUMER_ACTIVE_MS)
+}

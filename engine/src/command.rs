@@ -144,6 +144,44 @@ impl Command {
             | Command::Tick => None,
         }
     }
+
+    /// Whose long polls this command, once applied, may have given something to receive. A
+    /// poller not woken still finds its messages at its next periodic check, so this errs only
+    /// towards waking: a receive counts for its own queue, though moving a message to a
+    /// dead-letter queue of the same group also feeds that one (found at the check).
+    pub fn wakes(&self) -> Wakes<'_> {
+        match self {
+            Command::CreateQueue { .. }
+            | Command::TagQueue { .. }
+            | Command::UntagQueue { .. }
+            | Command::AddPermission { .. }
+            | Command::RemovePermission { .. } => Wakes::Nobody,
+            // Deleting the queue ends its polls with an error; a delete unblocks a FIFO group.
+            Command::DeleteQueue { queue }
+            | Command::SetQueueAttributes { queue, .. }
+            | Command::PurgeQueue { queue }
+            | Command::SendMessage { queue, .. }
+            | Command::SendMessageBatch { queue, .. }
+            | Command::ReceiveMessage { queue, .. }
+            | Command::DeleteMessage { queue, .. }
+            | Command::DeleteMessageBatch { queue, .. }
+            | Command::ChangeMessageVisibility { queue, .. }
+            | Command::ChangeMessageVisibilityBatch { queue, .. } => Wakes::Queue(queue),
+            Command::StartMessageMoveTask { .. }
+            | Command::CancelMessageMoveTask { .. }
+            | Command::ImportMessages { .. }
+            | Command::AckOutbox { .. }
+            | Command::Tick => Wakes::Everyone,
+        }
+    }
+}
+
+/// What [`Command::wakes`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakes<'a> {
+    Nobody,
+    Queue(&'a str),
+    Everyone,
 }
 
 /// One message to send. `id` is the batch entry id (empty for SendMessage); `message_id` is

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use shoal_engine::EngineConfig;
 
 use shoal_api::{http, limits as api_limits, listener, ApiCluster, ApiService};
-use shoal_cluster::{limits, parse_peers, Cluster, ClusterConfig};
+use shoal_cluster::{limits, parse_peers, Cluster, ClusterConfig, FlowControl};
 use shoal_raft::clock::SystemClocks;
 
 #[derive(Parser)]
@@ -69,6 +69,11 @@ struct ServeArgs {
     /// closed after it.
     #[arg(long, env = "SHOAL_HTTP_HEADER_TIMEOUT_MS", default_value_t = api_limits::HTTP_HEADER_TIMEOUT_MS)]
     http_header_timeout_ms: u64,
+    /// `on`: a send to a queue whose consumers fall behind waits until they catch up, and is
+    /// refused as RequestThrottled (which SDKs retry) after 2 s; queues nobody is receiving
+    /// from are never held. `off`: sends are never held, as in SQS.
+    #[arg(long, env = "SHOAL_PRODUCER_FLOW_CONTROL", default_value = "on", value_parser = ["on", "off"])]
+    producer_flow_control: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -104,6 +109,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         engine: EngineConfig::new(&args.account_id, &args.region),
         snapshot_entries: args.snapshot_entries.max(1),
         time: Arc::new(SystemClocks::new()),
+        flow_control: if args.producer_flow_control == "off" { FlowControl::Off } else { FlowControl::On },
     };
     let stopping = Arc::new(AtomicBool::new(false));
     let (cluster, workers): (Arc<ApiCluster>, _) =

@@ -16,6 +16,7 @@
 //! tests in `raft/tests/format.rs` fail until that is done.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use shoal_engine::command::FORMAT_VERSION;
@@ -74,7 +75,7 @@ enum Body {
 impl Serialize for Proposal {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let body = match self {
-            Proposal::Engine(entry) => BodyRef::Engine(entry),
+            Proposal::Engine(entry) => BodyRef::Engine(entry.as_ref()),
             Proposal::SetCluster(info) => BodyRef::SetCluster(info),
         };
         let body = postcard::to_stdvec(&body).map_err(serde::ser::Error::custom)?;
@@ -85,7 +86,7 @@ impl Serialize for Proposal {
 impl<'de> Deserialize<'de> for Proposal {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Proposal, D::Error> {
         match Wire::deserialize(deserializer)? {
-            Wire::Format2Engine(entry) => Ok(Proposal::Engine(entry.migrate())),
+            Wire::Format2Engine(entry) => Ok(Proposal::Engine(Arc::new(entry.migrate()))),
             Wire::Format2SetCluster(info) => Ok(Proposal::SetCluster(info)),
             Wire::Envelope { format, body } => decode_envelope(format, &body).map_err(|error| {
                 // Some encodings (postcard) keep only the kind of a custom error: say it here.
@@ -112,7 +113,7 @@ pub enum FormatError {
 fn decode_envelope(format: u16, body: &[u8]) -> Result<Proposal, FormatError> {
     match format {
         3 => match postcard::from_bytes::<Body>(body) {
-            Ok(Body::Engine(entry)) => Ok(Proposal::Engine(entry)),
+            Ok(Body::Engine(entry)) => Ok(Proposal::Engine(Arc::new(entry))),
             Ok(Body::SetCluster(info)) => Ok(Proposal::SetCluster(info)),
             Err(error) => Err(FormatError::Corrupt { format, reason: error.to_string() }),
         },

@@ -20,3 +20,7 @@ pub const RAFT_MESSAGE_BYTES_MAX: usize = 4 * 1024 * 1024 * 1024 - 1;
 pub const SNAPSHOT_BYTES_MAX: usize = 64 * 1024 * 1024 * 1024;
 /// Longest snapshot metadata (openraft's: last log id and membership).
 pub const SNAPSHOT_META_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Encoded bytes of the newest log entries each group keeps in memory (`log_cache`): enough for
+/// a follower a few thousand batches behind to be served without reading RocksDB.
+pub const LOG_CACHE_BYTES_PER_GROUP: usize = 8 * 1024 * 1024;

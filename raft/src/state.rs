@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use crate::clock::ClusterClock;
 use crate::format::{check_snapshot_format, SNAPSHOT_FORMAT, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1};
 use crate::limits;
+use crate::pollers::Pollers;
 use crate::types::{ClusterInfo, Proposal, Response, TypeConfig};
 use crate::GroupId;
 
@@ -79,6 +80,8 @@ pub struct Shared {
     state: RwLock<GroupState>,
     /// Notified after every applied batch.
     pub applied: Notify,
+    /// Long polls on this group's queues, woken per queue after a batch.
+    pub pollers: Pollers,
     /// The node's cluster clock: every applied stamp moves it forward if it is behind.
     clock: Arc<ClusterClock>,
 }
@@ -89,7 +92,13 @@ impl Shared {
         // The state's time counts like an applied entry's: a group whose whole log is in its
         // snapshot must not restart at an earlier time than it had reached.
         clock.observe(state.engine.now_ms());
-        Arc::new(Shared { group, state: RwLock::new(state), applied: Notify::new(), clock })
+        Arc::new(Shared {
+            group,
+            state: RwLock::new(state),
+            applied: Notify::new(),
+            pollers: Pollers::default(),
+            clock,
+        })
     }
 
     /// The applied state. Keep the guard short: applying waits for it.
@@ -101,6 +110,7 @@ impl Shared {
     pub fn apply(&self, proposal: &Proposal) -> Response {
         if let Proposal::Engine(entry) = proposal {
             self.clock.observe(entry.time_ms);
+            self.pollers.note(&entry.command);
         }
         let mut state = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         state.apply(self.group, proposal)
@@ -110,11 +120,14 @@ impl Shared {
     pub fn install(&self, state: GroupState) {
         self.clock.observe(state.engine.now_ms());
         *self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
-        self.applied_batch();
+        self.pollers.wake_everyone();
+        self.applied.notify_waiters();
     }
 
-    /// Wakes everyone waiting for the next applied batch.
+    /// Wakes everyone waiting for the next applied batch, and the pollers of the queues it may
+    /// have fed.
     pub fn applied_batch(&self) {
+        self.pollers.wake_noted();
         self.applied.notify_waiters();
     }
 }

@@ -15,7 +15,7 @@ use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use openraft::entry::RaftEntry;
@@ -27,6 +27,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::format::{check_store_format, STORE_FORMAT};
+use crate::limits;
+use crate::log_cache::LogCache;
 use crate::types::TypeConfig;
 use crate::GroupId;
 
@@ -85,7 +87,11 @@ impl Db {
 
     /// The log store of one group.
     pub fn log_store(self: &Arc<Db>, group: GroupId) -> LogStore {
-        LogStore { group, db: self.clone() }
+        LogStore {
+            group,
+            db: self.clone(),
+            cache: Arc::new(Mutex::new(LogCache::new(limits::LOG_CACHE_BYTES_PER_GROUP))),
+        }
     }
 
     /// A setting of this node (`node` column family).
@@ -192,6 +198,8 @@ fn corrupt(what: &str) -> io::Error {
 pub struct LogStore {
     group: GroupId,
     db: Arc<Db>,
+    /// The newest entries, shared by the store and its readers.
+    cache: Arc<Mutex<LogCache>>,
 }
 
 impl Debug for LogStore {
@@ -201,6 +209,10 @@ impl Debug for LogStore {
 }
 
 impl LogStore {
+    fn cache(&self) -> MutexGuard<'_, LogCache> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn get_meta<T: DeserializeOwned>(&self, tag: u8) -> io::Result<Option<T>> {
         let cf = self.db.cf(CF_META);
         let bytes = self.db.rocks.get_cf(cf, meta_key(self.group, tag)).map_err(io::Error::other)?;
@@ -259,6 +271,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(&i) => Some(i),
             Bound::Unbounded => None,
         };
+        if let Some(entries) = self.cache().get(start, end) {
+            return Ok(entries);
+        }
         let mut options = ReadOptions::default();
         match end {
             Some(end) => options.set_iterate_upper_bound(log_key(self.group, end)),
@@ -324,9 +339,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let cf = self.db.cf(CF_LOG);
         let mut batch = WriteBatch::default();
+        let mut cache = self.cache();
         for entry in entries {
-            batch.put_cf(cf, log_key(self.group, entry.index()), encode(&entry)?);
+            let bytes = encode(&entry)?;
+            batch.put_cf(cf, log_key(self.group, entry.index()), &bytes);
+            // Cached before it is written: a reader finds it in one place or the other.
+            cache.append(entry, bytes.len());
         }
+        drop(cache);
         self.write(batch)?;
         self.db.after_sync(Box::new(move |result| callback.io_completed(result)));
         Ok(())
@@ -334,6 +354,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<TypeConfig>>) -> io::Result<()> {
         let from = last_log_id.map_or(0, |id| id.index() + 1);
+        self.cache().truncate_from(from);
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(self.db.cf(CF_LOG), log_key(self.group, from), log_key(self.group + 1, 0));
         self.write(batch)?;
@@ -343,6 +364,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogIdOf<TypeConfig>) -> io::Result<()> {
+        self.cache().purge_through(log_id.index());
         // One batch: the purged id is recorded together with the deletion.
         let mut batch = WriteBatch::default();
         self.put_meta(&mut batch, TAG_LAST_PURGED, &log_id)?;

@@ -1,6 +1,7 @@
 //! The Raft type configuration shared by every group.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use shoal_engine::{LogEntry, Outcome};
@@ -23,8 +24,9 @@ pub struct ClusterInfo {
 /// The application data of a log entry. Stored and sent in a versioned envelope (`format`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proposal {
-    /// A command for the engine of a data group, stamped with the leader's clock.
-    Engine(LogEntry),
+    /// A command for the engine of a data group, stamped with the leader's clock. Shared, so
+    /// the log cache, the state machine and every follower's stream hold one copy.
+    Engine(Arc<LogEntry>),
     /// Records the cluster's configuration in the metadata group; the first one wins.
     SetCluster(ClusterInfo),
 }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use openraft::entry::RaftEntry;
 use openraft::type_config::alias::{EntryOf, SnapshotMetaOf, StoredMembershipOf};
@@ -28,7 +29,7 @@ fn sample_send(format_version: u16) -> Proposal {
         sender_id: "s".into(),
     };
     let command = Command::SendMessage { queue: "q.fifo".into(), entry };
-    Proposal::Engine(LogEntry { format_version, time_ms: 1_700_000_000_000, command })
+    Proposal::Engine(Arc::new(LogEntry { format_version, time_ms: 1_700_000_000_000, command }))
 }
 
 fn sample_cluster() -> Proposal {
@@ -99,7 +100,7 @@ fn sample_state() -> GroupState {
         attributes: BTreeMap::from([("FifoQueue".to_string(), "true".to_string())]),
         tags: BTreeMap::new(),
     };
-    let _ = state.apply(1, &Proposal::Engine(LogEntry::new(1_700_000_000_000, create)));
+    let _ = state.apply(1, &Proposal::Engine(Arc::new(LogEntry::new(1_700_000_000_000, create))));
     let _ = state.apply(1, &sample_send(FORMAT_VERSION));
     state
 }

@@ -41,6 +41,7 @@ pub async fn send_message(broker: &Broker, request: SendMessage) -> Result<SqsRe
     }
     let entry = send_entry(broker, request.entry);
     broker.read(|engine, _| engine.check_send(&queue, &entry))?;
+    broker.admit_send(&queue).await?;
     #[cfg(feature = "failpoints")]
     if crate::failpoints::enabled(crate::failpoints::ACK_BEFORE_COMMIT) {
         return Ok(acknowledge_before_commit(broker, queue, entry));
@@ -76,6 +77,7 @@ pub async fn send_message_batch(broker: &Broker, request: SendMessageBatch) -> R
     let queue = queue_of(broker, request.queue)?;
     let entries: Vec<SendEntry> = request.entries.into_iter().map(|entry| send_entry(broker, entry)).collect();
     broker.read(|engine, _| engine.check_send_batch(&queue, &entries))?;
+    broker.admit_send(&queue).await?;
     let Reply::SentBatch(reply) = broker.propose(Command::SendMessageBatch { queue, entries }).await? else {
         return Err(unexpected(SqsAction::SendMessageBatch));
     };

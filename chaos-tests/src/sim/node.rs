@@ -115,6 +115,8 @@ impl From<GroupError> for SimError {
         match error {
             GroupError::Cluster(error) => SimError::from(error),
             GroupError::Engine(error) => SimError::Refused(error.to_string()),
+            // Nothing was proposed.
+            GroupError::Throttled => SimError::Refused(error.to_string()),
             GroupError::Internal(message) => SimError::Unknown(message),
         }
     }
