@@ -5,6 +5,9 @@ use std::time::Duration;
 /// A client operation that takes longer is abandoned and recorded as unknown.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A node that refused or dropped a connection, timed out, or answered 503 is skipped by every
+/// client for this long (unless every node is), as a real client would; then it is tried again.
+pub const NODE_SKIP_MS: u64 = 2_000;
 /// Long-poll wait of a receive; below OPERATION_TIMEOUT so an idle poll is not a timeout.
 pub const RECEIVE_WAIT_SECONDS: i32 = 1;
 /// The queue's visibility timeout: a message whose delete went astray comes back after it.

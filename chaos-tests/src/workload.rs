@@ -8,7 +8,8 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
@@ -23,12 +24,50 @@ use crate::limits;
 use shoal_chaos::checker::Workload;
 use shoal_chaos::history::{Delivery, Event, Function, Kind, Recorder};
 
-/// A client per node, and the queue's URL.
+/// A client per node, which nodes to leave alone for now, and the queue's URL. Clones share
+/// the marks: what one client learns about a node, every client acts on.
 #[derive(Clone)]
 pub struct Clients {
     nodes: Vec<(String, Client)>,
+    marks: Arc<NodeMarks>,
     pub queue_url: String,
     pub workload: Workload,
+}
+
+/// Per node, until when clients skip it. A node is marked down when it refuses or drops a
+/// connection, times out or answers 503 (`marks_node_down`), for `limits::NODE_SKIP_MS`.
+#[derive(Debug)]
+struct NodeMarks {
+    down_until: Mutex<Vec<Option<Instant>>>,
+}
+
+impl NodeMarks {
+    fn new(nodes: usize) -> NodeMarks {
+        assert!(nodes > 0, "a cluster has nodes");
+        NodeMarks { down_until: Mutex::new(vec![None; nodes]) }
+    }
+
+    /// The node (its index) for `turn` at `now`: the turn's own node unless it is marked down,
+    /// else the next one in turn order that is not; when every node is, the one whose mark
+    /// ends first.
+    fn pick(&self, turn: usize, now: Instant) -> usize {
+        let down_until = self.down_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = down_until.len();
+        let mut soonest: Option<(usize, Instant)> = None;
+        for step in 0..count {
+            let index = (turn + step) % count;
+            let Some(until) = down_until[index].filter(|until| *until > now) else { return index };
+            if soonest.is_none_or(|(_, earliest)| until < earliest) {
+                soonest = Some((index, until));
+            }
+        }
+        soonest.expect("a cluster has nodes").0
+    }
+
+    fn mark_down(&self, index: usize, now: Instant) {
+        let mut down_until = self.down_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        down_until[index] = Some(now + Duration::from_millis(limits::NODE_SKIP_MS));
+    }
 }
 
 fn client(endpoint: &str) -> Client {
@@ -64,6 +103,15 @@ fn outcome_of<E: std::fmt::Debug, R: std::fmt::Debug + HttpStatus>(error: &SdkEr
     }
 }
 
+/// Whether `error` says the node is not serving: a connection it refused or dropped, a connect
+/// or operation timeout, or a 503 (no leader, overloaded). A 4xx or another 5xx is an answer.
+fn marks_node_down<E, R: HttpStatus>(error: &SdkError<E, R>) -> bool {
+    match error {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        other => other.raw_response().is_some_and(|response| response.status_code() == 503),
+    }
+}
+
 pub trait HttpStatus {
     fn status_code(&self) -> u16;
 }
@@ -77,11 +125,22 @@ impl HttpStatus for aws_sdk_sqs::config::http::HttpResponse {
 impl Clients {
     pub fn new(endpoints: &[(String, String)], workload: Workload) -> Clients {
         let nodes = endpoints.iter().map(|(name, endpoint)| (name.clone(), client(endpoint))).collect();
-        Clients { nodes, queue_url: String::new(), workload }
+        let marks = Arc::new(NodeMarks::new(endpoints.len()));
+        Clients { nodes, marks, queue_url: String::new(), workload }
     }
 
-    fn pick(&self, turn: usize) -> &(String, Client) {
-        &self.nodes[turn % self.nodes.len()]
+    /// The node for `turn`, skipping nodes marked down: its index, name and client.
+    fn pick(&self, turn: usize) -> (usize, &str, &Client) {
+        let index = self.marks.pick(turn, Instant::now());
+        let (name, client) = &self.nodes[index];
+        (index, name, client)
+    }
+
+    /// Marks node `index` down when `error` says it is not serving.
+    fn observe<E, R: HttpStatus>(&self, index: usize, error: &SdkError<E, R>) {
+        if marks_node_down(error) {
+            self.marks.mark_down(index, Instant::now());
+        }
     }
 
     /// Creates the run's queue through any node that answers, within `bound`.
@@ -93,7 +152,7 @@ impl Clients {
         let deadline = tokio::time::Instant::now() + bound;
         let mut turn = 0;
         loop {
-            let (_, client) = self.pick(turn);
+            let (index, _, client) = self.pick(turn);
             turn += 1;
             let mut request = client
                 .create_queue()
@@ -110,7 +169,10 @@ impl Clients {
                 Err(error) if tokio::time::Instant::now() >= deadline => {
                     anyhow::bail!("could not create the queue: {:?}", outcome_of(&error).1)
                 }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                Err(error) => {
+                    self.observe(index, &error);
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await
+                }
             }
         }
     }
@@ -124,7 +186,7 @@ impl Clients {
         value: u64,
         group: Option<(&str, u64)>,
     ) -> Kind {
-        let (node, client) = self.pick(turn);
+        let (index, node, client) = self.pick(turn);
         let mut invoke = Event::new(process, Kind::Invoke, Function::Send).node(node).value(value);
         let mut request = client.send_message().queue_url(&self.queue_url).message_body(value.to_string());
         if let Some((group, sequence)) = group {
@@ -140,6 +202,7 @@ impl Clients {
                 event
             }
             Err(error) => {
+                self.observe(index, &error);
                 let (kind, detail) = outcome_of(&error);
                 Event::new(process, kind, Function::Send).detail(detail)
             }
@@ -155,7 +218,7 @@ impl Clients {
     /// order. FIFO: the first delete that does not succeed ends the batch, so the rest come
     /// back in order with it. Returns what was received.
     async fn receive_and_delete(&self, recorder: &Recorder, process: &str, turn: usize) -> (Kind, usize) {
-        let (node, client) = self.pick(turn);
+        let (index, node, client) = self.pick(turn);
         recorder.record(Event::new(process, Kind::Invoke, Function::Receive).node(node));
         let received = client
             .receive_message()
@@ -167,6 +230,7 @@ impl Clients {
         let messages = match received {
             Ok(output) => output.messages.unwrap_or_default(),
             Err(error) => {
+                self.observe(index, &error);
                 let (kind, detail) = outcome_of(&error);
                 recorder.record(Event::new(process, kind, Function::Receive).node(node).detail(detail));
                 return (kind, 0);
@@ -186,7 +250,7 @@ impl Clients {
         let values: Vec<u64> = done.deliveries.iter().map(|delivery| delivery.value).collect();
         recorder.record(done);
         for (index, (message, value)) in messages.iter().zip(values).enumerate() {
-            let (node, client) = self.pick(turn + 1 + index);
+            let (node_index, node, client) = self.pick(turn + 1 + index);
             let mut invoke = Event::new(process, Kind::Invoke, Function::Delete).node(node).value(value);
             invoke.message_id = message.message_id.clone();
             recorder.record(invoke);
@@ -197,6 +261,7 @@ impl Clients {
                     Kind::Ok
                 }
                 Err(error) => {
+                    self.observe(node_index, &error);
                     let (kind, detail) = outcome_of(&error);
                     recorder.record(Event::new(process, kind, Function::Delete).node(node).value(value).detail(detail));
                     kind
@@ -211,7 +276,7 @@ impl Clients {
 
     /// Approximate visible, in-flight and delayed messages, through the node of `turn`.
     async fn remaining(&self, turn: usize) -> Option<u64> {
-        let (_, client) = self.pick(turn);
+        let (_, _, client) = self.pick(turn);
         let attributes = client
             .get_queue_attributes()
             .queue_url(&self.queue_url)
@@ -327,4 +392,65 @@ fn all_acknowledged_received(events: &[Event]) -> bool {
         .iter()
         .filter(|event| event.f == Function::Send && event.kind == Kind::Ok)
         .all(|event| event.value.is_some_and(|value| received.contains(&value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In a cluster of `nodes`, marks each (node, ms ago) down that long before `now`, and checks
+    /// the node each turn 0, 1, ... picks at `now`.
+    fn check_pick(nodes: usize, marked: &[(usize, u64)], expected_by_turn: &[usize]) {
+        let marks = NodeMarks::new(nodes);
+        let now = Instant::now() + Duration::from_secs(60);
+        for &(index, marked_ms_ago) in marked {
+            marks.mark_down(index, now - Duration::from_millis(marked_ms_ago));
+        }
+        let picked: Vec<usize> = (0..expected_by_turn.len()).map(|turn| marks.pick(turn, now)).collect();
+        assert_eq!(picked, expected_by_turn, "marked {marked:?}");
+    }
+
+    #[test]
+    fn test_pick_goes_round_when_no_node_is_down() {
+        check_pick(3, &[], &[0, 1, 2, 0, 1, 2]);
+    }
+
+    #[test]
+    fn test_pick_skips_a_node_marked_down() {
+        check_pick(3, &[(1, 0)], &[0, 2, 2, 0, 2, 2]);
+        check_pick(3, &[(0, 500), (1, 10)], &[2, 2, 2]);
+    }
+
+    #[test]
+    fn test_pick_uses_a_node_again_once_its_mark_ends() {
+        check_pick(3, &[(1, limits::NODE_SKIP_MS)], &[0, 1, 2]);
+        check_pick(3, &[(1, limits::NODE_SKIP_MS - 1)], &[0, 2, 2]);
+    }
+
+    #[test]
+    fn test_pick_when_every_node_is_down_takes_the_mark_that_ends_first() {
+        check_pick(3, &[(0, 10), (1, 30), (2, 20)], &[1, 1, 1]);
+    }
+
+    /// An HTTP response that is only a status, for errors made up in tests.
+    #[derive(Debug)]
+    struct Status(u16);
+
+    impl HttpStatus for Status {
+        fn status_code(&self) -> u16 {
+            self.0
+        }
+    }
+
+    #[test]
+    fn test_marks_node_down_on_connect_errors_timeouts_and_503_only() {
+        use aws_sdk_sqs::error::ConnectorError;
+        let refused: SdkError<(), Status> = SdkError::dispatch_failure(ConnectorError::io("refused".into()));
+        let timeout: SdkError<(), Status> = SdkError::timeout_error("operation timeout");
+        let unavailable: SdkError<(), Status> = SdkError::service_error((), Status(503));
+        assert!(marks_node_down(&refused) && marks_node_down(&timeout) && marks_node_down(&unavailable));
+        let refusal: SdkError<(), Status> = SdkError::service_error((), Status(400));
+        let internal: SdkError<(), Status> = SdkError::service_error((), Status(500));
+        assert!(!marks_node_down(&refusal) && !marks_node_down(&internal));
+    }
 }
