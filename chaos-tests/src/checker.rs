@@ -238,7 +238,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
                     *first = (*first).min(done.index);
                 }
             }
-            Function::FaultStart | Function::FaultEnd | Function::DrainEnd => {}
+            Function::FaultStart | Function::FaultInForce | Function::FaultEnd | Function::DrainEnd => {}
         }
     }
 

@@ -24,6 +24,14 @@ use crate::limits;
 use shoal_chaos::checker::Workload;
 use shoal_chaos::history::{Delivery, Event, Function, Kind, Recorder};
 
+/// The name of the run's queue.
+pub fn queue_name(workload: Workload) -> &'static str {
+    match workload {
+        Workload::Queue | Workload::DeadLetter => "chaos",
+        Workload::Fifo => "chaos.fifo",
+    }
+}
+
 /// A client per node, which nodes to leave alone for now, and the queue's URL. Clones share
 /// the marks: what one client learns about a node, every client acts on.
 #[derive(Clone)]
@@ -145,10 +153,8 @@ impl Clients {
 
     /// Creates the run's queue through any node that answers, within `bound`.
     pub async fn create_queue(&mut self, bound: std::time::Duration) -> anyhow::Result<()> {
-        let (name, fifo) = match self.workload {
-            Workload::Queue | Workload::DeadLetter => ("chaos", false),
-            Workload::Fifo => ("chaos.fifo", true),
-        };
+        let name = queue_name(self.workload);
+        let fifo = self.workload == Workload::Fifo;
         let deadline = tokio::time::Instant::now() + bound;
         let mut turn = 0;
         loop {
