@@ -292,6 +292,8 @@ async fn exercise(
     for number in 0..args.consumers {
         tasks.push(tokio::spawn(workload::consume(clients.clone(), recorder.clone(), number, stop.clone())));
     }
+    // The probes send as the producer after the last.
+    tasks.push(tokio::spawn(workload::probe(clients.clone(), recorder.clone(), args.producers, stop.clone())));
     let rng = rand::rngs::StdRng::seed_from_u64(seed);
     let nemesis = Nemesis::new(cluster.clone(), recorder.clone(), faults.clone(), targeting, rng);
     let time_s = args.time as f64;

@@ -32,6 +32,18 @@ pub fn queue_name(workload: Workload) -> &'static str {
     }
 }
 
+/// How a receive polls: how long it may wait for a message, and how many it takes.
+#[derive(Debug, Clone, Copy)]
+struct Poll {
+    wait_seconds: i32,
+    max_messages: i32,
+}
+
+/// Consumers and the drain: a long poll for a batch.
+const LONG_POLL: Poll = Poll { wait_seconds: limits::RECEIVE_WAIT_SECONDS, max_messages: 10 };
+/// Probes: a short poll for one message, so it answers as soon as the cluster does.
+const SHORT_POLL: Poll = Poll { wait_seconds: 0, max_messages: 1 };
+
 /// A client per node, which nodes to leave alone for now, and the queue's URL. Clones share
 /// the marks: what one client learns about a node, every client acts on.
 #[derive(Clone)]
@@ -223,14 +235,14 @@ impl Clients {
     /// One receive through the node of `turn`, then a delete of each message received, in
     /// order. FIFO: the first delete that does not succeed ends the batch, so the rest come
     /// back in order with it. Returns what was received.
-    async fn receive_and_delete(&self, recorder: &Recorder, process: &str, turn: usize) -> (Kind, usize) {
+    async fn receive_and_delete(&self, recorder: &Recorder, process: &str, turn: usize, poll: Poll) -> (Kind, usize) {
         let (index, node, client) = self.pick(turn);
         recorder.record(Event::new(process, Kind::Invoke, Function::Receive).node(node));
         let received = client
             .receive_message()
             .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(limits::RECEIVE_WAIT_SECONDS)
+            .max_number_of_messages(poll.max_messages)
+            .wait_time_seconds(poll.wait_seconds)
             .send()
             .await;
         let messages = match received {
@@ -343,12 +355,65 @@ pub async fn consume(clients: Clients, recorder: Recorder, number: usize, stop: 
     let process = format!("c{number}");
     let mut turn = number;
     while !stop.load(Ordering::SeqCst) {
-        let (kind, _) = clients.receive_and_delete(&recorder, &process, turn).await;
+        let (kind, _) = clients.receive_and_delete(&recorder, &process, turn, LONG_POLL).await;
         turn += 1;
         if kind != Kind::Ok {
             tokio::time::sleep(limits::RETRY_BACKOFF).await;
         }
     }
+}
+
+/// Probes until `stop`: every `limits::PROBE_INTERVAL` a send and a receive (a short poll, and
+/// a delete of what it got) begin, each as a process of its own (`probe-s0`, `probe-r0`, ...,
+/// a free one from a pool), whatever the operations begun before are waiting for. So the
+/// history has operations begun at every moment of a fault, which the recovery measurement
+/// needs: the producers and consumers each wait out a timeout when a leader dies. The probe
+/// sends are values of producer `number` (one past the last producer): checked like any other.
+/// FIFO: each send process has a message group of its own.
+pub async fn probe(clients: Clients, recorder: Recorder, number: usize, stop: Arc<AtomicBool>) {
+    let (free_send, mut free_sends) = tokio::sync::mpsc::unbounded_channel();
+    let (free_receive, mut free_receives) = tokio::sync::mpsc::unbounded_channel();
+    for slot in 0..limits::PROBE_PROCESSES {
+        free_send.send(slot).expect("the pool is open");
+        free_receive.send(slot).expect("the pool is open");
+    }
+    // Per send process, the next place in its FIFO group.
+    let mut sequences = vec![0u64; limits::PROBE_PROCESSES];
+    let mut next_value = number as u64 * 1_000_000_000;
+    let mut ticker = tokio::time::interval(limits::PROBE_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut running = tokio::task::JoinSet::new();
+    for turn in 0.. {
+        ticker.tick().await;
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        // A tick with every process of a kind still busy goes without that kind's probe.
+        if let Ok(slot) = free_sends.try_recv() {
+            let (clients, recorder, free) = (clients.clone(), recorder.clone(), free_send.clone());
+            let (value, sequence) = (next_value, sequences[slot]);
+            next_value += 1;
+            sequences[slot] += 1;
+            running.spawn(async move {
+                let process = format!("probe-s{slot}");
+                let group = format!("probe-{slot}");
+                let fifo = (clients.workload == Workload::Fifo).then_some((group.as_str(), sequence));
+                clients.send(&recorder, &process, turn, value, fifo).await;
+                let _ = free.send(slot);
+            });
+        }
+        if let Ok(slot) = free_receives.try_recv() {
+            let (clients, recorder, free) = (clients.clone(), recorder.clone(), free_receive.clone());
+            running.spawn(async move {
+                let process = format!("probe-r{slot}");
+                clients.receive_and_delete(&recorder, &process, turn, SHORT_POLL).await;
+                let _ = free.send(slot);
+            });
+        }
+        // Finished probes are collected as they end, so the set stays as small as the pool.
+        while running.try_join_next().is_some() {}
+    }
+    while running.join_next().await.is_some() {}
 }
 
 /// After every fault is healed: receives until every acknowledged value has been received and
@@ -362,7 +427,7 @@ pub async fn drain(clients: &Clients, recorder: &Recorder) -> bool {
         if tokio::time::Instant::now() >= deadline {
             break false;
         }
-        let (kind, count) = clients.receive_and_delete(recorder, "drain", turn).await;
+        let (kind, count) = clients.receive_and_delete(recorder, "drain", turn, LONG_POLL).await;
         turn += 1;
         if kind != Kind::Ok {
             tokio::time::sleep(limits::RETRY_BACKOFF).await;
