@@ -155,6 +155,7 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok((verdict, expect)) => {
+            println!("{}", verdict.recovery_summary());
             println!("{}", verdict.summary());
             let met = match expect {
                 Expect::Valid => verdict.valid == Validity::Valid,
