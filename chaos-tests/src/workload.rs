@@ -50,6 +50,8 @@ const SHORT_POLL: Poll = Poll { wait_seconds: 0, max_messages: 1 };
 pub struct Clients {
     nodes: Vec<(String, Client)>,
     marks: Arc<NodeMarks>,
+    /// Whether `pick` skips nodes marked down; the probes do not (see `probe`).
+    skip_marked: bool,
     pub queue_url: String,
     pub workload: Workload,
 }
@@ -146,12 +148,18 @@ impl Clients {
     pub fn new(endpoints: &[(String, String)], workload: Workload) -> Clients {
         let nodes = endpoints.iter().map(|(name, endpoint)| (name.clone(), client(endpoint))).collect();
         let marks = Arc::new(NodeMarks::new(endpoints.len()));
-        Clients { nodes, marks, queue_url: String::new(), workload }
+        Clients { nodes, marks, skip_marked: true, queue_url: String::new(), workload }
+    }
+
+    /// These clients, sending every operation to the next node in turn, marked down or not
+    /// (they still mark nodes down for the others).
+    fn without_skipping(&self) -> Clients {
+        Clients { skip_marked: false, ..self.clone() }
     }
 
     /// The node for `turn`, skipping nodes marked down: its index, name and client.
     fn pick(&self, turn: usize) -> (usize, &str, &Client) {
-        let index = self.marks.pick(turn, Instant::now());
+        let index = if self.skip_marked { self.marks.pick(turn, Instant::now()) } else { turn % self.nodes.len() };
         let (name, client) = &self.nodes[index];
         (index, name, client)
     }
@@ -367,10 +375,14 @@ pub async fn consume(clients: Clients, recorder: Recorder, number: usize, stop: 
 /// a delete of what it got) begin, each as a process of its own (`probe-s0`, `probe-r0`, ...,
 /// a free one from a pool), whatever the operations begun before are waiting for. So the
 /// history has operations begun at every moment of a fault, which the recovery measurement
-/// needs: the producers and consumers each wait out a timeout when a leader dies. The probe
-/// sends are values of producer `number` (one past the last producer): checked like any other.
-/// FIFO: each send process has a message group of its own.
+/// needs: the producers and consumers each wait out a timeout when a leader dies. Probes go to
+/// every node in turn, marked down or not: during an election every node refuses for a while
+/// and is marked, and a client that skips marked nodes tries them one at a time, so it could
+/// miss the moment a node it skips serves again. The probe sends are values of producer
+/// `number` (one past the last producer): checked like any other. FIFO: each send process has
+/// a message group of its own.
 pub async fn probe(clients: Clients, recorder: Recorder, number: usize, stop: Arc<AtomicBool>) {
+    let clients = clients.without_skipping();
     let (free_send, mut free_sends) = tokio::sync::mpsc::unbounded_channel();
     let (free_receive, mut free_receives) = tokio::sync::mpsc::unbounded_channel();
     for slot in 0..limits::PROBE_PROCESSES {
@@ -501,6 +513,18 @@ mod tests {
     #[test]
     fn test_pick_when_every_node_is_down_takes_the_mark_that_ends_first() {
         check_pick(3, &[(0, 10), (1, 30), (2, 20)], &[1, 1, 1]);
+    }
+
+    #[test]
+    fn test_pick_of_probes_goes_round_over_nodes_marked_down() {
+        let endpoints: Vec<(String, String)> =
+            (1..=3).map(|n| (format!("n{n}"), format!("http://127.0.0.1:{}", 9000 + n))).collect();
+        let clients = Clients::new(&endpoints, Workload::Queue);
+        clients.marks.mark_down(1, Instant::now());
+        let probes = clients.without_skipping();
+        let names = |clients: &Clients| (0..3).map(|turn| clients.pick(turn).1.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&clients), ["n1", "n3", "n3"]);
+        assert_eq!(names(&probes), ["n1", "n2", "n3"]);
     }
 
     /// An HTTP response that is only a status, for errors made up in tests.
