@@ -30,11 +30,15 @@ status=0
 
 run_dir="$(sed -n 's/^shoal-chaos: results in //p' "$log" | tail -1)"
 if [ -n "$run_dir" ] && command -v jq >/dev/null 2>&1; then
-    echo "failover: each kill (seconds from SIGKILL until sends / receives / both succeeded again):"
-    jq -r '.recoveries[] | select(.fault == "kill")
-        | "  \(.start_s | . * 10 | round / 10) s \(.nodes | join(",")) (\(.detail)): send \(.send_recovered_after_s), receive \(.receive_recovered_after_s), both \(.recovered_after_s)"' \
-        "$run_dir/verdict.json"
-    jq -r '.recovery_kill | "failover: kills: \(.faults), recovered \(.recovered), p50 \(.p50_s) s, p99 \(.p99_s) s, max \(.max_s) s"' \
+    # Seconds to two places; "none" when sends or receives did not come back before the next fault.
+    seconds='def seconds: if . == null then "none" else (. * 100 | round / 100 | tostring) + " s" end;'
+    echo "failover: each kill: when, node, what it led; until sends, receives, both succeeded again"
+    jq -r "$seconds"' .recoveries[] | select(.fault == "kill")
+        | "  \(.start_s | seconds) \(.nodes | join(",")) (\(.detail)): send \(.send_recovered_after_s | seconds), receive \(.receive_recovered_after_s | seconds), both \(.recovered_after_s | seconds)"
+          + (if .recovered_after_s != null and .healed_after_s != null and .recovered_after_s >= .healed_after_s
+             then " (only after the node was started again)" else "" end)' "$run_dir/verdict.json"
+    jq -r "$seconds"' .recovery_kill
+        | "failover: kills \(.faults), recovered \(.recovered), p50 \(.p50_s | seconds), p99 \(.p99_s | seconds), max \(.max_s | seconds)"' \
         "$run_dir/verdict.json"
 fi
 exit "$status"
