@@ -53,6 +53,9 @@ pub struct RecoveryStats {
 impl RecoveryStats {
     /// `20 faults, p50 1.21 s, p99 2.03 s, max 2.03 s` (and how many did not recover).
     pub fn describe(&self) -> String {
+        if self.faults == 0 {
+            return "no faults".to_string();
+        }
         let seconds = |value: Option<f64>| value.map_or("not recovered".to_string(), |value| format!("{value:.2} s"));
         let mut text = format!(
             "{} faults, p50 {}, p99 {}, max {}",

@@ -181,12 +181,14 @@ fn test_recovery_stats_are_nearest_rank_percentiles() {
     let expected = RecoveryStats { faults: 20, recovered: 20, p50_s: Some(1.0), p99_s: Some(2.0), max_s: Some(2.0) };
     check_stats(&twenty, expected);
     check_stats(&[], RecoveryStats::default());
+    assert_eq!(RecoveryStats::default().describe(), "no faults");
 }
 
 #[test]
 fn test_recovery_stats_rank_a_fault_that_did_not_recover_above_every_time() {
     let expected = RecoveryStats { faults: 4, recovered: 3, p50_s: Some(1.0), p99_s: None, max_s: None };
-    check_stats(&[Some(1.5), None, Some(0.5), Some(1.0)], expected);
+    check_stats(&[Some(1.5), None, Some(0.5), Some(1.0)], expected.clone());
+    assert_eq!(expected.describe(), "4 faults, p50 1.00 s, p99 not recovered, max not recovered (1 not recovered)");
 }
 
 #[test]
