@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Serialize, Serializer};
 
 use crate::history::{operations, Event, Function, Kind};
+use crate::recovery::{self, Recovery, RecoveryStats};
 
 /// Whether a run kept the promise. `Unknown`: values are missing but the final drain could not
 /// finish, so they may still be in the queue.
@@ -119,6 +120,12 @@ pub struct Verdict {
     pub operations: BTreeMap<String, Outcomes>,
     /// Whether the final drain saw every queue empty (`None`: no drain in the history).
     pub drain_complete: Option<bool>,
+    /// Recovery over the kill faults, and over every measured fault (`recovery.rs`).
+    pub recovery_kill: RecoveryStats,
+    pub recovery_all: RecoveryStats,
+    /// Per kill, pause and partition: how long until sends and receives through the nodes it did
+    /// not hit succeeded again. Measured, not judged: it does not change `valid`.
+    pub recoveries: Vec<Recovery>,
 }
 
 impl Verdict {
@@ -151,6 +158,11 @@ impl Verdict {
             self.order_violations.len(),
             self.dedup_violations.len(),
         )
+    }
+
+    /// One line for people: how long service took to come back after the faults.
+    pub fn recovery_summary(&self) -> String {
+        format!("recovery: after kill {}; after any {}", self.recovery_kill.describe(), self.recovery_all.describe())
     }
 }
 
@@ -238,7 +250,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
                     *first = (*first).min(done.index);
                 }
             }
-            Function::FaultStart | Function::FaultEnd | Function::DrainEnd => {}
+            Function::FaultStart | Function::FaultInForce | Function::FaultEnd | Function::DrainEnd => {}
         }
     }
 
@@ -347,6 +359,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
     } else {
         Validity::Invalid
     };
+    let recoveries = recovery::recoveries(events);
     Verdict {
         valid,
         workload,
@@ -367,6 +380,9 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
         faults_injected,
         operations: outcomes,
         drain_complete,
+        recovery_kill: recovery::stats(recoveries.iter().filter(|recovery| recovery.fault == "kill")),
+        recovery_all: recovery::stats(&recoveries),
+        recoveries,
     }
 }
 

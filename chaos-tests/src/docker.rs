@@ -325,6 +325,19 @@ impl Cluster {
         Some(groups.iter().map(|group| group.get("leader").and_then(|leader| leader.as_u64())).collect())
     }
 
+    /// Per group, the leader `node` believes in (groups without a known leader left out).
+    pub async fn leaders_by_group(&self, node: &Node) -> Option<std::collections::BTreeMap<u64, u64>> {
+        let status = self.status(node).await?;
+        let groups = status.get("groups")?.as_array()?;
+        let mut leaders = std::collections::BTreeMap::new();
+        for group in groups {
+            if let (Some(id), Some(leader)) = (group.get("group")?.as_u64(), group.get("leader")?.as_u64()) {
+                leaders.insert(id, leader);
+            }
+        }
+        Some(leaders)
+    }
+
     /// Waits until every node answers and all agree on one leader per group; false when
     /// `bound` runs out first.
     pub async fn wait_healthy(&self, bound: Duration) -> bool {

@@ -28,8 +28,11 @@ pub enum Function {
     Send,
     Receive,
     Delete,
-    /// A fault begins (the nemesis's `info` event).
+    /// A fault begins (the nemesis's `info` event), logged before the nemesis acts.
     FaultStart,
+    /// The nemesis's action (signal, packet filters) returned: the fault is in force from here.
+    /// Absent when the action failed, and in the simulation, where faults act at once.
+    FaultInForce,
     /// A fault is healed.
     FaultEnd,
     /// The final drain ended; `complete` says whether every queue was seen empty.
@@ -222,7 +225,7 @@ pub fn operations(events: &[Event]) -> Vec<Operation<'_>> {
     let mut open: BTreeMap<&str, usize> = BTreeMap::new();
     let mut operations: Vec<Operation<'_>> = Vec::new();
     for event in events {
-        if matches!(event.f, Function::FaultStart | Function::FaultEnd | Function::DrainEnd) {
+        if matches!(event.f, Function::FaultStart | Function::FaultInForce | Function::FaultEnd | Function::DrainEnd) {
             continue;
         }
         if event.kind == Kind::Invoke {

@@ -3,4 +3,5 @@
 
 pub mod checker;
 pub mod history;
+pub mod recovery;
 pub mod sim;

@@ -5,6 +5,15 @@ use std::time::Duration;
 /// A client operation that takes longer is abandoned and recorded as unknown.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A node that refused or dropped a connection, timed out, or answered 503 is skipped by every
+/// client for this long (unless every node is), as a real client would; then it is tried again.
+pub const NODE_SKIP_MS: u64 = 2_000;
+/// A probe send and a probe receive begin this often, whatever earlier ones wait for: the
+/// resolution of the recovery measured per fault.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+/// Probe processes per kind (send, receive): enough that one is free at every tick while the
+/// others wait out their timeouts (a probe receive may wait for its receive and its delete).
+pub const PROBE_PROCESSES: usize = 64;
 /// Long-poll wait of a receive; below OPERATION_TIMEOUT so an idle poll is not a timeout.
 pub const RECEIVE_WAIT_SECONDS: i32 = 1;
 /// The queue's visibility timeout: a message whose delete went astray comes back after it.
@@ -45,4 +54,5 @@ pub const HTTP_PORT: u16 = 9324;
 pub const RAFT_PORT: u16 = 9325;
 
 const _: () = assert!(RECEIVE_WAIT_SECONDS as u64 * 2 < OPERATION_TIMEOUT.as_secs());
+const _: () = assert!(PROBE_PROCESSES as u128 * PROBE_INTERVAL.as_millis() > 2 * OPERATION_TIMEOUT.as_millis());
 const _: () = assert!(VISIBILITY_TIMEOUT_SECONDS as u64 * 3 < DRAIN_BOUND.as_secs());

@@ -20,7 +20,7 @@ use shoal_chaos::checker::{check, Validity, Verdict, Workload};
 use shoal_chaos::history::{self, Recorder};
 
 use crate::docker::Cluster;
-use crate::nemesis::{Fault, Nemesis};
+use crate::nemesis::{Fault, Nemesis, Targeting};
 use crate::workload::Clients;
 
 #[derive(Parser)]
@@ -78,6 +78,15 @@ impl From<WorkloadArg> for Workload {
     }
 }
 
+/// Which node a kill, pause or clock fault hits.
+#[derive(Clone, Copy, ValueEnum)]
+enum TargetArg {
+    /// The leader of some group 7 times in 10, else any node.
+    Biased,
+    /// The leader of the queue's data group (for measuring failover).
+    QueueLeader,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Expect {
     Valid,
@@ -95,6 +104,9 @@ struct RunArgs {
     /// Faults to draw from, comma separated: kill, pause, partition, clock, restart ("" for none).
     #[arg(long, default_value = "kill,pause,partition")]
     nemesis: String,
+    /// Which node a kill, pause or clock fault (or an isolating partition) hits.
+    #[arg(long, value_enum, default_value = "biased")]
+    target: TargetArg,
     #[arg(long, value_enum, default_value = "queue")]
     workload: WorkloadArg,
     /// Seeds the fault schedule and the clients' choices (random when not given; printed).
@@ -143,6 +155,7 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok((verdict, expect)) => {
+            println!("{}", verdict.recovery_summary());
             println!("{}", verdict.summary());
             let met = match expect {
                 Expect::Valid => verdict.valid == Validity::Valid,
@@ -258,6 +271,13 @@ async fn exercise(
     faults: &BTreeSet<Fault>,
     directory: &Path,
 ) -> anyhow::Result<(Vec<history::Event>, serde_json::Value)> {
+    let targeting = match args.target {
+        TargetArg::Biased => Targeting::Biased,
+        TargetArg::QueueLeader => {
+            let shards = shoal_sharding::Shards::new(args.data_groups).map_err(anyhow::Error::msg)?;
+            Targeting::Leader(u64::from(shards.group_of(workload::queue_name(workload))))
+        }
+    };
     let endpoints: Vec<(String, String)> =
         cluster.nodes.iter().map(|node| (node.name.clone(), node.endpoint())).collect();
     anyhow::ensure!(cluster.wait_healthy(limits::STARTUP_BOUND).await, "the cluster did not elect its leaders");
@@ -273,8 +293,10 @@ async fn exercise(
     for number in 0..args.consumers {
         tasks.push(tokio::spawn(workload::consume(clients.clone(), recorder.clone(), number, stop.clone())));
     }
+    // The probes send as the producer after the last.
+    tasks.push(tokio::spawn(workload::probe(clients.clone(), recorder.clone(), args.producers, stop.clone())));
     let rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let nemesis = Nemesis::new(cluster.clone(), recorder.clone(), faults.clone(), rng);
+    let nemesis = Nemesis::new(cluster.clone(), recorder.clone(), faults.clone(), targeting, rng);
     let time_s = args.time as f64;
     let nemesis = tokio::spawn(nemesis.run(time_s));
     tokio::time::sleep(std::time::Duration::from_secs(args.time)).await;
@@ -297,6 +319,7 @@ async fn exercise(
         "nodes": args.nodes,
         "time_s": args.time,
         "nemesis": faults.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "target": format!("{targeting:?}"),
         "workload": workload,
         "seed": seed,
         "data_groups": args.data_groups,

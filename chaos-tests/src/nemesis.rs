@@ -1,7 +1,8 @@
 //! The nemesis: one fault at a time on a seeded schedule, each logged in the history as a
-//! `fault-start` and a `fault-end` event, and everything healed before the final drain.
+//! `fault-start` (before it acts, with the nodes it hits), a `fault-in-force` (once its action
+//! returned) and a `fault-end` event, and everything healed before the final drain.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -55,6 +56,32 @@ impl fmt::Display for Fault {
     }
 }
 
+/// Which node a kill, pause or clock fault (and an isolating partition) hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targeting {
+    /// The leader of some group 7 times in 10, since that hurts most; else any node.
+    Biased,
+    /// Always the leader of this group (the queue's) when one is known; else any node.
+    Leader(u64),
+}
+
+/// A node to hit, and the groups it led as the cluster saw it just before.
+struct Target {
+    node: Node,
+    led: Vec<u64>,
+}
+
+impl Target {
+    /// `SIGKILL; leader of groups 0, 2` (or of no group): what the fault did, for the history.
+    fn describe(&self, action: &str) -> String {
+        if self.led.is_empty() {
+            return format!("{action}; leader of no group");
+        }
+        let groups: Vec<String> = self.led.iter().map(u64::to_string).collect();
+        format!("{action}; leader of groups {}", groups.join(", "))
+    }
+}
+
 /// A fault in force, with what healing it takes.
 enum Active {
     Killed(Node),
@@ -67,12 +94,19 @@ pub struct Nemesis {
     cluster: Cluster,
     recorder: Recorder,
     faults: Vec<Fault>,
+    targeting: Targeting,
     rng: StdRng,
 }
 
 impl Nemesis {
-    pub fn new(cluster: Cluster, recorder: Recorder, faults: BTreeSet<Fault>, rng: StdRng) -> Nemesis {
-        Nemesis { cluster, recorder, faults: faults.into_iter().collect(), rng }
+    pub fn new(
+        cluster: Cluster,
+        recorder: Recorder,
+        faults: BTreeSet<Fault>,
+        targeting: Targeting,
+        rng: StdRng,
+    ) -> Nemesis {
+        Nemesis { cluster, recorder, faults: faults.into_iter().collect(), targeting, rng }
     }
 
     /// Injects faults until `duration` has passed since the run began, healing each one.
@@ -93,7 +127,9 @@ impl Nemesis {
                 continue;
             }
             match self.inject(fault).await {
-                Ok(active) => {
+                Ok((active, hit)) => {
+                    let hit: Vec<&Node> = hit.iter().collect();
+                    self.log(Function::FaultInForce, fault, &hit, "in force".into());
                     tokio::time::sleep(hold).await;
                     self.heal_one(fault, active).await;
                 }
@@ -119,62 +155,69 @@ impl Nemesis {
         eprintln!("nemesis: {:.1}s {:?} {fault} {:?}", self.recorder.elapsed_s(), f, event_nodes(nodes));
     }
 
-    /// A node to hit: the leader of some group more often than not, since that hurts most.
-    async fn target(&mut self) -> Node {
-        if self.rng.gen_bool(0.7) {
-            let nodes = self.cluster.nodes.clone();
-            for node in &nodes {
-                if let Some(leaders) = self.cluster.leaders_seen_by(node).await {
-                    let known: Vec<u64> = leaders.into_iter().flatten().collect();
-                    if let Some(leader) = known.choose(&mut self.rng) {
-                        if let Some(found) = nodes.iter().find(|node| node.id == *leader) {
-                            return found.clone();
-                        }
-                    }
-                }
+    /// Per group, its leader as the first node that knows one sees it.
+    async fn leaders(&self) -> BTreeMap<u64, u64> {
+        for node in &self.cluster.nodes {
+            if let Some(leaders) = self.cluster.leaders_by_group(node).await.filter(|leaders| !leaders.is_empty()) {
+                return leaders;
             }
         }
-        self.cluster.nodes.choose(&mut self.rng).expect("a cluster has nodes").clone()
+        BTreeMap::new()
     }
 
-    async fn inject(&mut self, fault: Fault) -> anyhow::Result<Active> {
+    /// A node to hit, as `targeting` says.
+    async fn target(&mut self) -> Target {
+        let leaders = self.leaders().await;
+        let leader = match self.targeting {
+            Targeting::Biased if self.rng.gen_bool(0.7) => {
+                let known: Vec<u64> = leaders.values().copied().collect();
+                known.choose(&mut self.rng).copied()
+            }
+            Targeting::Biased => None,
+            Targeting::Leader(group) => leaders.get(&group).copied(),
+        };
+        let node = match leader.and_then(|id| self.cluster.nodes.iter().find(|node| node.id == id)) {
+            Some(node) => node.clone(),
+            None => self.cluster.nodes.choose(&mut self.rng).expect("a cluster has nodes").clone(),
+        };
+        let led = leaders.iter().filter(|(_, leader)| **leader == node.id).map(|(group, _)| *group).collect();
+        Target { node, led }
+    }
+
+    /// Puts `fault` in force; what healing it takes, and the nodes it hits.
+    async fn inject(&mut self, fault: Fault) -> anyhow::Result<(Active, Vec<Node>)> {
         match fault {
             Fault::Kill => {
-                let node = self.target().await;
-                self.log(Function::FaultStart, fault, &[&node], "SIGKILL".into());
-                self.cluster.kill(&node).await?;
-                Ok(Active::Killed(node))
+                let target = self.target().await;
+                self.log(Function::FaultStart, fault, &[&target.node], target.describe("SIGKILL"));
+                self.cluster.kill(&target.node).await?;
+                Ok((Active::Killed(target.node.clone()), vec![target.node]))
             }
             Fault::Pause => {
-                let node = self.target().await;
-                self.log(Function::FaultStart, fault, &[&node], "SIGSTOP".into());
-                self.cluster.pause(&node).await?;
-                Ok(Active::Paused(node))
+                let target = self.target().await;
+                self.log(Function::FaultStart, fault, &[&target.node], target.describe("SIGSTOP"));
+                self.cluster.pause(&target.node).await?;
+                Ok((Active::Paused(target.node.clone()), vec![target.node]))
             }
             Fault::Partition => {
                 let (shape, cuts) = self.partition_shape().await;
-                let mut hit: Vec<&Node> = Vec::new();
-                for (a, b) in &cuts {
-                    for node in [a, b] {
-                        if !hit.iter().any(|seen| seen.id == node.id) {
-                            hit.push(node);
-                        }
-                    }
-                }
+                let hit = cut_off_from_majority(&self.cluster.nodes, &cuts);
                 let pairs: Vec<String> = cuts.iter().map(|(a, b)| format!("{}-{}", a.name, b.name)).collect();
-                self.log(Function::FaultStart, fault, &hit, format!("{shape}: cut {}", pairs.join(" ")));
+                let hit_nodes: Vec<&Node> = hit.iter().collect();
+                self.log(Function::FaultStart, fault, &hit_nodes, format!("{shape}: cut {}", pairs.join(" ")));
                 for (a, b) in &cuts {
                     self.cluster.cut(a, b).await?;
                 }
-                Ok(Active::Partitioned)
+                Ok((Active::Partitioned, hit))
             }
             Fault::Clock => {
-                let node = self.target().await;
+                let target = self.target().await;
                 let magnitude = self.rng.gen_range(limits::CLOCK_SKEW_SECONDS);
                 let seconds = if self.rng.gen_bool(0.5) { magnitude } else { -magnitude };
-                self.log(Function::FaultStart, fault, &[&node], format!("wall clock {seconds:+} s"));
-                self.cluster.set_clock_offset(&node, seconds)?;
-                Ok(Active::Skewed(node))
+                let detail = target.describe(&format!("wall clock {seconds:+} s"));
+                self.log(Function::FaultStart, fault, &[&target.node], detail);
+                self.cluster.set_clock_offset(&target.node, seconds)?;
+                Ok((Active::Skewed(target.node.clone()), vec![target.node]))
             }
             Fault::Restart => unreachable!("rolling restarts are not held"),
         }
@@ -196,7 +239,7 @@ impl Nemesis {
         let mut cuts = Vec::new();
         match shape {
             "isolate" => {
-                let lonely = self.target().await;
+                let lonely = self.target().await.node;
                 for other in nodes.iter().filter(|node| node.id != lonely.id) {
                     cuts.push((lonely.clone(), other.clone()));
                 }
@@ -280,6 +323,20 @@ impl Nemesis {
         let detail = if problems.is_empty() { "healed".to_string() } else { problems.join("; ") };
         self.log(Function::FaultEnd, Fault::Restart, &all, detail);
     }
+}
+
+/// The nodes a partition leaves without a majority of the cluster (themselves included) to
+/// talk to: they cannot serve. In a bridge or a majority ring every node still sees a majority.
+fn cut_off_from_majority(nodes: &[Node], cuts: &[(Node, Node)]) -> Vec<Node> {
+    let majority = nodes.len() / 2 + 1;
+    let mut hit = Vec::new();
+    for node in nodes {
+        let cut = cuts.iter().filter(|(a, b)| a.id == node.id || b.id == node.id).count();
+        if nodes.len() - cut < majority {
+            hit.push(node.clone());
+        }
+    }
+    hit
 }
 
 fn event_nodes(nodes: &[&Node]) -> Vec<String> {

@@ -1,5 +1,7 @@
 //! `timeline.png`: operation latency over time, sends above, receives and deletes below, with
-//! the fault windows shaded and every lost value marked where its send was acknowledged.
+//! the fault windows shaded, each fault's recovery drawn as a bar from its start to the moment
+//! sends (above) or receives (below) succeeded again, and every lost value marked where its
+//! send was acknowledged.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -11,6 +13,7 @@ use plotters::prelude::*;
 use crate::limits;
 use shoal_chaos::checker::Verdict;
 use shoal_chaos::history::{operations, Event, Function, Kind};
+use shoal_chaos::recovery::Recovery;
 
 /// Fonts looked for, in order (Debian's fonts-dejavu-core provides the first).
 const FONT_PATHS: &[&str] = &[
@@ -20,6 +23,7 @@ const FONT_PATHS: &[&str] = &[
 const WIDTH: u32 = 1600;
 const HEIGHT: u32 = 1000;
 const LATENCY_MIN_MS: f64 = 0.3;
+const TITLE_HEIGHT: u32 = 75;
 
 fn register_font() -> anyhow::Result<()> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
@@ -108,11 +112,14 @@ pub fn draw(path: &Path, events: &[Event], verdict: &Verdict) -> anyhow::Result<
 
     let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
-    let (title, body) = root.split_vertically(50);
+    let (title, body) = root.split_vertically(TITLE_HEIGHT);
     title
-        .draw(&Text::new(verdict.summary(), (20, 15), ("sans-serif", 20).into_font().color(&BLACK)))
+        .draw(&Text::new(verdict.summary(), (20, 12), ("sans-serif", 20).into_font().color(&BLACK)))
         .map_err(|e| anyhow!("{e:?}"))?;
-    let (upper, lower) = body.split_vertically((HEIGHT - 50) / 2);
+    title
+        .draw(&Text::new(verdict.recovery_summary(), (20, 42), ("sans-serif", 16).into_font().color(&BLACK)))
+        .map_err(|e| anyhow!("{e:?}"))?;
+    let (upper, lower) = body.split_vertically((HEIGHT - TITLE_HEIGHT) / 2);
     // Lost values by where they sit in their producer's sequence: a tail (often an unsynced
     // end) or a hole (a later value arrived), each labelled with the node that acknowledged it.
     let lost: Vec<(f64, f64, bool, String)> = verdict
@@ -120,26 +127,54 @@ pub fn draw(path: &Path, events: &[Event], verdict: &Verdict) -> anyhow::Result<
         .iter()
         .map(|lost| (lost.acknowledged_s, latency_max_ms * 0.8, lost.position == "hole", lost.node.clone()))
         .collect();
-    panel(&upper, "sends", end_s, latency_max_ms, &windows, drain_s, &sends, &lost).context("drawing the sends")?;
-    panel(&lower, "receives and deletes", end_s, latency_max_ms, &windows, drain_s, &others, &[])
+    let send_bars = recovery_bars(&verdict.recoveries, |recovery| recovery.send_recovered_after_s);
+    let receive_bars = recovery_bars(&verdict.recoveries, |recovery| recovery.receive_recovered_after_s);
+    let upper_overlay = Overlay { windows: &windows, drain_s, lost: &lost, recoveries: &send_bars };
+    let lower_overlay = Overlay { windows: &windows, drain_s, lost: &[], recoveries: &receive_bars };
+    panel(&upper, "sends", end_s, latency_max_ms, &upper_overlay, &sends).context("drawing the sends")?;
+    panel(&lower, "receives and deletes", end_s, latency_max_ms, &lower_overlay, &others)
         .context("drawing the receives")?;
     root.present().map_err(|e| anyhow!("{e:?}"))?;
     Ok(())
 }
 
+/// A fault's recovery as drawn in one panel: from its start, for how long (`None`: not seen).
+struct RecoveryBar {
+    start_s: f64,
+    recovered_after_s: Option<f64>,
+    color: RGBColor,
+}
+
+fn recovery_bars(recoveries: &[Recovery], time: impl Fn(&Recovery) -> Option<f64>) -> Vec<RecoveryBar> {
+    recoveries
+        .iter()
+        .map(|recovery| RecoveryBar {
+            start_s: recovery.start_s,
+            recovered_after_s: time(recovery),
+            color: fault_color(&recovery.fault),
+        })
+        .collect()
+}
+
+/// What a panel draws besides its operations.
+struct Overlay<'a> {
+    windows: &'a [Window],
+    drain_s: Option<f64>,
+    lost: &'a [(f64, f64, bool, String)],
+    recoveries: &'a [RecoveryBar],
+}
+
 type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, LogCoord<f64>>>;
 
-#[allow(clippy::too_many_arguments)]
 fn panel(
     area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
     name: &str,
     end_s: f64,
     latency_max_ms: f64,
-    windows: &[Window],
-    drain_s: Option<f64>,
+    overlay: &Overlay<'_>,
     points: &[(f64, f64, Kind)],
-    lost: &[(f64, f64, bool, String)],
 ) -> anyhow::Result<()> {
+    let Overlay { windows, drain_s, lost, recoveries } = *overlay;
     let mut chart: Chart<'_, '_> = ChartBuilder::on(area)
         .caption(format!("{name}: latency (ms, log) by start time (s)"), ("sans-serif", 18))
         .margin(10)
@@ -167,6 +202,31 @@ fn panel(
             )
         }))
         .map_err(|e| anyhow!("{e:?}"))?;
+    // Recovery bars near the top: from the fault's start until service came back, and how long.
+    let bar_height = latency_max_ms * 0.88;
+    for bar in recoveries {
+        let style = bar.color.stroke_width(4);
+        let label = match bar.recovered_after_s {
+            Some(seconds) => {
+                let bar_end = bar.start_s + seconds;
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(bar.start_s, bar_height), (bar_end, bar_height)],
+                        style,
+                    )))
+                    .map_err(|e| anyhow!("{e:?}"))?;
+                (format!("{seconds:.1} s"), bar_end)
+            }
+            None => ("not back".to_string(), bar.start_s),
+        };
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.0,
+                (label.1, bar_height * 0.97),
+                ("sans-serif", 12).into_font().color(&bar.color),
+            )))
+            .map_err(|e| anyhow!("{e:?}"))?;
+    }
     if let Some(drain_s) = drain_s {
         chart
             .draw_series(std::iter::once(PathElement::new(

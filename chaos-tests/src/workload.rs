@@ -8,7 +8,8 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
@@ -23,12 +24,72 @@ use crate::limits;
 use shoal_chaos::checker::Workload;
 use shoal_chaos::history::{Delivery, Event, Function, Kind, Recorder};
 
-/// A client per node, and the queue's URL.
+/// The name of the run's queue.
+pub fn queue_name(workload: Workload) -> &'static str {
+    match workload {
+        Workload::Queue | Workload::DeadLetter => "chaos",
+        Workload::Fifo => "chaos.fifo",
+    }
+}
+
+/// How a receive polls: how long it may wait for a message, and how many it takes.
+#[derive(Debug, Clone, Copy)]
+struct Poll {
+    wait_seconds: i32,
+    max_messages: i32,
+}
+
+/// Consumers and the drain: a long poll for a batch.
+const LONG_POLL: Poll = Poll { wait_seconds: limits::RECEIVE_WAIT_SECONDS, max_messages: 10 };
+/// Probes: a short poll for one message, so it answers as soon as the cluster does.
+const SHORT_POLL: Poll = Poll { wait_seconds: 0, max_messages: 1 };
+
+/// A client per node, which nodes to leave alone for now, and the queue's URL. Clones share
+/// the marks: what one client learns about a node, every client acts on.
 #[derive(Clone)]
 pub struct Clients {
     nodes: Vec<(String, Client)>,
+    marks: Arc<NodeMarks>,
+    /// Whether `pick` skips nodes marked down; the probes do not (see `probe`).
+    skip_marked: bool,
     pub queue_url: String,
     pub workload: Workload,
+}
+
+/// Per node, until when clients skip it. A node is marked down when it refuses or drops a
+/// connection, times out or answers 503 (`marks_node_down`), for `limits::NODE_SKIP_MS`.
+#[derive(Debug)]
+struct NodeMarks {
+    down_until: Mutex<Vec<Option<Instant>>>,
+}
+
+impl NodeMarks {
+    fn new(nodes: usize) -> NodeMarks {
+        assert!(nodes > 0, "a cluster has nodes");
+        NodeMarks { down_until: Mutex::new(vec![None; nodes]) }
+    }
+
+    /// The node (its index) for `turn` at `now`: the turn's own node unless it is marked down,
+    /// else the next one in turn order that is not; when every node is, the one whose mark
+    /// ends first.
+    fn pick(&self, turn: usize, now: Instant) -> usize {
+        let down_until = self.down_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = down_until.len();
+        let mut soonest: Option<(usize, Instant)> = None;
+        for step in 0..count {
+            let index = (turn + step) % count;
+            let Some(until) = down_until[index].filter(|until| *until > now) else { return index };
+            if soonest.is_none_or(|(_, earliest)| until < earliest) {
+                soonest = Some((index, until));
+            }
+        }
+        soonest.expect("a cluster has nodes").0
+    }
+
+    fn mark_down(&self, index: usize, now: Instant) {
+        let mut down_until = self.down_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        down_until[index] = Some(now + Duration::from_millis(limits::NODE_SKIP_MS));
+    }
 }
 
 fn client(endpoint: &str) -> Client {
@@ -64,6 +125,15 @@ fn outcome_of<E: std::fmt::Debug, R: std::fmt::Debug + HttpStatus>(error: &SdkEr
     }
 }
 
+/// Whether `error` says the node is not serving: a connection it refused or dropped, a connect
+/// or operation timeout, or a 503 (no leader, overloaded). A 4xx or another 5xx is an answer.
+fn marks_node_down<E, R: HttpStatus>(error: &SdkError<E, R>) -> bool {
+    match error {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        other => other.raw_response().is_some_and(|response| response.status_code() == 503),
+    }
+}
+
 pub trait HttpStatus {
     fn status_code(&self) -> u16;
 }
@@ -77,23 +147,38 @@ impl HttpStatus for aws_sdk_sqs::config::http::HttpResponse {
 impl Clients {
     pub fn new(endpoints: &[(String, String)], workload: Workload) -> Clients {
         let nodes = endpoints.iter().map(|(name, endpoint)| (name.clone(), client(endpoint))).collect();
-        Clients { nodes, queue_url: String::new(), workload }
+        let marks = Arc::new(NodeMarks::new(endpoints.len()));
+        Clients { nodes, marks, skip_marked: true, queue_url: String::new(), workload }
     }
 
-    fn pick(&self, turn: usize) -> &(String, Client) {
-        &self.nodes[turn % self.nodes.len()]
+    /// These clients, sending every operation to the next node in turn, marked down or not
+    /// (they still mark nodes down for the others).
+    fn without_skipping(&self) -> Clients {
+        Clients { skip_marked: false, ..self.clone() }
+    }
+
+    /// The node for `turn`, skipping nodes marked down: its index, name and client.
+    fn pick(&self, turn: usize) -> (usize, &str, &Client) {
+        let index = if self.skip_marked { self.marks.pick(turn, Instant::now()) } else { turn % self.nodes.len() };
+        let (name, client) = &self.nodes[index];
+        (index, name, client)
+    }
+
+    /// Marks node `index` down when `error` says it is not serving.
+    fn observe<E, R: HttpStatus>(&self, index: usize, error: &SdkError<E, R>) {
+        if marks_node_down(error) {
+            self.marks.mark_down(index, Instant::now());
+        }
     }
 
     /// Creates the run's queue through any node that answers, within `bound`.
     pub async fn create_queue(&mut self, bound: std::time::Duration) -> anyhow::Result<()> {
-        let (name, fifo) = match self.workload {
-            Workload::Queue | Workload::DeadLetter => ("chaos", false),
-            Workload::Fifo => ("chaos.fifo", true),
-        };
+        let name = queue_name(self.workload);
+        let fifo = self.workload == Workload::Fifo;
         let deadline = tokio::time::Instant::now() + bound;
         let mut turn = 0;
         loop {
-            let (_, client) = self.pick(turn);
+            let (index, _, client) = self.pick(turn);
             turn += 1;
             let mut request = client
                 .create_queue()
@@ -110,7 +195,10 @@ impl Clients {
                 Err(error) if tokio::time::Instant::now() >= deadline => {
                     anyhow::bail!("could not create the queue: {:?}", outcome_of(&error).1)
                 }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                Err(error) => {
+                    self.observe(index, &error);
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await
+                }
             }
         }
     }
@@ -124,7 +212,7 @@ impl Clients {
         value: u64,
         group: Option<(&str, u64)>,
     ) -> Kind {
-        let (node, client) = self.pick(turn);
+        let (index, node, client) = self.pick(turn);
         let mut invoke = Event::new(process, Kind::Invoke, Function::Send).node(node).value(value);
         let mut request = client.send_message().queue_url(&self.queue_url).message_body(value.to_string());
         if let Some((group, sequence)) = group {
@@ -140,6 +228,7 @@ impl Clients {
                 event
             }
             Err(error) => {
+                self.observe(index, &error);
                 let (kind, detail) = outcome_of(&error);
                 Event::new(process, kind, Function::Send).detail(detail)
             }
@@ -154,19 +243,20 @@ impl Clients {
     /// One receive through the node of `turn`, then a delete of each message received, in
     /// order. FIFO: the first delete that does not succeed ends the batch, so the rest come
     /// back in order with it. Returns what was received.
-    async fn receive_and_delete(&self, recorder: &Recorder, process: &str, turn: usize) -> (Kind, usize) {
-        let (node, client) = self.pick(turn);
+    async fn receive_and_delete(&self, recorder: &Recorder, process: &str, turn: usize, poll: Poll) -> (Kind, usize) {
+        let (index, node, client) = self.pick(turn);
         recorder.record(Event::new(process, Kind::Invoke, Function::Receive).node(node));
         let received = client
             .receive_message()
             .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(limits::RECEIVE_WAIT_SECONDS)
+            .max_number_of_messages(poll.max_messages)
+            .wait_time_seconds(poll.wait_seconds)
             .send()
             .await;
         let messages = match received {
             Ok(output) => output.messages.unwrap_or_default(),
             Err(error) => {
+                self.observe(index, &error);
                 let (kind, detail) = outcome_of(&error);
                 recorder.record(Event::new(process, kind, Function::Receive).node(node).detail(detail));
                 return (kind, 0);
@@ -186,7 +276,7 @@ impl Clients {
         let values: Vec<u64> = done.deliveries.iter().map(|delivery| delivery.value).collect();
         recorder.record(done);
         for (index, (message, value)) in messages.iter().zip(values).enumerate() {
-            let (node, client) = self.pick(turn + 1 + index);
+            let (node_index, node, client) = self.pick(turn + 1 + index);
             let mut invoke = Event::new(process, Kind::Invoke, Function::Delete).node(node).value(value);
             invoke.message_id = message.message_id.clone();
             recorder.record(invoke);
@@ -197,6 +287,7 @@ impl Clients {
                     Kind::Ok
                 }
                 Err(error) => {
+                    self.observe(node_index, &error);
                     let (kind, detail) = outcome_of(&error);
                     recorder.record(Event::new(process, kind, Function::Delete).node(node).value(value).detail(detail));
                     kind
@@ -211,7 +302,7 @@ impl Clients {
 
     /// Approximate visible, in-flight and delayed messages, through the node of `turn`.
     async fn remaining(&self, turn: usize) -> Option<u64> {
-        let (_, client) = self.pick(turn);
+        let (_, _, client) = self.pick(turn);
         let attributes = client
             .get_queue_attributes()
             .queue_url(&self.queue_url)
@@ -272,12 +363,69 @@ pub async fn consume(clients: Clients, recorder: Recorder, number: usize, stop: 
     let process = format!("c{number}");
     let mut turn = number;
     while !stop.load(Ordering::SeqCst) {
-        let (kind, _) = clients.receive_and_delete(&recorder, &process, turn).await;
+        let (kind, _) = clients.receive_and_delete(&recorder, &process, turn, LONG_POLL).await;
         turn += 1;
         if kind != Kind::Ok {
             tokio::time::sleep(limits::RETRY_BACKOFF).await;
         }
     }
+}
+
+/// Probes until `stop`: every `limits::PROBE_INTERVAL` a send and a receive (a short poll, and
+/// a delete of what it got) begin, each as a process of its own (`probe-s0`, `probe-r0`, ...,
+/// a free one from a pool), whatever the operations begun before are waiting for. So the
+/// history has operations begun at every moment of a fault, which the recovery measurement
+/// needs: the producers and consumers each wait out a timeout when a leader dies. Probes go to
+/// every node in turn, marked down or not: during an election every node refuses for a while
+/// and is marked, and a client that skips marked nodes tries them one at a time, so it could
+/// miss the moment a node it skips serves again. The probe sends are values of producer
+/// `number` (one past the last producer): checked like any other. FIFO: each send process has
+/// a message group of its own.
+pub async fn probe(clients: Clients, recorder: Recorder, number: usize, stop: Arc<AtomicBool>) {
+    let clients = clients.without_skipping();
+    let (free_send, mut free_sends) = tokio::sync::mpsc::unbounded_channel();
+    let (free_receive, mut free_receives) = tokio::sync::mpsc::unbounded_channel();
+    for slot in 0..limits::PROBE_PROCESSES {
+        free_send.send(slot).expect("the pool is open");
+        free_receive.send(slot).expect("the pool is open");
+    }
+    // Per send process, the next place in its FIFO group.
+    let mut sequences = vec![0u64; limits::PROBE_PROCESSES];
+    let mut next_value = number as u64 * 1_000_000_000;
+    let mut ticker = tokio::time::interval(limits::PROBE_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut running = tokio::task::JoinSet::new();
+    for turn in 0.. {
+        ticker.tick().await;
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        // A tick with every process of a kind still busy goes without that kind's probe.
+        if let Ok(slot) = free_sends.try_recv() {
+            let (clients, recorder, free) = (clients.clone(), recorder.clone(), free_send.clone());
+            let (value, sequence) = (next_value, sequences[slot]);
+            next_value += 1;
+            sequences[slot] += 1;
+            running.spawn(async move {
+                let process = format!("probe-s{slot}");
+                let group = format!("probe-{slot}");
+                let fifo = (clients.workload == Workload::Fifo).then_some((group.as_str(), sequence));
+                clients.send(&recorder, &process, turn, value, fifo).await;
+                let _ = free.send(slot);
+            });
+        }
+        if let Ok(slot) = free_receives.try_recv() {
+            let (clients, recorder, free) = (clients.clone(), recorder.clone(), free_receive.clone());
+            running.spawn(async move {
+                let process = format!("probe-r{slot}");
+                clients.receive_and_delete(&recorder, &process, turn, SHORT_POLL).await;
+                let _ = free.send(slot);
+            });
+        }
+        // Finished probes are collected as they end, so the set stays as small as the pool.
+        while running.try_join_next().is_some() {}
+    }
+    while running.join_next().await.is_some() {}
 }
 
 /// After every fault is healed: receives until every acknowledged value has been received and
@@ -291,7 +439,7 @@ pub async fn drain(clients: &Clients, recorder: &Recorder) -> bool {
         if tokio::time::Instant::now() >= deadline {
             break false;
         }
-        let (kind, count) = clients.receive_and_delete(recorder, "drain", turn).await;
+        let (kind, count) = clients.receive_and_delete(recorder, "drain", turn, LONG_POLL).await;
         turn += 1;
         if kind != Kind::Ok {
             tokio::time::sleep(limits::RETRY_BACKOFF).await;
@@ -327,4 +475,77 @@ fn all_acknowledged_received(events: &[Event]) -> bool {
         .iter()
         .filter(|event| event.f == Function::Send && event.kind == Kind::Ok)
         .all(|event| event.value.is_some_and(|value| received.contains(&value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In a cluster of `nodes`, marks each (node, ms ago) down that long before `now`, and checks
+    /// the node each turn 0, 1, ... picks at `now`.
+    fn check_pick(nodes: usize, marked: &[(usize, u64)], expected_by_turn: &[usize]) {
+        let marks = NodeMarks::new(nodes);
+        let now = Instant::now() + Duration::from_secs(60);
+        for &(index, marked_ms_ago) in marked {
+            marks.mark_down(index, now - Duration::from_millis(marked_ms_ago));
+        }
+        let picked: Vec<usize> = (0..expected_by_turn.len()).map(|turn| marks.pick(turn, now)).collect();
+        assert_eq!(picked, expected_by_turn, "marked {marked:?}");
+    }
+
+    #[test]
+    fn test_pick_goes_round_when_no_node_is_down() {
+        check_pick(3, &[], &[0, 1, 2, 0, 1, 2]);
+    }
+
+    #[test]
+    fn test_pick_skips_a_node_marked_down() {
+        check_pick(3, &[(1, 0)], &[0, 2, 2, 0, 2, 2]);
+        check_pick(3, &[(0, 500), (1, 10)], &[2, 2, 2]);
+    }
+
+    #[test]
+    fn test_pick_uses_a_node_again_once_its_mark_ends() {
+        check_pick(3, &[(1, limits::NODE_SKIP_MS)], &[0, 1, 2]);
+        check_pick(3, &[(1, limits::NODE_SKIP_MS - 1)], &[0, 2, 2]);
+    }
+
+    #[test]
+    fn test_pick_when_every_node_is_down_takes_the_mark_that_ends_first() {
+        check_pick(3, &[(0, 10), (1, 30), (2, 20)], &[1, 1, 1]);
+    }
+
+    #[test]
+    fn test_pick_of_probes_goes_round_over_nodes_marked_down() {
+        let endpoints: Vec<(String, String)> =
+            (1..=3).map(|n| (format!("n{n}"), format!("http://127.0.0.1:{}", 9000 + n))).collect();
+        let clients = Clients::new(&endpoints, Workload::Queue);
+        clients.marks.mark_down(1, Instant::now());
+        let probes = clients.without_skipping();
+        let names = |clients: &Clients| (0..3).map(|turn| clients.pick(turn).1.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&clients), ["n1", "n3", "n3"]);
+        assert_eq!(names(&probes), ["n1", "n2", "n3"]);
+    }
+
+    /// An HTTP response that is only a status, for errors made up in tests.
+    #[derive(Debug)]
+    struct Status(u16);
+
+    impl HttpStatus for Status {
+        fn status_code(&self) -> u16 {
+            self.0
+        }
+    }
+
+    #[test]
+    fn test_marks_node_down_on_connect_errors_timeouts_and_503_only() {
+        use aws_sdk_sqs::error::ConnectorError;
+        let refused: SdkError<(), Status> = SdkError::dispatch_failure(ConnectorError::io("refused".into()));
+        let timeout: SdkError<(), Status> = SdkError::timeout_error("operation timeout");
+        let unavailable: SdkError<(), Status> = SdkError::service_error((), Status(503));
+        assert!(marks_node_down(&refused) && marks_node_down(&timeout) && marks_node_down(&unavailable));
+        let refusal: SdkError<(), Status> = SdkError::service_error((), Status(400));
+        let internal: SdkError<(), Status> = SdkError::service_error((), Status(500));
+        assert!(!marks_node_down(&refusal) && !marks_node_down(&internal));
+    }
 }
