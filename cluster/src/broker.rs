@@ -205,30 +205,34 @@ impl Broker {
     /// control holds the queue's sends because its consumers fall behind (see `flow`); then
     /// until the backlog drains, or fails with `Throttled` after `SEND_ADMISSION_WAIT_MS`.
     pub async fn admit_send(&self, queue: &str) -> Result<(), GroupError> {
-        if self.flow_control == FlowControl::Off {
+        if self.flow_control == FlowControl::Off || !self.over_backlog_limit(queue) {
             return Ok(());
         }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(limits::SEND_ADMISSION_WAIT_MS);
-        let mut watch = None;
+        let watch = self.shared.pollers.watch(queue);
         loop {
-            let now = tokio::time::Instant::now();
-            let Some(limit) = self.consumption.backlog_limit(queue, now) else {
-                return Ok(());
-            };
-            // Registered before reading, so a change in between is not missed.
-            let watch = watch.get_or_insert_with(|| self.shared.pollers.watch(queue));
+            // Registered before the check, so a change in between is not missed.
             let mut changed = Box::pin(watch.notified());
             changed.as_mut().enable();
-            let backlog = self.read(|engine, now| engine.receivable_estimate(queue, now, limit.saturating_add(1)));
-            if backlog <= limit {
+            if !self.over_backlog_limit(queue) {
                 return Ok(());
             }
+            let now = tokio::time::Instant::now();
             if now >= deadline || self.stopping.load(Ordering::SeqCst) {
                 return Err(GroupError::Throttled);
             }
             let recheck = now + Duration::from_millis(limits::FLOW_RECHECK_MS);
             let _ = tokio::time::timeout_at(recheck.min(deadline), changed).await;
         }
+    }
+
+    /// Whether `queue` has active consumers and more receivable messages than flow control
+    /// lets its backlog hold.
+    fn over_backlog_limit(&self, queue: &str) -> bool {
+        let Some(limit) = self.consumption.backlog_limit(queue, tokio::time::Instant::now()) else {
+            return false;
+        };
+        self.read(|engine, now| engine.receivable_estimate(queue, now, limit.saturating_add(1))) > limit
     }
 
     /// On the leader, proposes a `Tick` when some timer or move task needs one.
