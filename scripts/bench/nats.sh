@@ -16,7 +16,9 @@ dir="${BENCH_DIR:-/tmp/shoal-bench}/nats"
 base="${BENCH_NATS_BASE_PORT:-14220}"
 server="${NATS_SERVER:-$repo_root/.venv/bin/nats-server}"
 die() { printf 'nats.sh: error: %s\n' "$*" >&2; exit 1; }
-running() { [ -f "$dir/n$1/pid" ] && kill -0 "$(cat "$dir/n$1/pid" 2>/dev/null)" 2>/dev/null; }
+# shellcheck source=scripts/bench/nodes.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nodes.sh"
+running() { node_running n "$1"; }
 
 case "${1:-}" in
     start)
@@ -55,23 +57,10 @@ CONF
         for i in 1 2 3; do echo "nats://127.0.0.1:$((base + i))"; done
         ;;
     pids)
-        pids=""
-        for i in 1 2 3; do running "$i" && pids="${pids:+$pids,}$(cat "$dir/n$i/pid")"; done
-        echo "$pids"
+        node_pids n
         ;;
     stop)
-        # Wait on the processes themselves: a node removes its pid file before it has exited.
-        pids=()
-        for i in 1 2 3; do running "$i" && pids+=("$(cat "$dir/n$i/pid")"); done
-        for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-        deadline=$((SECONDS + 30))
-        for pid in "${pids[@]}"; do
-            while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null || true
-        done
-        for pid in "${pids[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
-        rm -rf "$dir" 2>/dev/null || { sleep 1; rm -rf "$dir"; }
-        echo "stopped"
+        stop_nodes n
         ;;
     *)
         sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'

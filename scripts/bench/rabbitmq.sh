@@ -35,7 +35,9 @@ ctl() {
     # shellcheck disable=SC2046
     env $(node_env "$i") "$bin/rabbitmqctl" -n "rabbit$i@localhost" "$@"
 }
-running() { [ -f "$dir/node$1/pid" ] && kill -0 "$(cat "$dir/node$1/pid" 2>/dev/null)" 2>/dev/null; }
+# shellcheck source=scripts/bench/nodes.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nodes.sh"
+running() { node_running node "$1"; }
 
 case "${1:-}" in
     start)
@@ -83,23 +85,10 @@ case "${1:-}" in
         for i in 1 2 3; do echo "amqp://guest:guest@127.0.0.1:$((base + i))/%2f"; done
         ;;
     pids)
-        pids=""
-        for i in 1 2 3; do running "$i" && pids="${pids:+$pids,}$(cat "$dir/node$i/pid")"; done
-        echo "$pids"
+        node_pids node
         ;;
     stop)
-        # Wait on the processes themselves: a node removes its pid file before it has exited.
-        pids=()
-        for i in 1 2 3; do running "$i" && pids+=("$(cat "$dir/node$i/pid")"); done
-        for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-        deadline=$((SECONDS + 30))
-        for pid in "${pids[@]}"; do
-            while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null || true
-        done
-        for pid in "${pids[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
-        rm -rf "$dir" 2>/dev/null || { sleep 1; rm -rf "$dir"; }
-        echo "stopped"
+        stop_nodes node
         ;;
     *)
         sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
