@@ -218,30 +218,66 @@ impl<S: GroupService> Cluster<S> {
         broker.raft().leader(wait).await.ok_or(ClusterError::NoLeader { group })
     }
 
-    /// Runs a request on the leader of `group`: here, or forwarded there in one hop.
+    /// Runs a request on the leader of `group`: here, or forwarded there in one hop. A forward
+    /// that the leader refused as not leading is tried once more on the leader elected since;
+    /// one still unanswered when another leader is elected is abandoned with its outcome
+    /// unknown, rather than held until the old leader's timeout (a dead node answers nothing).
     pub async fn call(
         &self,
         group: GroupId,
         request: GroupRequest<S::Request>,
     ) -> Result<GroupReply<S::Reply>, CallError<S::Error>> {
-        let leader = self.leader(group).await.map_err(CallError::Cluster)?;
-        if leader == self.node_id {
-            let broker = self.broker(group).map_err(CallError::Cluster)?;
-            return self.execute_local(&broker, request).await.map_err(CallError::Service);
+        let broker = self.broker(group).map_err(CallError::Cluster)?;
+        let mut leader = self.leader(group).await.map_err(CallError::Cluster)?;
+        let mut retried = false;
+        loop {
+            if leader == self.node_id {
+                return self.execute_local(&broker, request).await.map_err(CallError::Service);
+            }
+            let forwarded = self.forward(group, leader, &request);
+            let result = tokio::select! {
+                result = forwarded => result,
+                elected = broker.raft().leader_change(leader) => {
+                    return Err(CallError::Cluster(ClusterError::OutcomeUnknown {
+                        group,
+                        reason: format!("node {elected} was elected while the call to node {leader} was unanswered"),
+                    }));
+                }
+            };
+            match result {
+                Err(CallError::Cluster(ClusterError::NotLeader { .. })) if !retried => {
+                    retried = true;
+                    // Nothing ran: wait (a little) to learn the new leader, then go there.
+                    let wait = Duration::from_millis(limits::LEADER_WAIT_MS);
+                    match tokio::time::timeout(wait, broker.raft().leader_change(leader)).await {
+                        Ok(elected) => leader = elected,
+                        Err(_) => return result,
+                    }
+                }
+                result => return result,
+            }
         }
-        let wait_seconds = match &request {
+    }
+
+    /// Sends `request` to node `leader`, which this node believes leads `group`.
+    async fn forward(
+        &self,
+        group: GroupId,
+        leader: u64,
+        request: &GroupRequest<S::Request>,
+    ) -> Result<GroupReply<S::Reply>, CallError<S::Error>> {
+        let wait_seconds = match request {
             GroupRequest::Service(request) => self.service.wait_seconds(request),
             GroupRequest::Import { .. } => 0,
         };
         let outcome_unknown = |reason| CallError::Cluster(ClusterError::OutcomeUnknown { group, reason });
-        let encoded = EncodedCall::encode(&request).map_err(outcome_unknown)?;
+        let encoded = EncodedCall::encode(request).map_err(outcome_unknown)?;
         let timeout = Duration::from_millis(limits::CALL_TIMEOUT_MS) + Duration::from_secs(u64::from(wait_seconds));
         let address = self.peers.get(&leader).ok_or_else(|| {
             CallError::Cluster(ClusterError::Unreachable { group, node: leader, reason: "not a peer".to_string() })
         })?;
         let reply = self.transport.send(leader, address, group, encoded, timeout).await.map_err(CallError::Cluster)?;
-        let result: Result<GroupReply<S::Reply>, CallError<S::Error>> = reply.decode().map_err(outcome_unknown)?;
-        result
+        reply.decode().map_err(outcome_unknown)?
     }
 
     /// The receiving side of a forwarded call: runs it if this node leads the group, else

@@ -45,6 +45,9 @@ pub trait GroupRaft: Send + Sync + 'static {
     fn status(&self) -> RaftStatus;
     /// The leader, waiting up to `wait` while there is none.
     fn leader(&self, wait: Duration) -> BoxFuture<'_, Option<u64>>;
+    /// Resolves with the leader once this replica knows one other than `from`: the group has
+    /// elected someone else. Never resolves while `from` leads (or none is known).
+    fn leader_change(&self, from: u64) -> BoxFuture<'_, u64>;
     /// Starts the group with `members` unless it has a vote or log already.
     fn initialize(&self, members: BTreeMap<u64, NodeInfo>) -> BoxFuture<'_, Result<bool, String>>;
     fn shutdown(&self) -> BoxFuture<'_, Result<(), String>>;
@@ -100,6 +103,22 @@ where
             }
             let metrics = self.wait(Some(wait)).metrics(|m| m.current_leader.is_some(), "a leader").await;
             metrics.ok().and_then(|metrics| metrics.current_leader)
+        })
+    }
+
+    fn leader_change(&self, from: u64) -> BoxFuture<'_, u64> {
+        Box::pin(async move {
+            // The server metrics change with votes and roles only, not with every apply.
+            let mut server = self.server_metrics();
+            loop {
+                if let Some(leader) = server.borrow_watched().current_leader.filter(|&leader| leader != from) {
+                    return leader;
+                }
+                if server.changed().await.is_err() {
+                    // The group shut down: no leader will come.
+                    return futures::future::pending().await;
+                }
+            }
         })
     }
 

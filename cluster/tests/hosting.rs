@@ -1,9 +1,10 @@
 //! The cluster layer without gRPC or storage: groups are hosted and unhosted while the node
 //! runs, a call for a group led here runs here, one led elsewhere crosses the transport once,
-//! encoded, and a not-leader answer carries the leader's address.
+//! encoded, and a not-leader answer carries the leader's address; a forward follows the
+//! leader when another is elected.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,13 +19,24 @@ use shoal_raft::state::{GroupState, Shared};
 use shoal_raft::{GroupId, NodeInfo, Proposal, Response};
 use shoal_sharding::Shards;
 
-/// A group's Raft that knows who leads and proposes nothing.
-struct FixedLeader {
-    leader: u64,
+/// A group's Raft that knows who leads (as the test sets it) and proposes nothing.
+struct SetLeader {
+    leader: tokio::sync::watch::Sender<u64>,
     me: u64,
 }
 
-impl GroupRaft for FixedLeader {
+impl SetLeader {
+    /// This replica learns that `leader` leads.
+    fn elect(&self, leader: u64) {
+        self.leader.send_replace(leader);
+    }
+
+    fn current(&self) -> u64 {
+        *self.leader.borrow()
+    }
+}
+
+impl GroupRaft for SetLeader {
     fn write(&self, _: Proposal) -> BoxFuture<'_, Result<Response, WriteError>> {
         Box::pin(async { Err(WriteError::Unknown("not used".into())) })
     }
@@ -34,13 +46,13 @@ impl GroupRaft for FixedLeader {
     }
 
     fn is_leader(&self) -> bool {
-        self.leader == self.me
+        self.current() == self.me
     }
 
     fn status(&self) -> RaftStatus {
         RaftStatus {
             state: "test".into(),
-            leader: Some(self.leader),
+            leader: Some(self.current()),
             term: 1,
             last_log_index: None,
             last_applied: None,
@@ -50,8 +62,16 @@ impl GroupRaft for FixedLeader {
     }
 
     fn leader(&self, _: Duration) -> BoxFuture<'_, Option<u64>> {
-        let leader = self.leader;
+        let leader = self.current();
         Box::pin(async move { Some(leader) })
+    }
+
+    fn leader_change(&self, from: u64) -> BoxFuture<'_, u64> {
+        let mut leader = self.leader.subscribe();
+        Box::pin(async move {
+            let changed = leader.wait_for(|&leader| leader != from).await;
+            *changed.expect("the sender lives as long as the replica")
+        })
     }
 
     fn initialize(&self, _: BTreeMap<u64, NodeInfo>) -> BoxFuture<'_, Result<bool, String>> {
@@ -97,11 +117,13 @@ impl GroupService for Echo {
     }
 }
 
-/// Delivers calls straight to the other nodes' clusters, recording each.
+/// Delivers calls straight to the other nodes' clusters, recording each; while `silent`, a
+/// call is never answered (a node killed with its connection open).
 #[derive(Default)]
 struct Loopback {
     nodes: Mutex<BTreeMap<String, Arc<Cluster<Echo>>>>,
     sent: Mutex<Vec<(u64, GroupId)>>,
+    silent: AtomicBool,
 }
 
 /// One node's end of the loopback.
@@ -118,7 +140,11 @@ impl Transport for Link {
     ) -> BoxFuture<'static, Result<EncodedCall, ClusterError>> {
         self.0.sent.lock().unwrap().push((node, group));
         let target = self.0.nodes.lock().unwrap().get(address).cloned();
+        let silent = self.0.silent.load(Ordering::Relaxed);
         Box::pin(async move {
+            if silent {
+                return futures::future::pending().await;
+            }
             let target = target.ok_or(ClusterError::Unreachable { group, node, reason: "no such node".to_string() })?;
             target.answer(group, call).await.map_err(|reason| ClusterError::OutcomeUnknown { group, reason })
         })
@@ -140,13 +166,14 @@ fn node(id: u64, transport: &Arc<Loopback>) -> Arc<Cluster<Echo>> {
     cluster
 }
 
-/// Hosts `group` on `cluster`, led by node `leader`.
-fn host(cluster: &Cluster<Echo>, group: GroupId, leader: u64) {
+/// Hosts `group` on `cluster`, led by node `leader` until the test elects another.
+fn host(cluster: &Cluster<Echo>, group: GroupId, leader: u64) -> Arc<SetLeader> {
     let clock = ClusterClock::system();
     let shared = Shared::new(group, GroupState::new(EngineConfig::new("000000000000", "us-east-1")), clock.clone());
-    let raft = Arc::new(FixedLeader { leader, me: cluster.node_id });
+    let raft = Arc::new(SetLeader { leader: tokio::sync::watch::Sender::new(leader), me: cluster.node_id });
     let stopping = Arc::new(AtomicBool::new(false));
-    cluster.host(Arc::new(Broker::new(cluster.node_id, group, raft, shared, stopping, clock)));
+    cluster.host(Arc::new(Broker::new(cluster.node_id, group, raft.clone(), shared, stopping, clock)));
+    raft
 }
 
 async fn call(cluster: &Cluster<Echo>, group: GroupId, request: &str) -> Result<Ran, CallError<EchoError>> {
@@ -192,4 +219,38 @@ async fn test_a_call_for_a_group_led_elsewhere_crosses_the_transport_once() {
         other => panic!("expected not-leader, got {other:?}"),
     }
     assert_eq!(transport.sent.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn test_a_call_refused_as_not_leader_goes_once_more_to_the_leader_elected_since() {
+    let transport = Arc::new(Loopback::default());
+    let (one, two) = (node(1, &transport), node(2, &transport));
+    let one_view = host(&one, 2, 2);
+    host(&two, 2, 1);
+    // Node 1 forwards to node 2, which says it does not lead; node 1 then learns it leads
+    // itself and runs the call there.
+    let call = tokio::spawn(async move { call(&one, 2, "moved").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    one_view.elect(1);
+    let ran = call.await.unwrap().unwrap();
+    assert_eq!(ran, Ran { node: 1, group: 2, request: "moved".into() });
+    assert_eq!(*transport.sent.lock().unwrap(), vec![(2, 2)], "the refused forward crossed once");
+}
+
+#[tokio::test]
+async fn test_an_unanswered_forward_ends_when_another_leader_is_elected() {
+    let transport = Arc::new(Loopback::default());
+    let (one, _two) = (node(1, &transport), node(2, &transport));
+    let one_view = host(&one, 2, 2);
+    transport.silent.store(true, Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let call = tokio::spawn(async move { call(&one, 2, "lost").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!call.is_finished(), "the forward waits for the leader it went to");
+    one_view.elect(1);
+    let result = tokio::time::timeout(Duration::from_secs(5), call).await.expect("ended by the election").unwrap();
+    // Node 2 may have run it: the outcome is unknown, and the caller hears so at once rather
+    // than after the call's timeout.
+    assert!(matches!(result, Err(CallError::Cluster(ClusterError::OutcomeUnknown { group: 2, .. }))), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
 }

@@ -161,19 +161,25 @@ async fn ask(cluster: &Cluster, group: GroupId, query: SqsQuery) -> Result<SqsAn
     }
 }
 
-/// A page of names from every data group, merged in name order into one page of at most
-/// `max_results` names (the default maximum without).
+/// A page of names from every data group (asked all at once), merged in name order into one
+/// page of at most `max_results` names (the default maximum without).
 async fn gather_pages(
     cluster: &Cluster,
     page: &Page,
     query_of: impl Fn(Page) -> SqsQuery,
 ) -> Result<NamePage, ApiError> {
+    let asks = cluster.shards.data_group_ids().map(|group| {
+        let query = query_of(page.clone());
+        async move {
+            match ask(cluster, group, query).await? {
+                SqsAnswer::Names(group_page) => Ok(group_page),
+                _ => Err(ApiError::internal(format!("group {group} answered a listing with something else"))),
+            }
+        }
+    });
     let mut names = Vec::new();
     let mut more = false;
-    for group in cluster.shards.data_group_ids() {
-        let SqsAnswer::Names(group_page) = ask(cluster, group, query_of(page.clone())).await? else {
-            return Err(ApiError::internal(format!("group {group} answered a listing with something else")));
-        };
+    for group_page in futures::future::try_join_all(asks).await? {
         more |= group_page.next.is_some();
         names.extend(group_page.names);
     }

@@ -81,6 +81,7 @@ impl Engine {
             // Every other command is an SQS action. SNS actions will get an arm of their own.
             command => self.apply_sqs(command, now_ms),
         };
+        self.refile_sqs();
         // SQS's refusals become the engine's here, at its boundary.
         reply.map_err(EngineError::Sqs)
     }

@@ -38,6 +38,11 @@ impl Engine {
         self.sqs_handler().advance_move_tasks(now_ms);
     }
 
+    /// After an entry: the queues it changed file their next timers again.
+    pub(super) fn refile_sqs(&mut self) {
+        self.sqs.queues.refile();
+    }
+
     /// Applies one SQS action.
     pub(super) fn apply_sqs(&mut self, command: &Command, now_ms: u64) -> SqsResult<Reply> {
         let mut sqs = self.sqs_handler();
@@ -111,18 +116,17 @@ impl Engine {
         Ok(Reply::Done)
     }
 
-    /// SQS's part of `Tick`: every queue's timers, and names blocked long enough freed.
+    /// SQS's part of `Tick`: the timers of the queues that have one due, and names blocked
+    /// long enough freed.
     pub(super) fn tick_sqs(&mut self, now_ms: u64) {
-        for queue in self.sqs.queues.values_mut() {
-            queue.advance(now_ms);
-        }
+        self.sqs.queues.advance_due(now_ms);
         self.sqs
             .recently_deleted
             .retain(|_, deleted_ms| deleted_ms.saturating_add(limits::QUEUE_RECREATE_DELAY_MS) > now_ms);
     }
 
     pub(super) fn sqs_needs_tick(&self, now_ms: u64) -> bool {
-        let queue_due = self.sqs.queues.values().any(|q| q.next_deadline_ms().is_some_and(|at| at <= now_ms));
+        let queue_due = self.sqs.queues.next_deadline_ms().is_some_and(|at| at <= now_ms);
         let name_due = self
             .sqs
             .recently_deleted

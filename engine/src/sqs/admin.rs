@@ -368,8 +368,7 @@ impl SqsState {
         start_after: Option<&str>,
         max: Option<u32>,
     ) -> (Vec<String>, Option<String>) {
-        let names = self.queues.keys().filter(|name| name.starts_with(prefix));
-        page_of_names(names, start_after, max)
+        page_of_names(self.queues.names_from(prefix, start_after), start_after, max)
     }
 
     /// GetQueueAttributes: `All` or the named attributes, as the wire shows them at `now_ms`.

@@ -6,7 +6,8 @@
 //! `MessageHandler`, which borrows one queue; messages entering a queue from elsewhere
 //! (`arrival`); dead-letter queues (`dlq`) and move tasks (`move_task`); messages bound for
 //! queues of other groups (`transfer`, SQS's side of the outbox); one queue's state and
-//! indexes (`queue/`, which uses nothing else here). This file only declares and re-exports:
+//! indexes (`queue/`, which uses nothing else here); a group's queues with the index of their
+//! timers (`queues`). This file only declares and re-exports:
 //! the modules use each other directly, never through it.
 
 pub mod admin;
@@ -15,6 +16,7 @@ mod delete;
 pub mod dlq;
 mod move_task;
 pub mod queue;
+mod queues;
 mod receive;
 pub mod send;
 mod state;

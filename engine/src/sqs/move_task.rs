@@ -22,7 +22,7 @@ impl SqsHandler<'_> {
         sources_elsewhere: bool,
         now_ms: u64,
     ) -> SqsResult<String> {
-        let Some(source) = self.queue_name_from_arn(source_arn).filter(|n| self.sqs.queues.contains_key(*n)) else {
+        let Some(source) = self.queue_name_from_arn(source_arn).filter(|n| self.sqs.queues.contains_key(n)) else {
             return Err(source_not_found());
         };
         let source = source.to_string();
@@ -180,7 +180,7 @@ impl SqsHandler<'_> {
                 }
                 continue;
             }
-            let destination = destination_name.filter(|name| self.sqs.queues.contains_key(*name)).map(str::to_string);
+            let destination = destination_name.filter(|name| self.sqs.queues.contains_key(name)).map(str::to_string);
             let Some(destination) = destination else {
                 failure = Some("the destination queue of a message does not exist".to_string());
                 break;

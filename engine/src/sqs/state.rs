@@ -14,13 +14,14 @@ use crate::outbox::{Outbox, QueueDelivery};
 use crate::placement::Ring;
 
 use super::queue::Queue;
+use super::queues::Queues;
 
 /// The SQS part of an engine's state. Its fields follow `Engine::now_ms` in a snapshot, in
 /// this order, as they did when they were fields of `Engine`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SqsState {
     pub(crate) next_incarnation: u64,
-    pub(crate) queues: BTreeMap<String, Queue>,
+    pub(crate) queues: Queues,
     /// Deleted queue names and when, so the name stays blocked for a while.
     pub(crate) recently_deleted: BTreeMap<String, u64>,
     pub(crate) move_tasks: BTreeMap<String, MoveTask>,
@@ -83,7 +84,7 @@ impl SqsState {
     pub(crate) fn new() -> SqsState {
         SqsState {
             next_incarnation: 1,
-            queues: BTreeMap::new(),
+            queues: Queues::default(),
             recently_deleted: BTreeMap::new(),
             move_tasks: BTreeMap::new(),
             next_move_task: 1,

@@ -154,6 +154,11 @@ impl Server {
         format!("http://{}", self.address())
     }
 
+    /// The process id while the server runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.root.join("data")
     }
