@@ -4,11 +4,14 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_sqs::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sqs::config::retry::RetryConfig;
+use aws_sdk_sqs::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_sqs::error::BoxError;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
@@ -150,4 +153,60 @@ async fn test_with_flow_control_off_sends_are_never_held() {
     consumer.await.expect("the consumer task");
     let (visible, in_flight, _) = message_counts(&client, &url).await;
     assert_eq!(visible + in_flight, 2 * BACKLOG as u64);
+}
+
+/// Counts the attempts of every request a client makes (retries included).
+#[derive(Debug, Default, Clone)]
+struct Attempts(Arc<AtomicUsize>);
+
+impl Intercept for Attempts {
+    fn name(&self) -> &'static str {
+        "Attempts"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn test_the_sdk_with_its_default_retries_retries_a_throttled_send() {
+    let server = Server::start().await;
+    let plain = server.client().await;
+    let attempts = Attempts::default();
+    // The SDK's default retry configuration (standard mode, 3 attempts), attempts counted.
+    let client = Client::from_conf(plain.config().to_builder().interceptor(attempts.clone()).build());
+    let url = create_queue(&client, "retried", &[]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let consumer = slow_consumer(plain.clone(), url.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Send until one send took more than one attempt: the SDK retried a throttled attempt
+    // (the server refuses nothing else here). It may then have been taken, or refused again.
+    let retried = tokio::time::timeout(Duration::from_secs(60), async {
+        for start in (0..).step_by(10) {
+            let before = attempts.0.load(Ordering::SeqCst);
+            let sent = client.send_message_batch().queue_url(&url).set_entries(Some(batch(start))).send().await;
+            if attempts.0.load(Ordering::SeqCst) - before > 1 {
+                return sent;
+            }
+            sent.expect("a send that was not retried was taken");
+        }
+        unreachable!("the range does not end")
+    })
+    .await
+    .expect("a send was retried while the consumer fell behind");
+    stop.store(true, Ordering::SeqCst);
+    consumer.await.expect("the consumer task");
+    if let Err(error) = retried {
+        let SdkError::ServiceError(service) = &error else {
+            panic!("expected a service error, got {error:?}");
+        };
+        assert_eq!(service.err().code(), Some("RequestThrottled"), "retried, then refused as throttled");
+    }
 }
