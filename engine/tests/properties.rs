@@ -417,6 +417,9 @@ fn build_log(ops: &[LogOp]) -> (Vec<LogEntry>, Vec<Outcome>, Engine) {
     let mut apply = |engine: &mut Engine, log: &mut Vec<LogEntry>, time_ms: u64, command: Command| {
         let entry = LogEntry::new(time_ms, command);
         let outcome = engine.apply(&entry);
+        // The timer index a Tick goes by is the earliest timer of any queue, after every entry.
+        let earliest = engine.queues().filter_map(|q| q.next_deadline_ms()).min();
+        assert_eq!(engine.next_timer_ms(), earliest, "timer index after {:?}", entry.command);
         log.push(entry);
         outcomes.push(outcome.clone());
         outcome
@@ -508,6 +511,7 @@ proptest! {
         let rest: Vec<Outcome> = log[cut..].iter().map(|entry| resumed.apply(entry)).collect();
         prop_assert_eq!(rest.as_slice(), &outcomes[cut..]);
         prop_assert!(resumed == engine, "engine restored from a snapshot differs");
+        prop_assert_eq!(resumed.next_timer_ms(), engine.next_timer_ms());
 
         // Time never goes backwards, whatever the stamps.
         prop_assert_eq!(engine.now_ms(), log.iter().map(|e| e.time_ms).max().unwrap());

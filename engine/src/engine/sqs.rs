@@ -135,6 +135,12 @@ impl Engine {
         queue_due || self.sqs.has_running_move_task() || name_due
     }
 
+    /// When the first timer of any queue is due (a delay or visibility timeout ending, a
+    /// message or deduplication window expiring), from the index a `Tick` uses.
+    pub fn next_timer_ms(&self) -> Option<u64> {
+        self.sqs.queues.next_deadline_ms()
+    }
+
     /// A time a read is asked at, raised to the last applied time: reads never go back.
     fn read_time_ms(&self, now_ms: u64) -> u64 {
         now_ms.max(self.now_ms).min(limits::TIME_MS_MAX)
