@@ -219,7 +219,8 @@ impl<S: GroupService> Cluster<S> {
     }
 
     /// Runs a request on the leader of `group`: here, or forwarded there in one hop. A forward
-    /// that the leader refused as not leading is tried once more on the leader elected since;
+    /// refused as not leading is tried once more, on the leader the refusing node named or else
+    /// on the one this node learns of within `LEADER_WAIT_MS`;
     /// one still unanswered when another leader is elected is abandoned with its outcome
     /// unknown, rather than held until the old leader's timeout (a dead node answers nothing).
     pub async fn call(
@@ -229,29 +230,45 @@ impl<S: GroupService> Cluster<S> {
     ) -> Result<GroupReply<S::Reply>, CallError<S::Error>> {
         let broker = self.broker(group).map_err(CallError::Cluster)?;
         let mut leader = self.leader(group).await.map_err(CallError::Cluster)?;
+        // Whether `leader` is another node's word rather than this node's Raft's (whose
+        // changes then say nothing about it).
+        let mut hinted = false;
         let mut retried = false;
         loop {
             if leader == self.node_id {
                 return self.execute_local(&broker, request).await.map_err(CallError::Service);
             }
             let forwarded = self.forward(group, leader, &request);
-            let result = tokio::select! {
-                result = forwarded => result,
-                elected = broker.raft().leader_change(leader) => {
-                    return Err(CallError::Cluster(ClusterError::OutcomeUnknown {
-                        group,
-                        reason: format!("node {elected} was elected while the call to node {leader} was unanswered"),
-                    }));
+            let result = if hinted {
+                forwarded.await
+            } else {
+                tokio::select! {
+                    // A reply that is ready wins over a leader change seen at the same time.
+                    biased;
+                    result = forwarded => result,
+                    elected = broker.raft().leader_change(leader) => {
+                        return Err(CallError::Cluster(ClusterError::OutcomeUnknown {
+                            group,
+                            reason: format!("node {elected} was elected while the call to node {leader} was unanswered"),
+                        }));
+                    }
                 }
             };
             match result {
-                Err(CallError::Cluster(ClusterError::NotLeader { .. })) if !retried => {
+                Err(CallError::Cluster(ClusterError::NotLeader { leader: ref hint, .. })) if !retried => {
                     retried = true;
-                    // Nothing ran: wait (a little) to learn the new leader, then go there.
-                    let wait = Duration::from_millis(limits::LEADER_WAIT_MS);
-                    match tokio::time::timeout(wait, broker.raft().leader_change(leader)).await {
-                        Ok(elected) => leader = elected,
-                        Err(_) => return result,
+                    // Nothing ran: go to the leader the refusing node named, or else wait (a
+                    // little) until this node's Raft learns of another.
+                    let named = hint.as_ref().map(|hint| hint.node);
+                    match named.filter(|&named| named != leader && named != self.node_id) {
+                        Some(named) => (leader, hinted) = (named, true),
+                        None => {
+                            let wait = Duration::from_millis(limits::LEADER_WAIT_MS);
+                            match tokio::time::timeout(wait, broker.raft().leader_change(leader)).await {
+                                Ok(elected) => leader = elected,
+                                Err(_) => return result,
+                            }
+                        }
                     }
                 }
                 result => return result,

@@ -23,6 +23,9 @@ pub const RAFT_HEARTBEAT_MS: u64 = 100;
 /// lease and the timeout together. (At 800-1,600 ms it took 2.4-3.2 s.)
 pub const RAFT_ELECTION_TIMEOUT_MIN_MS: u64 = 300;
 pub const RAFT_ELECTION_TIMEOUT_MAX_MS: u64 = 500;
+/// How long a read index waits for a quorum to acknowledge a heartbeat before the read fails
+/// (503). openraft's default is the leader lease, `RAFT_ELECTION_TIMEOUT_MAX_MS`.
+pub const READ_INDEX_WAIT_MS: u64 = 1_600;
 /// Default of `--snapshot-entries`: log entries of a group between its snapshots.
 pub const RAFT_SNAPSHOT_ENTRIES: u64 = 20_000;
 /// Entries kept in the log after a snapshot, so a briefly lagging follower needs no snapshot.

@@ -10,8 +10,10 @@ use futures::future::BoxFuture;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::errors::{ClientWriteError, InitializeError, RaftError};
 use openraft::storage::RaftStateMachine;
-use openraft::{RaftTypeConfig, ReadPolicy};
+use openraft::{LinearizerOption, RaftTypeConfig};
 use shoal_raft::{NodeInfo, Proposal, Response};
+
+use crate::limits;
 
 /// Why a proposal did not give a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +74,11 @@ where
 
     fn linearize(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            self.ensure_linearizable(ReadPolicy::ReadIndex).await.map(|_| ()).map_err(|error| match error {
+            // A read index (a quorum acknowledges a heartbeat sent after the call), waiting
+            // longer for it than openraft's default, the leader lease (500 ms), on a busy node.
+            let read_index = LinearizerOption::new(Some(Duration::ZERO), true)
+                .with_wait_timeout(Duration::from_millis(limits::READ_INDEX_WAIT_MS));
+            self.ensure_linearizable(read_index).await.map(|_| ()).map_err(|error| match error {
                 RaftError::APIError(error) => error.to_string(),
                 RaftError::Fatal(fatal) => fatal.to_string(),
             })

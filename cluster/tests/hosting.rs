@@ -152,7 +152,7 @@ impl Transport for Link {
 }
 
 fn node(id: u64, transport: &Arc<Loopback>) -> Arc<Cluster<Echo>> {
-    let peers = BTreeMap::from([(1, "one".to_string()), (2, "two".to_string())]);
+    let peers = BTreeMap::from([(1, "one".to_string()), (2, "two".to_string()), (3, "three".to_string())]);
     let cluster = Cluster::new(ClusterParts {
         node_id: id,
         shards: Shards::new(2).unwrap(),
@@ -253,4 +253,17 @@ async fn test_an_unanswered_forward_ends_when_another_leader_is_elected() {
     // than after the call's timeout.
     assert!(matches!(result, Err(CallError::Cluster(ClusterError::OutcomeUnknown { group: 2, .. }))), "{result:?}");
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn test_a_call_refused_as_not_leader_goes_to_the_leader_the_refusing_node_named() {
+    let transport = Arc::new(Loopback::default());
+    let (one, two, three) = (node(1, &transport), node(2, &transport), node(3, &transport));
+    host(&one, 2, 2);
+    host(&two, 2, 3);
+    host(&three, 2, 3);
+    // Node 1 still believes node 2 leads; node 2 knows node 3 does.
+    let ran = call(&one, 2, "named").await.unwrap();
+    assert_eq!(ran, Ran { node: 3, group: 2, request: "named".into() });
+    assert_eq!(*transport.sent.lock().unwrap(), vec![(2, 2), (3, 2)]);
 }

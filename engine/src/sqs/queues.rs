@@ -82,6 +82,7 @@ impl Queues {
 
     /// Fires the timers of every queue due at `now_ms`, and only theirs.
     pub(crate) fn advance_due(&mut self, now_ms: u64) {
+        self.refile();
         let due: Vec<String> =
             self.deadlines.iter().take_while(|(at, _)| *at <= now_ms).map(|(_, name)| name.clone()).collect();
         for name in due {
