@@ -53,10 +53,10 @@ pub const DATA_GROUPS: u32 = 2;
 pub mod limits {
     use std::time::Duration;
 
-    // Raft timing as in cluster/src/limits.rs; snapshots far more often, to exercise them.
-    pub const HEARTBEAT_MS: u64 = 100;
-    pub const ELECTION_TIMEOUT_MIN_MS: u64 = 800;
-    pub const ELECTION_TIMEOUT_MAX_MS: u64 = 1600;
+    // Raft timing is the node's (cluster/src/limits.rs); snapshots far more often, to exercise them.
+    pub const HEARTBEAT_MS: u64 = shoal_cluster::limits::RAFT_HEARTBEAT_MS;
+    pub const ELECTION_TIMEOUT_MIN_MS: u64 = shoal_cluster::limits::RAFT_ELECTION_TIMEOUT_MIN_MS;
+    pub const ELECTION_TIMEOUT_MAX_MS: u64 = shoal_cluster::limits::RAFT_ELECTION_TIMEOUT_MAX_MS;
     pub const SNAPSHOT_ENTRIES: u64 = 500;
     pub const LOG_KEPT_AFTER_SNAPSHOT: u64 = 100;
     pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 5;
