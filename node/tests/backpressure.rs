@@ -17,7 +17,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
 use common::{create_queue, message_counts, Server};
 
-/// More messages than the least backlog at which flow control holds sends (200).
+/// More messages than the least backlog at which flow control holds sends (100).
 const BACKLOG: usize = 300;
 
 fn batch(start: usize) -> Vec<SendMessageBatchRequestEntry> {
