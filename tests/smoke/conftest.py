@@ -164,11 +164,11 @@ def shoal(tmp_path):
     server.stop()
 
 
-def make_sqs_client(endpoint):
+def make_sqs_client(endpoint, retries=None):
     config = Config(
         connect_timeout=5,
         read_timeout=30,
-        retries={"total_max_attempts": 2, "mode": "standard"},
+        retries=retries or {"total_max_attempts": 2, "mode": "standard"},
     )
     return boto3.session.Session().client(
         "sqs",

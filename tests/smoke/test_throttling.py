@@ -7,26 +7,16 @@ retries it by code). Every loop is bounded.
 import threading
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REGION
+from conftest import make_sqs_client
 
 DEADLINE_S = 90
 
 
 def client(endpoint, mode):
-    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": mode, "total_max_attempts": 3})
-    return boto3.session.Session().client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=config,
-    )
+    return make_sqs_client(endpoint, retries={"mode": mode, "total_max_attempts": 3})
 
 
 def batch(start):
