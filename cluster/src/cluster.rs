@@ -211,13 +211,6 @@ impl<S: GroupService> Cluster<S> {
         self.shards.group_of(name)
     }
 
-    /// The leader of `group` as this node knows it, waiting a little during an election.
-    async fn leader(&self, group: GroupId) -> Result<u64, ClusterError> {
-        let broker = self.broker(group)?;
-        let wait = Duration::from_millis(limits::LEADER_WAIT_MS);
-        broker.raft().leader(wait).await.ok_or(ClusterError::NoLeader { group })
-    }
-
     /// Runs a request on the leader of `group`: here, or forwarded there in one hop. A forward
     /// refused as not leading is tried once more, on the leader the refusing node named or else
     /// on the one this node learns of within `LEADER_WAIT_MS`;
@@ -229,7 +222,10 @@ impl<S: GroupService> Cluster<S> {
         request: GroupRequest<S::Request>,
     ) -> Result<GroupReply<S::Reply>, CallError<S::Error>> {
         let broker = self.broker(group).map_err(CallError::Cluster)?;
-        let mut leader = self.leader(group).await.map_err(CallError::Cluster)?;
+        // The leader as this node knows it, waiting a little during an election.
+        let wait = Duration::from_millis(limits::LEADER_WAIT_MS);
+        let mut leader =
+            broker.raft().leader(wait).await.ok_or(CallError::Cluster(ClusterError::NoLeader { group }))?;
         // Whether `leader` is another node's word rather than this node's Raft's (whose
         // changes then say nothing about it).
         let mut hinted = false;

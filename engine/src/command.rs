@@ -151,27 +151,15 @@ impl Command {
     /// dead-letter queue of the same group also feeds that one (found at the check).
     pub fn wakes(&self) -> Wakes<'_> {
         match self {
+            // Nothing to receive comes of these.
             Command::CreateQueue { .. }
             | Command::TagQueue { .. }
             | Command::UntagQueue { .. }
             | Command::AddPermission { .. }
             | Command::RemovePermission { .. } => Wakes::Nobody,
-            // Deleting the queue ends its polls with an error; a delete unblocks a FIFO group.
-            Command::DeleteQueue { queue }
-            | Command::SetQueueAttributes { queue, .. }
-            | Command::PurgeQueue { queue }
-            | Command::SendMessage { queue, .. }
-            | Command::SendMessageBatch { queue, .. }
-            | Command::ReceiveMessage { queue, .. }
-            | Command::DeleteMessage { queue, .. }
-            | Command::DeleteMessageBatch { queue, .. }
-            | Command::ChangeMessageVisibility { queue, .. }
-            | Command::ChangeMessageVisibilityBatch { queue, .. } => Wakes::Queue(queue),
-            Command::StartMessageMoveTask { .. }
-            | Command::CancelMessageMoveTask { .. }
-            | Command::ImportMessages { .. }
-            | Command::AckOutbox { .. }
-            | Command::Tick => Wakes::Everyone,
+            // Any other command about a queue feeds that queue (deleting it ends its polls with
+            // an error; a delete unblocks a FIFO group); one about no queue may feed any.
+            command => command.queue().map_or(Wakes::Everyone, Wakes::Queue),
         }
     }
 }
