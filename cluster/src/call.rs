@@ -16,6 +16,7 @@ use shoal_raft::GroupId;
 
 use crate::broker::Broker;
 use crate::error::{ClusterError, GroupError};
+use crate::level::{Hello, WRITE_LEVEL_MAX};
 use crate::limits;
 
 /// The encoding of a call and its reply. A node refuses another number, so nodes of builds that
@@ -90,6 +91,13 @@ pub trait Transport: Send + Sync + 'static {
         call: EncodedCall,
         timeout: Duration,
     ) -> BoxFuture<'static, Result<EncodedCall, ClusterError>>;
+
+    /// Asks node `node` at `address` who it is and which write level its build reads, waiting
+    /// up to `timeout`. The default answers for a peer of this very build, as in the
+    /// simulation, where every node runs one build.
+    fn hello(&self, node: u64, _address: &str, _timeout: Duration) -> BoxFuture<'static, Result<Hello, String>> {
+        Box::pin(async move { Ok(Hello { node, write_level_max: WRITE_LEVEL_MAX }) })
+    }
 }
 
 type Config = bincode::config::Configuration<

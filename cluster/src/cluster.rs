@@ -17,6 +17,7 @@ use shoal_sharding::{Shards, METADATA_GROUP};
 use crate::broker::Broker;
 use crate::call::{EncodedCall, GroupReply, GroupRequest, GroupService, Transport};
 use crate::error::{CallError, ClusterError, GroupError, Leader};
+use crate::level::{Hello, WriteLevel};
 use crate::limits;
 
 pub struct Cluster<S: GroupService> {
@@ -31,6 +32,8 @@ pub struct Cluster<S: GroupService> {
     pub region: String,
     /// Runs the front door's requests on this node when it leads their group.
     service: Arc<S>,
+    /// The formats this node writes, agreed with its peers.
+    write_level: Arc<WriteLevel>,
 }
 
 /// What a cluster is made of; its groups are added with [`Cluster::host`].
@@ -42,6 +45,7 @@ pub struct ClusterParts<S> {
     pub account_id: String,
     pub region: String,
     pub service: Arc<S>,
+    pub write_level: Arc<WriteLevel>,
 }
 
 impl<S: GroupService> Cluster<S> {
@@ -56,6 +60,7 @@ impl<S: GroupService> Cluster<S> {
             account_id: parts.account_id,
             region: parts.region,
             service: parts.service,
+            write_level: parts.write_level,
         })
     }
 
@@ -95,7 +100,59 @@ impl<S: GroupService> Cluster<S> {
         let mut workers: Vec<BoxFuture<'static, ()>> =
             self.shards.data_group_ids().map(|group| self.clone().run_outbox(group).boxed()).collect();
         workers.push(self.clone().run_ticker().boxed());
+        workers.push(self.clone().run_write_level().boxed());
         workers
+    }
+
+    /// The write level this node writes at now (see [`crate::level`]).
+    pub fn write_level(&self) -> u32 {
+        self.write_level.get()
+    }
+
+    /// This node's answer to a peer's `Hello`.
+    pub fn hello(&self) -> Hello {
+        Hello { node: self.node_id, write_level_max: self.write_level.max() }
+    }
+
+    /// Asks every peer which write level it reads and raises this node's level when all of
+    /// them read a higher one. A peer that does not answer, or answers as another node, counts
+    /// as the oldest level.
+    pub async fn agree_write_level(&self) -> std::io::Result<u32> {
+        let timeout = Duration::from_millis(limits::HELLO_TIMEOUT_MS);
+        let asks = self.peers.iter().filter(|(node, _)| **node != self.node_id).map(|(&node, address)| {
+            let hello = self.transport.hello(node, address, timeout);
+            async move {
+                let level = match hello.await {
+                    Ok(hello) if hello.node == node => Some(hello.write_level_max),
+                    Ok(hello) => {
+                        tracing::error!(
+                            node,
+                            address,
+                            answered = hello.node,
+                            "a peer's address answers as another node"
+                        );
+                        None
+                    }
+                    Err(reason) => {
+                        tracing::debug!(node, %reason, "no answer to hello");
+                        None
+                    }
+                };
+                (node, level)
+            }
+        });
+        let answers: BTreeMap<u64, Option<u32>> = futures::future::join_all(asks).await.into_iter().collect();
+        self.write_level.agree(&answers).await
+    }
+
+    /// Agrees the write level with the peers at start and then periodically. Forever.
+    async fn run_write_level(self: Arc<Self>) {
+        loop {
+            if let Err(error) = self.agree_write_level().await {
+                tracing::warn!(%error, "recording the write level failed");
+            }
+            tokio::time::sleep(Duration::from_millis(limits::WRITE_LEVEL_POLL_MS)).await;
+        }
     }
 
     /// On the leader of each hosted data group, proposes a `Tick` when a timer or move task
@@ -192,7 +249,12 @@ impl<S: GroupService> Cluster<S> {
                 })
             })
             .collect();
-        serde_json::json!({ "node": self.node_id, "data_groups": self.shards.data_groups(), "groups": groups })
+        serde_json::json!({
+            "node": self.node_id,
+            "data_groups": self.shards.data_groups(),
+            "write_level": self.write_level(),
+            "groups": groups,
+        })
     }
 
     /// The groups this node hosts now.

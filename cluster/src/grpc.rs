@@ -17,7 +17,7 @@ use shoal_engine::outbox::Placement;
 use shoal_engine::EngineConfig;
 use shoal_proto::cluster::groups_client::GroupsClient;
 use shoal_proto::cluster::groups_server::GroupsServer;
-use shoal_proto::cluster::{CallReply, CallRequest};
+use shoal_proto::cluster::{CallReply, CallRequest, HelloReply, HelloRequest};
 use shoal_proto::raft::raft_server::RaftServer;
 use shoal_raft::clock::{ClusterClock, TimeSource};
 use shoal_raft::network::{LocalGroups, NetworkFactory, Peers};
@@ -31,6 +31,7 @@ use crate::call::{EncodedCall, GroupService, Transport};
 use crate::cluster::{Cluster, ClusterParts};
 use crate::error::ClusterError;
 use crate::flow::FlowControl;
+use crate::level::{Hello, WriteLevel, WRITE_LEVEL_OLDEST};
 use crate::limits;
 
 /// How this node runs in its cluster; from the command line.
@@ -114,6 +115,7 @@ impl<S: GroupService> Cluster<S> {
         }
         let db = Db::open(&config.data_dir.join("raft")).context("opening the raft store")?;
         check_identity(&db, &config).await?;
+        let write_level = Arc::new(open_write_level(&db)?);
         let raft_config = raft_config(config.snapshot_entries)?;
         let channels = Peers::new();
         let clock = Arc::new(ClusterClock::new(config.time.clone()));
@@ -121,10 +123,11 @@ impl<S: GroupService> Cluster<S> {
             node_id: config.node_id,
             shards,
             peers: config.peers.clone(),
-            transport: Arc::new(GrpcTransport { channels: channels.clone() }),
+            transport: Arc::new(GrpcTransport { node_id: config.node_id, channels: channels.clone() }),
             account_id: config.engine.account_id.clone(),
             region: config.engine.region.clone(),
             service,
+            write_level,
         });
         let mut groups = BTreeMap::new();
         for group in cluster.shards.all_groups() {
@@ -198,9 +201,26 @@ async fn record_cluster_info<S: GroupService>(cluster: Arc<Cluster<S>>, data_gro
     }
 }
 
+/// Key of the write level in the node's settings.
+const WRITE_LEVEL_SETTING: &str = "write_level";
+
+/// The write level recorded in the store (the oldest if none is), recorded there again whenever
+/// it rises.
+fn open_write_level(db: &Arc<Db>) -> anyhow::Result<WriteLevel> {
+    let recorded = db.node_setting::<u32>(WRITE_LEVEL_SETTING)?.unwrap_or(WRITE_LEVEL_OLDEST);
+    let db = db.clone();
+    let persist = Box::new(move |level: u32| {
+        let db = db.clone();
+        Box::pin(async move { db.set_node_setting(WRITE_LEVEL_SETTING, &level).await }) as BoxFuture<'static, _>
+    });
+    WriteLevel::new(recorded, persist).map_err(anyhow::Error::msg)
+}
+
 /// Calls to other nodes over their gRPC `Groups` service, on the channels Raft uses too.
-struct GrpcTransport {
-    channels: Arc<Peers>,
+pub struct GrpcTransport {
+    /// This node, named in its `Hello`s.
+    pub node_id: u64,
+    pub channels: Arc<Peers>,
 }
 
 impl Transport for GrpcTransport {
@@ -227,6 +247,26 @@ impl Transport for GrpcTransport {
             })?;
             let reply = reply.into_inner();
             Ok(EncodedCall { format: reply.format, bytes: reply.result })
+        })
+    }
+
+    fn hello(&self, node: u64, address: &str, timeout: Duration) -> BoxFuture<'static, Result<Hello, String>> {
+        let channel = self.channels.channel(address);
+        let from = self.node_id;
+        Box::pin(async move {
+            let mut request = tonic::Request::new(HelloRequest { node: from });
+            request.set_timeout(timeout);
+            match GroupsClient::new(channel?).hello(request).await {
+                Ok(reply) => {
+                    let reply = reply.into_inner();
+                    Ok(Hello { node: reply.node, write_level_max: reply.write_level_max })
+                }
+                // A build from before `Hello`: the oldest level, and its node cannot say who it is.
+                Err(status) if status.code() == tonic::Code::Unimplemented => {
+                    Ok(Hello { node, write_level_max: WRITE_LEVEL_OLDEST })
+                }
+                Err(status) => Err(status.message().to_string()),
+            }
         })
     }
 }
@@ -278,5 +318,11 @@ impl<S: GroupService> shoal_proto::cluster::groups_server::Groups for CallServic
         let call = EncodedCall { format: request.format, bytes: request.request };
         let reply = self.cluster.answer(request.group, call).await.map_err(tonic::Status::invalid_argument)?;
         Ok(tonic::Response::new(CallReply { format: reply.format, result: reply.bytes }))
+    }
+
+    async fn hello(&self, request: tonic::Request<HelloRequest>) -> Result<tonic::Response<HelloReply>, tonic::Status> {
+        tracing::debug!(from = request.get_ref().node, "hello");
+        let hello = self.cluster.hello();
+        Ok(tonic::Response::new(HelloReply { node: hello.node, write_level_max: hello.write_level_max }))
     }
 }

@@ -13,6 +13,8 @@
 //! - [`call`]: what crosses between nodes: a group request (a service's request, or an outbox
 //!   import) and its reply, versioned and bounded; the [`GroupService`] a front door implements
 //!   to run its requests on a leader.
+//! - [`level`]: the write level every node reads, agreed over `Hello`, so a rolling upgrade
+//!   writes a new format only once every node reads it.
 //! - [`error`]: cluster failures (not leader, no leader, unreachable, timeout, outcome
 //!   unknown) and a group's failures (cluster or engine).
 //!
@@ -25,6 +27,7 @@ pub mod cluster;
 pub mod error;
 pub mod flow;
 pub mod grpc;
+pub mod level;
 pub mod limits;
 pub mod replica;
 
@@ -34,4 +37,5 @@ pub use cluster::{Cluster, ClusterParts};
 pub use error::{CallError, ClusterError, GroupError, Leader};
 pub use flow::FlowControl;
 pub use grpc::{parse_peers, ClusterConfig};
+pub use level::WriteLevel;
 pub use replica::GroupRaft;

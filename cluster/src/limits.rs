@@ -12,6 +12,10 @@ pub const LEADER_WAIT_MS: u64 = 3_000;
 pub const LONG_POLL_RECHECK_MS: u64 = 100;
 /// Receivable messages counted per queue when deciding whether another long poller proposes.
 pub const RECEIVE_ESTIMATE_CAP: usize = 1024;
+/// How often a node asks its peers which write level their builds read.
+pub const WRITE_LEVEL_POLL_MS: u64 = 5_000;
+/// How long a node waits for a peer's answer to `Hello`.
+pub const HELLO_TIMEOUT_MS: u64 = 1_000;
 /// How often the node checks whether a group it leads needs a `Tick`.
 pub const TICK_INTERVAL_MS: u64 = 1000;
 

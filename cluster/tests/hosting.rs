@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use shoal_cluster::level::Hello;
 use shoal_cluster::replica::{RaftStatus, WriteError};
 use shoal_cluster::{Broker, CallError, Cluster, ClusterError, ClusterParts, EncodedCall, GroupError};
-use shoal_cluster::{GroupRaft, GroupReply, GroupRequest, GroupService, Transport};
+use shoal_cluster::{GroupRaft, GroupReply, GroupRequest, GroupService, Transport, WriteLevel};
 use shoal_engine::EngineConfig;
 use shoal_raft::clock::ClusterClock;
 use shoal_raft::state::{GroupState, Shared};
@@ -149,9 +150,19 @@ impl Transport for Link {
             target.answer(group, call).await.map_err(|reason| ClusterError::OutcomeUnknown { group, reason })
         })
     }
+
+    fn hello(&self, _: u64, address: &str, _: Duration) -> BoxFuture<'static, Result<Hello, String>> {
+        let target = self.0.nodes.lock().unwrap().get(address).cloned();
+        Box::pin(async move { target.map(|cluster| cluster.hello()).ok_or_else(|| "no such node".to_string()) })
+    }
 }
 
 fn node(id: u64, transport: &Arc<Loopback>) -> Arc<Cluster<Echo>> {
+    node_reading(id, transport, shoal_cluster::level::WRITE_LEVEL_MAX)
+}
+
+/// Node `id`, of a build that reads up to write level `level_max`.
+fn node_reading(id: u64, transport: &Arc<Loopback>, level_max: u32) -> Arc<Cluster<Echo>> {
     let peers = BTreeMap::from([(1, "one".to_string()), (2, "two".to_string()), (3, "three".to_string())]);
     let cluster = Cluster::new(ClusterParts {
         node_id: id,
@@ -161,6 +172,7 @@ fn node(id: u64, transport: &Arc<Loopback>) -> Arc<Cluster<Echo>> {
         account_id: "000000000000".into(),
         region: "us-east-1".into(),
         service: Arc::new(Echo),
+        write_level: Arc::new(WriteLevel::with_max(level_max, 1, Box::new(|_| Box::pin(async { Ok(()) }))).unwrap()),
     });
     transport.nodes.lock().unwrap().insert(peers[&id].clone(), cluster.clone());
     cluster
@@ -266,4 +278,26 @@ async fn test_a_call_refused_as_not_leader_goes_to_the_leader_the_refusing_node_
     let ran = call(&one, 2, "named").await.unwrap();
     assert_eq!(ran, Ran { node: 3, group: 2, request: "named".into() });
     assert_eq!(*transport.sent.lock().unwrap(), vec![(2, 2), (3, 2)]);
+}
+
+#[tokio::test]
+async fn test_the_write_level_rises_only_when_every_node_reads_it() {
+    let transport = Arc::new(Loopback::default());
+    let one = node_reading(1, &transport, 2);
+    node_reading(2, &transport, 2);
+    node_reading(3, &transport, 1);
+    assert_eq!(one.agree_write_level().await.unwrap(), 1, "node 3 reads only level 1");
+    assert_eq!(one.status()["write_level"], 1);
+    transport.nodes.lock().unwrap().remove("three");
+    assert_eq!(one.agree_write_level().await.unwrap(), 1, "a node that does not answer counts as the oldest");
+    // Node 3's address answering as node 2 (a wrong peer list) does not count as node 3.
+    let two = transport.nodes.lock().unwrap()["two"].clone();
+    transport.nodes.lock().unwrap().insert("three".into(), two);
+    assert_eq!(one.agree_write_level().await.unwrap(), 1);
+    node_reading(3, &transport, 3);
+    assert_eq!(one.agree_write_level().await.unwrap(), 2, "every node reads 2 now, and node 1 reads no more");
+    assert_eq!(one.write_level(), 2);
+    assert_eq!(one.status()["write_level"], 2);
+    node_reading(3, &transport, 1);
+    assert_eq!(one.agree_write_level().await.unwrap(), 2, "a downgraded node does not lower an agreed level");
 }

@@ -108,6 +108,12 @@ async fn test_any_node_serves_any_queue_across_groups() {
     }
     let status = status(&servers[0]).await;
     assert_eq!(status["data_groups"], 3);
+    // Every node runs this build: each writes at its highest level (which is also the oldest
+    // while there is one level).
+    for server in &servers {
+        let level = u64::from(shoal_cluster::level::WRITE_LEVEL_MAX);
+        assert_eq!(common::status(server).await["write_level"].as_u64(), Some(level));
+    }
     for (i, name) in names.iter().enumerate() {
         let url = retry!(clients[(i + 1) % 3].get_queue_url().queue_name(name).send()).queue_url.unwrap();
         retry!(clients[(i + 1) % 3].send_message().queue_url(&url).message_body(format!("to {name}")).send());

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use openraft::{AsyncRuntime, Config, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use shoal_cluster::{Broker, CallError, Cluster, ClusterError, ClusterParts, EncodedCall, GroupError};
-use shoal_cluster::{GroupReply, GroupRequest, GroupService};
+use shoal_cluster::{GroupReply, GroupRequest, GroupService, WriteLevel};
 use shoal_engine::command::{ReceiveRequest, SendEntry};
 use shoal_engine::outbox::Placement;
 use shoal_engine::{Command, EngineConfig, Reply};
@@ -229,6 +229,7 @@ pub async fn run(
         account_id: ACCOUNT.into(),
         region: REGION.into(),
         service: Arc::new(SimService { names: names.clone() }),
+        write_level: Arc::new(WriteLevel::in_memory()),
     });
     let stopping = Arc::new(AtomicBool::new(false));
     let mut rafts = BTreeMap::new();
