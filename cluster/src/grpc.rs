@@ -136,7 +136,7 @@ impl<S: GroupService> Cluster<S> {
                 placement: Placement { group, data_groups: config.data_groups },
                 ..config.engine.clone()
             };
-            let state_machine = StateMachine::open(group, dir, engine, clock.clone())
+            let state_machine = StateMachine::open(group, dir, engine, clock.clone(), db.clone())
                 .with_context(|| format!("loading the snapshot of group {group}"))?;
             let shared = state_machine.shared();
             let snapshots = state_machine.snapshots();

@@ -181,7 +181,8 @@ fn node_reading(id: u64, transport: &Arc<Loopback>, level_max: u32) -> Arc<Clust
 /// Hosts `group` on `cluster`, led by node `leader` until the test elects another.
 fn host(cluster: &Cluster<Echo>, group: GroupId, leader: u64) -> Arc<SetLeader> {
     let clock = ClusterClock::system();
-    let shared = Shared::new(group, GroupState::new(EngineConfig::new("000000000000", "us-east-1")), clock.clone());
+    let state = GroupState::new(EngineConfig::new("000000000000", "us-east-1"));
+    let shared = Shared::new(group, state, clock.clone(), shoal_raft::bodies::MemoryBodies::new()).unwrap();
     let raft = Arc::new(SetLeader { leader: tokio::sync::watch::Sender::new(leader), me: cluster.node_id });
     let stopping = Arc::new(AtomicBool::new(false));
     cluster.host(Arc::new(Broker::new(cluster.node_id, group, raft.clone(), shared, stopping, clock)));

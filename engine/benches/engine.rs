@@ -34,6 +34,14 @@ impl Clock {
     }
 }
 
+/// Applies `entry` as the state machine does: the engine, then taking the body effects the
+/// store carries out (so they do not pile up).
+fn apply(engine: &mut Engine, entry: &LogEntry) -> shoal_engine::Outcome {
+    let outcome = engine.apply(entry);
+    black_box(engine.take_body_effects());
+    outcome
+}
+
 fn new_engine(fifo: bool) -> (Engine, Clock) {
     let mut engine = Engine::new(EngineConfig::new("123456789012", "us-east-1"));
     let mut attributes = std::collections::BTreeMap::new();
@@ -42,7 +50,7 @@ fn new_engine(fifo: bool) -> (Engine, Clock) {
     }
     let name = queue_name(fifo).to_string();
     let create = Command::CreateQueue { name, attributes, tags: Default::default() };
-    engine.apply(&LogEntry::new(START_MS, create)).unwrap();
+    apply(&mut engine, &LogEntry::new(START_MS, create)).unwrap();
     (engine, Clock { entries: 0 })
 }
 
@@ -110,7 +118,7 @@ fn throughput(count: u64) {
     let sends: Vec<LogEntry> = (0..count).map(|n| LogEntry::new(clock.next_ms(), send_command(n, fifo))).collect();
     let started = Instant::now();
     for entry in &sends {
-        black_box(engine.apply(entry)).unwrap();
+        black_box(apply(&mut engine, entry)).unwrap();
     }
     print_rate(&format!("send ({kind})"), count, started.elapsed());
     drop(sends);
@@ -122,14 +130,14 @@ fn throughput(count: u64) {
     let mut handles = Handles::default();
     let started = Instant::now();
     for _ in 0..half {
-        keep_handles(engine.apply(&receive_one), &mut handles);
+        keep_handles(apply(&mut engine, &receive_one), &mut handles);
     }
     print_rate(&format!("receive max 1 ({kind})"), half, started.elapsed());
     let receive_ten = LogEntry::new(clock.next_ms(), receive_command(10, fifo));
     let entries = (count - half) / 10;
     let started = Instant::now();
     for _ in 0..entries {
-        keep_handles(engine.apply(&receive_ten), &mut handles);
+        keep_handles(apply(&mut engine, &receive_ten), &mut handles);
     }
     let elapsed = started.elapsed();
     print_rate(&format!("receive max 10 ({kind}), per entry"), entries, elapsed);
@@ -147,7 +155,7 @@ fn throughput(count: u64) {
     assert_eq!(deleted, count);
     let started = Instant::now();
     for entry in &deletes {
-        black_box(engine.apply(entry)).unwrap();
+        black_box(apply(&mut engine, entry)).unwrap();
     }
     print_rate(&format!("delete ({kind})"), deleted, started.elapsed());
 }
@@ -185,7 +193,7 @@ fn fifo_throughput(count: u64) {
     let sends: Vec<LogEntry> = (0..count).map(|n| LogEntry::new(clock.next_ms(), send_command(n, true))).collect();
     let started = Instant::now();
     for entry in &sends {
-        black_box(engine.apply(entry)).unwrap();
+        black_box(apply(&mut engine, entry)).unwrap();
     }
     print_rate("send (fifo, 100 groups)", count, started.elapsed());
     drop(sends);
@@ -195,7 +203,7 @@ fn fifo_throughput(count: u64) {
     let started = Instant::now();
     while consumed < count {
         let receive = LogEntry::new(clock.next_ms(), receive_command(10, true));
-        let Ok(Reply::Received(messages)) = engine.apply(&receive) else {
+        let Ok(Reply::Received(messages)) = apply(&mut engine, &receive) else {
             panic!("receive failed");
         };
         entries += 1;
@@ -203,7 +211,7 @@ fn fifo_throughput(count: u64) {
         for message in messages {
             let delete =
                 Command::DeleteMessage { queue: queue_name(true).to_string(), receipt_handle: message.receipt_handle };
-            engine.apply(&LogEntry::new(clock.next_ms(), delete)).unwrap();
+            apply(&mut engine, &LogEntry::new(clock.next_ms(), delete)).unwrap();
             entries += 1;
         }
     }
@@ -222,7 +230,7 @@ fn memory_per_message(count: u64, body_bytes: usize) -> f64 {
         };
         entry.body.truncate(body_bytes);
         entry.body.shrink_to_fit();
-        engine.apply(&LogEntry::new(clock.next_ms(), Command::SendMessage { queue, entry })).unwrap();
+        apply(&mut engine, &LogEntry::new(clock.next_ms(), Command::SendMessage { queue, entry })).unwrap();
     }
     let after = rss_anon_bytes();
     assert_eq!(engine.message_count() as u64, count);
@@ -241,7 +249,7 @@ fn receive_delete_at_depth(depth: u64, consumed: u64, body_bytes: usize) -> (Dur
             unreachable!();
         };
         entry.body.truncate(body_bytes);
-        engine.apply(&LogEntry::new(clock.next_ms(), Command::SendMessage { queue, entry })).unwrap();
+        apply(engine, &LogEntry::new(clock.next_ms(), Command::SendMessage { queue, entry })).unwrap();
     };
     for number in 0..depth {
         send(&mut engine, &mut clock, number);
@@ -253,7 +261,7 @@ fn receive_delete_at_depth(depth: u64, consumed: u64, body_bytes: usize) -> (Dur
     while done < consumed {
         let receive = LogEntry::new(clock.next_ms(), receive_command(10, false));
         let started = Instant::now();
-        let Ok(Reply::Received(messages)) = engine.apply(&receive) else {
+        let Ok(Reply::Received(messages)) = apply(&mut engine, &receive) else {
             panic!("receive failed");
         };
         let received = Instant::now();
@@ -261,7 +269,7 @@ fn receive_delete_at_depth(depth: u64, consumed: u64, body_bytes: usize) -> (Dur
         let count = messages.len() as u64;
         for message in messages {
             let delete = Command::DeleteMessage { queue: QUEUE.to_string(), receipt_handle: message.receipt_handle };
-            engine.apply(&LogEntry::new(clock.next_ms(), delete)).unwrap();
+            apply(&mut engine, &LogEntry::new(clock.next_ms(), delete)).unwrap();
         }
         delete_time += received.elapsed();
         assert_eq!(count, 10);
@@ -284,16 +292,16 @@ fn mixed_throughput(messages: u64) {
     let started = Instant::now();
     for batch in sends.chunks(10) {
         for send in batch {
-            black_box(engine.apply(send)).unwrap();
+            black_box(apply(&mut engine, send)).unwrap();
         }
         let receive = LogEntry::new(clock.next_ms(), receive_command(10, false));
-        let Ok(Reply::Received(received)) = engine.apply(&receive) else {
+        let Ok(Reply::Received(received)) = apply(&mut engine, &receive) else {
             panic!("receive failed");
         };
         entries += batch.len() as u64 + 1;
         for message in received {
             let delete = Command::DeleteMessage { queue: QUEUE.to_string(), receipt_handle: message.receipt_handle };
-            engine.apply(&LogEntry::new(clock.next_ms(), delete)).unwrap();
+            apply(&mut engine, &LogEntry::new(clock.next_ms(), delete)).unwrap();
             entries += 1;
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bodies::BodyKey;
 use crate::error::{EngineError, SqsError, SqsResult};
 use crate::message::{AttributeValue, MessageAttributes};
 use crate::outbox::OutboxEntry;
@@ -225,6 +226,10 @@ pub struct ReceivedMessage {
     pub md5_of_body: String,
     pub attributes: MessageAttributes,
     pub system_attributes: BTreeMap<String, String>,
+    /// Where the body and attributes are stored, for the state machine to read them from
+    /// there on the leader before it answers. Never leaves the node (not serialized).
+    #[serde(skip)]
+    pub body_key: Option<BodyKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

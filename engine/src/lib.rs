@@ -7,8 +7,10 @@
 //! `sns/`, dispatched from the same `apply`. What is not either's own is here: commands and
 //! replies, errors, limits, message contents, who the engine is (`config`), which data group
 //! holds a name (`placement`), and the outbox that carries deliveries to other groups
-//! (`outbox`, generic over what it delivers).
+//! (`outbox`, generic over what it delivers), and the keys under which message contents are
+//! stored outside the engine (`bodies`).
 
+pub mod bodies;
 pub mod command;
 pub mod config;
 pub mod engine;

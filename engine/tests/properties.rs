@@ -10,9 +10,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use common::{arn, entry, fifo_entry, receive_count, receive_request, Harness};
 use proptest::prelude::*;
+use shoal_engine::bodies::{BodyEffect, BodyKey, BodyRecord};
 use shoal_engine::command::{ReceivedMessage, SendEntry};
 use shoal_engine::{Command, Engine, LogEntry, Outcome, Reply};
 
@@ -358,6 +360,10 @@ enum LogOp {
     Purge {
         queue: u8,
     },
+    /// Deletes the queue, and creates it again as set up once SQS allows.
+    DeleteQueue {
+        queue: u8,
+    },
     StartMoveTask {
         rate: u32,
     },
@@ -380,6 +386,7 @@ fn log_op() -> impl Strategy<Value = LogOp> {
         2 => any::<usize>().prop_map(|handle| LogOp::Delete { handle }),
         1 => (any::<usize>(), 0u32..=3).prop_map(|(handle, seconds)| LogOp::ChangeVisibility { handle, seconds }),
         1 => (0u8..4).prop_map(|queue| LogOp::Purge { queue }),
+        1 => (0u8..4).prop_map(|queue| LogOp::DeleteQueue { queue }),
         1 => (1u32..=3).prop_map(|rate| LogOp::StartMoveTask { rate }),
         1 => Just(LogOp::Tick),
         4 => (proptest::bool::weighted(0.8), 0u64..=5_000).prop_map(|(forward, ms)| LogOp::Clock { forward, ms }),
@@ -414,12 +421,35 @@ fn build_log(ops: &[LogOp]) -> (Vec<LogEntry>, Vec<Outcome>, Engine) {
     let mut outcomes = Vec::new();
     let mut handles: Vec<(String, String)> = Vec::new();
     let mut message_number = 0u64;
+    // What a store that carries out the engine's body effects holds.
+    let mut stored: BTreeMap<BodyKey, Arc<BodyRecord>> = BTreeMap::new();
     let mut apply = |engine: &mut Engine, log: &mut Vec<LogEntry>, time_ms: u64, command: Command| {
         let entry = LogEntry::new(time_ms, command);
         let outcome = engine.apply(&entry);
         // The timer index a Tick goes by is the earliest timer of any queue, after every entry.
         let earliest = engine.queues().filter_map(|q| q.next_deadline_ms()).min();
         assert_eq!(engine.next_timer_ms(), earliest, "timer index after {:?}", entry.command);
+        // The store holds exactly the contents of the messages the engine holds, after every
+        // entry: a key is stored once, released once, never reused.
+        for effect in engine.take_body_effects() {
+            match effect {
+                BodyEffect::Store(key, record) => {
+                    assert!(stored.insert(key, record).is_none(), "{key:?} stored twice");
+                }
+                BodyEffect::Release(key) => assert!(stored.remove(&key).is_some(), "{key:?} released but not stored"),
+            }
+        }
+        let held: BTreeMap<BodyKey, Arc<BodyRecord>> =
+            engine.stored_bodies().map(|(key, record)| (key, Arc::new(record))).collect();
+        assert_eq!(stored, held, "stored contents after {:?}", entry.command);
+        // A received message names the key its contents are stored under.
+        if let Ok(Reply::Received(messages)) = &outcome {
+            for message in messages {
+                let key = message.body_key.expect("a received message names its key");
+                assert_eq!(stored[&key].body, message.body);
+                assert_eq!(stored[&key].attributes, message.attributes);
+            }
+        }
         log.push(entry);
         outcomes.push(outcome.clone());
         outcome
@@ -459,6 +489,14 @@ fn build_log(ops: &[LogOp]) -> (Vec<LogEntry>, Vec<Outcome>, Engine) {
                 }
             }
             LogOp::Purge { queue } => Command::PurgeQueue { queue: LOG_QUEUES[*queue as usize].to_string() },
+            LogOp::DeleteQueue { queue } => {
+                let name = LOG_QUEUES[*queue as usize].to_string();
+                // Refused when the queue is gone already (its creation was refused: a missing target).
+                let _ = apply(&mut engine, &mut log, clock_ms, Command::DeleteQueue { queue: name.clone() });
+                clock_ms += shoal_engine::limits::QUEUE_RECREATE_DELAY_MS + 1;
+                let created = |command: &Command| matches!(command, Command::CreateQueue { name: n, .. } if *n == name);
+                setup_log().into_iter().find(created).expect("a queue of the setup")
+            }
             LogOp::StartMoveTask { rate } => Command::StartMessageMoveTask {
                 source_arn: arn("dlq"),
                 destination_arn: None,

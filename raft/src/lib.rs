@@ -3,6 +3,8 @@
 //! - [`types`]: the Raft type configuration, what a log entry carries and what applying it returns.
 //! - [`store`]: one RocksDB per node holding the logs and votes of every group, keys prefixed by
 //!   group id, with group commit of the fsyncs.
+//! - [`bodies`]: the store of message contents the engine names by key: a column family of the
+//!   node's RocksDB (in memory in the simulation), written once per applied batch.
 //! - [`log_cache`]: the newest entries of each group's log in memory, so applying and
 //!   replicating them reads no RocksDB and decodes nothing.
 //! - [`state`]: the state machine of a group (the engine, in memory) and its snapshots, built to a
@@ -13,6 +15,7 @@
 //! - [`clock`]: the time leaders stamp on entries, which follows the monotonic clock.
 //! - [`network`]: the gRPC transport between nodes, the group id in every message.
 
+pub mod bodies;
 pub mod clock;
 pub mod format;
 pub mod limits;

@@ -7,6 +7,7 @@
 //! is written to a temporary name, synced, renamed and the directory synced; older ones are
 //! removed after (a transfer still reading one keeps its open file).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -18,9 +19,12 @@ use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend};
 use serde::{Deserialize, Serialize};
-use shoal_engine::{Engine, EngineConfig};
+use shoal_engine::bodies::{BodyKey, BodyRecord};
+use shoal_engine::command::ReceivedMessage;
+use shoal_engine::{Engine, EngineConfig, Reply};
 use tokio::sync::Notify;
 
+use crate::bodies::{BatchBodies, BodyStore};
 use crate::clock::ClusterClock;
 use crate::format::{check_snapshot_format, SNAPSHOT_FORMAT, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1};
 use crate::limits;
@@ -84,21 +88,39 @@ pub struct Shared {
     pub pollers: Pollers,
     /// The node's cluster clock: every applied stamp moves it forward if it is behind.
     clock: Arc<ClusterClock>,
+    /// Where message contents are stored.
+    bodies: Arc<dyn BodyStore>,
+    /// The store's work for the batch being applied.
+    batch: Mutex<BatchBodies>,
 }
 
 impl Shared {
-    /// The shared state of `group`, starting at `state` (empty, or loaded from a snapshot).
-    pub fn new(group: GroupId, state: GroupState, clock: Arc<ClusterClock>) -> Arc<Shared> {
+    /// The shared state of `group`, starting at `state` (empty, or loaded from a snapshot),
+    /// with `bodies` made to hold exactly the contents of its messages.
+    pub fn new(
+        group: GroupId,
+        state: GroupState,
+        clock: Arc<ClusterClock>,
+        bodies: Arc<dyn BodyStore>,
+    ) -> io::Result<Arc<Shared>> {
         // The state's time counts like an applied entry's: a group whose whole log is in its
         // snapshot must not restart at an earlier time than it had reached.
         clock.observe(state.engine.now_ms());
-        Arc::new(Shared {
+        crate::bodies::fill(&*bodies, group, state.engine.stored_bodies())?;
+        Ok(Arc::new(Shared {
             group,
             state: RwLock::new(state),
             applied: Notify::new(),
             pollers: Pollers::default(),
             clock,
-        })
+            bodies,
+            batch: Mutex::new(BatchBodies::default()),
+        }))
+    }
+
+    /// The node's store of message contents.
+    pub fn bodies(&self) -> &Arc<dyn BodyStore> {
+        &self.bodies
     }
 
     /// The applied state. Keep the guard short: applying waits for it.
@@ -113,15 +135,41 @@ impl Shared {
             self.pollers.note(&entry.command);
         }
         let mut state = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.apply(self.group, proposal)
+        let response = state.apply(self.group, proposal);
+        let effects = state.engine.take_body_effects();
+        drop(state);
+        if !effects.is_empty() {
+            self.batch.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).add(effects);
+        }
+        response
     }
 
-    /// Replaces the state with an installed snapshot's.
-    pub fn install(&self, state: GroupState) {
+    /// Ends the store's part of an applied batch, before its replies are sent: fills the
+    /// contents of the messages in `replies` (those that will be answered) from the store, then
+    /// carries out the batch's stores and releases. A failure is the store's, and stops the
+    /// group like a failed log write.
+    pub fn settle<'a>(&self, replies: impl IntoIterator<Item = &'a mut Response>) -> io::Result<()> {
+        let batch = std::mem::take(&mut *self.batch.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let mut messages: Vec<&mut ReceivedMessage> = replies.into_iter().flat_map(received_messages).collect();
+        if !messages.is_empty() {
+            let keys: Vec<BodyKey> = messages.iter().filter_map(|message| message.body_key).collect();
+            let records = batch.read(&*self.bodies, self.group, &keys)?;
+            for message in &mut messages {
+                fill_contents(self.group, message, &records);
+            }
+        }
+        batch.write(&*self.bodies, self.group)
+    }
+
+    /// Replaces the state with an installed snapshot's, and the store's contents with its.
+    pub fn install(&self, state: GroupState) -> io::Result<()> {
         self.clock.observe(state.engine.now_ms());
+        *self.batch.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = BatchBodies::default();
+        crate::bodies::fill(&*self.bodies, self.group, state.engine.stored_bodies())?;
         *self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
         self.pollers.wake_everyone();
         self.applied.notify_waiters();
+        Ok(())
     }
 
     /// Wakes everyone waiting for the next applied batch, and the pollers of the queues it may
@@ -129,6 +177,34 @@ impl Shared {
     pub fn applied_batch(&self) {
         self.pollers.wake_noted();
         self.applied.notify_waiters();
+    }
+}
+
+/// The received messages of a reply, whose contents the store fills in.
+fn received_messages(response: &mut Response) -> impl Iterator<Item = &mut ReceivedMessage> {
+    let messages = match response {
+        Response::Engine(Ok(Reply::Received(messages))) => messages.as_mut_slice(),
+        _ => &mut [],
+    };
+    messages.iter_mut()
+}
+
+/// Sets a received message's body and attributes to what the store holds under its key.
+fn fill_contents(group: GroupId, message: &mut ReceivedMessage, records: &BTreeMap<BodyKey, Arc<BodyRecord>>) {
+    let Some(key) = message.body_key else {
+        return;
+    };
+    let Some(record) = records.get(&key) else {
+        // The engine holds every body too while they move to the store; its copy is answered.
+        tracing::error!(group, ?key, "a received message's contents are missing from the store");
+        debug_assert!(false, "group {group}: the contents of {key:?} are missing from the store");
+        return;
+    };
+    debug_assert_eq!(record.body, message.body, "group {group}: the store holds another body under {key:?}");
+    message.body = record.body.clone();
+    message.attributes = record.attributes.clone();
+    if let Some(trace) = record.system_attributes.get("AWSTraceHeader").and_then(|value| value.string_value.clone()) {
+        message.system_attributes.insert("AWSTraceHeader".to_string(), trace);
     }
 }
 
@@ -166,6 +242,7 @@ impl StateMachine {
         dir: PathBuf,
         config: EngineConfig,
         clock: Arc<ClusterClock>,
+        bodies: Arc<dyn BodyStore>,
     ) -> io::Result<StateMachine> {
         std::fs::create_dir_all(&dir)?;
         remove_temporary_files(&dir)?;
@@ -185,7 +262,7 @@ impl StateMachine {
             }
             None => (GroupState::new(config), None, None),
         };
-        let shared = Shared::new(group, state, clock);
+        let shared = Shared::new(group, state, clock, bodies)?;
         let snapshots = Arc::new(SnapshotDir { group, dir, current: Mutex::new(current) });
         let (last_applied, membership) = match meta {
             Some(meta) => (meta.last_log_id, meta.last_membership),
@@ -215,6 +292,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     where
         Strm: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
     {
+        let mut answers = Vec::new();
         while let Some((entry, responder)) = entries.try_next().await? {
             let log_id = entry.log_id();
             let response = match &entry.payload {
@@ -227,8 +305,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             };
             self.last_applied = Some(log_id);
             if let Some(responder) = responder {
-                responder.send(response);
+                answers.push((responder, response));
             }
+        }
+        self.shared.settle(answers.iter_mut().map(|(_, response)| response))?;
+        for (responder, response) in answers {
+            responder.send(response);
         }
         self.shared.applied_batch();
         Ok(())
@@ -240,7 +322,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let state = self.shared.read().clone();
         let meta =
             SnapshotMetaOf::<TypeConfig> { last_log_id: self.last_applied, last_membership: self.membership.clone() };
-        SnapshotBuilder { snapshots: self.snapshots.clone(), state: Some(state), meta }
+        SnapshotBuilder {
+            snapshots: self.snapshots.clone(),
+            state: Some(state),
+            meta,
+            bodies: self.shared.bodies.clone(),
+        }
     }
 
     async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<TypeConfig>, snapshot: SnapshotFile) -> io::Result<()> {
@@ -251,7 +338,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(io::Error::other)??;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.shared.install(state);
+        self.shared.install(state)?;
         let index = meta.last_log_id.as_ref().map(|id| id.index());
         tracing::info!(group = self.shared.group, ?index, "snapshot installed");
         Ok(())
@@ -275,6 +362,7 @@ pub struct SnapshotBuilder {
     snapshots: Arc<SnapshotDir>,
     state: Option<GroupState>,
     meta: SnapshotMetaOf<TypeConfig>,
+    bodies: Arc<dyn BodyStore>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -284,6 +372,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let state = self.state.take().ok_or_else(|| io::Error::other("a snapshot builder is used once"))?;
         let snapshots = self.snapshots.clone();
         let meta = self.meta.clone();
+        let bodies = self.bodies.clone();
         let snapshot = tokio::task::spawn_blocking(move || {
             let index = meta.last_log_id.as_ref().map_or(0, |id| id.index());
             let path = snapshots.dir.join(format!("snap-{index:020}.bin"));
@@ -293,6 +382,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             let file = writer.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             drop(file);
+            // Every content the state names was stored before the copy was taken; once the
+            // snapshot is in place the log before it may go, so those contents must be durable.
+            bodies.flush()?;
             std::fs::rename(&temporary, &path)?;
             File::open(&snapshots.dir)?.sync_all()?;
             // Open before it becomes current: a later snapshot may remove the name.

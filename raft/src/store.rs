@@ -3,6 +3,7 @@
 //! Column family `raft_log`: key = group (4 bytes, big endian) + index (8 bytes, big endian),
 //! value = the postcard encoding of the openraft entry. Column family `raft_meta`: key = group +
 //! one tag byte (vote, committed, last purged). Column family `node`: this node's own settings.
+//! Column family `bodies`: message contents, as [`crate::bodies`] describes.
 //!
 //! Writes go to RocksDB without a sync, in the order openraft submits them, so they are readable
 //! at once; a single syncer thread then makes them durable with one `flush_wal(sync)` for
@@ -26,6 +27,9 @@ use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, ReadOpti
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use shoal_engine::bodies::{BodyKey, BodyRecord};
+
+use crate::bodies::{decode_record, encode_record, BodyStore};
 use crate::format::{check_store_format, STORE_FORMAT};
 use crate::limits;
 use crate::log_cache::LogCache;
@@ -35,6 +39,7 @@ use crate::GroupId;
 const CF_LOG: &str = "raft_log";
 const CF_META: &str = "raft_meta";
 const CF_NODE: &str = "node";
+const CF_BODIES: &str = "bodies";
 
 /// Key in the `node` column family of the store's format number (two bytes, big endian).
 const STORE_FORMAT_KEY: &[u8] = b"store_format";
@@ -75,7 +80,8 @@ impl Db {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let families = [CF_LOG, CF_META, CF_NODE].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let families =
+            [CF_LOG, CF_META, CF_NODE, CF_BODIES].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let rocks = Arc::new(DB::open_cf_descriptors(&options, path, families).map_err(io::Error::other)?);
         record_or_check_format(&rocks)?;
         let (syncer, requests) = mpsc::channel::<Done>();
@@ -160,6 +166,60 @@ fn run_syncer(db: &DB, requests: &mpsc::Receiver<Done>) {
             done(Ok(()));
         }
     }
+}
+
+impl BodyStore for Db {
+    fn write(&self, group: GroupId, puts: &[(BodyKey, Arc<BodyRecord>)], deletes: &[BodyKey]) -> io::Result<()> {
+        let cf = self.cf(CF_BODIES);
+        let mut batch = WriteBatch::default();
+        for (key, record) in puts {
+            batch.put_cf(cf, body_key(group, *key), encode_record(record)?);
+        }
+        for key in deletes {
+            batch.delete_cf(cf, body_key(group, *key));
+        }
+        let mut options = rocksdb::WriteOptions::default();
+        options.disable_wal(true);
+        self.rocks.write_opt(batch, &options).map_err(io::Error::other)
+    }
+
+    fn read(&self, group: GroupId, keys: &[BodyKey]) -> io::Result<Vec<Option<BodyRecord>>> {
+        let cf = self.cf(CF_BODIES);
+        let keys: Vec<[u8; 20]> = keys.iter().map(|key| body_key(group, *key)).collect();
+        self.rocks
+            .batched_multi_get_cf(cf, &keys, false)
+            .into_iter()
+            .map(|found| match found.map_err(io::Error::other)? {
+                Some(bytes) => decode_record(&bytes).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.rocks.flush_cf(self.cf(CF_BODIES)).map_err(io::Error::other)
+    }
+
+    fn keys(&self, group: GroupId) -> io::Result<Vec<BodyKey>> {
+        let prefix = group.to_be_bytes();
+        let mut keys = Vec::new();
+        for item in self.rocks.iterator_cf(self.cf(CF_BODIES), IteratorMode::From(&prefix, Direction::Forward)) {
+            let (key, _) = item.map_err(io::Error::other)?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let bytes: [u8; 16] = key.get(4..).and_then(|b| b.try_into().ok()).ok_or_else(|| corrupt("a body key"))?;
+            keys.push(BodyKey::from_bytes(bytes));
+        }
+        Ok(keys)
+    }
+}
+
+fn body_key(group: GroupId, key: BodyKey) -> [u8; 20] {
+    let mut bytes = [0u8; 20];
+    bytes[..4].copy_from_slice(&group.to_be_bytes());
+    bytes[4..].copy_from_slice(&key.to_bytes());
+    bytes
 }
 
 fn log_key(group: GroupId, index: u64) -> [u8; 12] {

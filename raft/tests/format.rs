@@ -189,7 +189,8 @@ fn test_a_group_restored_from_its_snapshot_keeps_the_time_it_had_reached() {
     drop(file);
     let clock = std::sync::Arc::new(shoal_raft::clock::ClusterClock::new(std::sync::Arc::new(StoppedClock)));
     let config = EngineConfig::new("000000000000", "us-east-1");
-    shoal_raft::state::StateMachine::open(1, directory.path().to_path_buf(), config, clock.clone()).unwrap();
+    let bodies = shoal_raft::bodies::MemoryBodies::new();
+    shoal_raft::state::StateMachine::open(1, directory.path().to_path_buf(), config, clock.clone(), bodies).unwrap();
     assert!(
         clock.now_ms() >= sample_state().engine.now_ms(),
         "{} < {}",

@@ -28,9 +28,14 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, ()> for SharedDbBuilder {
     async fn build(&self) -> Result<((), LogStore, StateMachine), StorageError<TypeConfig>> {
         let group = self.next_group.fetch_add(1, Ordering::SeqCst);
         let snapshots = self.dir.path().join(format!("snapshots/{group}"));
-        let state_machine =
-            StateMachine::open(group, snapshots, engine_config(), shoal_raft::clock::ClusterClock::system())
-                .map_err(|e| StorageError::read(TypeConfig::err_from_error(&e)))?;
+        let state_machine = StateMachine::open(
+            group,
+            snapshots,
+            engine_config(),
+            shoal_raft::clock::ClusterClock::system(),
+            self.db.clone(),
+        )
+        .map_err(|e| StorageError::read(TypeConfig::err_from_error(&e)))?;
         Ok(((), self.db.log_store(group), state_machine))
     }
 }

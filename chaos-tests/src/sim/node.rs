@@ -16,6 +16,7 @@ use shoal_cluster::{GroupReply, GroupRequest, GroupService, WriteLevel};
 use shoal_engine::command::{ReceiveRequest, SendEntry};
 use shoal_engine::outbox::Placement;
 use shoal_engine::{Command, EngineConfig, Reply};
+use shoal_raft::bodies::MemoryBodies;
 use shoal_raft::clock::{ClusterClock, TimeSource};
 use shoal_raft::state::GroupState;
 use shoal_raft::{GroupId, NodeInfo};
@@ -233,12 +234,16 @@ pub async fn run(
     });
     let stopping = Arc::new(AtomicBool::new(false));
     let mut rafts = BTreeMap::new();
+    // Contents are kept in memory and lost with the node: a restart fills them again from the
+    // snapshots and the log, which is what the store's durability rests on.
+    let bodies = MemoryBodies::new();
     for (group, disk) in disks {
         let config = EngineConfig {
             placement: Placement { group, data_groups: DATA_GROUPS },
             ..EngineConfig::new(ACCOUNT, REGION)
         };
-        let state_machine = StateMachine::open(group, disk.clone(), GroupState::new(config), clock.clone())?;
+        let state_machine =
+            StateMachine::open(group, disk.clone(), GroupState::new(config), clock.clone(), bodies.clone())?;
         let shared = state_machine.shared.clone();
         let raft =
             SimRaft::new(id, raft_config(snapshots), Network { group }, LogStore { disk }, state_machine).await?;

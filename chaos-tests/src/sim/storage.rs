@@ -19,6 +19,7 @@ use openraft::storage::{
 };
 use openraft::type_config::alias::{EntryOf, LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf, VoteOf};
 use openraft::{EntryPayload, OptionalSend};
+use shoal_raft::bodies::BodyStore;
 use shoal_raft::clock::ClusterClock;
 use shoal_raft::state::{GroupState, Shared};
 use shoal_raft::{GroupId, Response};
@@ -173,13 +174,14 @@ impl StateMachine {
         disk: Arc<Mutex<Disk>>,
         empty: GroupState,
         clock: Arc<ClusterClock>,
+        bodies: Arc<dyn BodyStore>,
     ) -> io::Result<StateMachine> {
         let snapshot = lock(&disk).snapshot.clone();
         let (state, last_applied, membership) = match snapshot {
             Some((meta, bytes)) => (decode_state(&bytes)?, meta.last_log_id, meta.last_membership),
             None => (empty, None, StoredMembershipOf::<SimTypes>::default()),
         };
-        let shared = Shared::new(group, state, clock);
+        let shared = Shared::new(group, state, clock, bodies)?;
         Ok(StateMachine { shared, disk, last_applied, membership })
     }
 }
@@ -196,6 +198,7 @@ impl RaftStateMachine<SimTypes> for StateMachine {
     where
         Strm: Stream<Item = io::Result<EntryResponder<SimTypes>>> + Unpin + OptionalSend,
     {
+        let mut answers = Vec::new();
         while let Some((entry, responder)) = entries.try_next().await? {
             let log_id = entry.log_id();
             let response = match &entry.payload {
@@ -208,8 +211,12 @@ impl RaftStateMachine<SimTypes> for StateMachine {
             };
             self.last_applied = Some(log_id);
             if let Some(responder) = responder {
-                responder.send(response);
+                answers.push((responder, response));
             }
+        }
+        self.shared.settle(answers.iter_mut().map(|(_, response)| response))?;
+        for (responder, response) in answers {
+            responder.send(response);
         }
         self.shared.applied_batch();
         Ok(())
@@ -228,7 +235,7 @@ impl RaftStateMachine<SimTypes> for StateMachine {
         lock(&self.disk).snapshot = Some((meta.clone(), bytes));
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.shared.install(state);
+        self.shared.install(state)?;
         Ok(())
     }
 

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use shoal_sharding::GroupId;
 
+use crate::bodies::{BodyEffect, BodyKey, BodyRecord};
 use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
 use crate::config::EngineConfig;
 use crate::error::EngineError;
@@ -84,6 +85,27 @@ impl Engine {
         self.refile_sqs();
         // SQS's refusals become the engine's here, at its boundary.
         reply.map_err(EngineError::Sqs)
+    }
+
+    /// What the store must do for the entries applied since the last call: contents to keep
+    /// and to release, in the order they arose for each queue. The state machine takes them
+    /// after every entry; until taken they accumulate.
+    pub fn take_body_effects(&mut self) -> Vec<BodyEffect> {
+        self.sqs.queues.take_body_effects()
+    }
+
+    /// The contents of every message held, by key: what a store must hold for this state.
+    pub fn stored_bodies(&self) -> impl Iterator<Item = (BodyKey, BodyRecord)> + '_ {
+        self.sqs.queues.values().flat_map(|queue| {
+            queue.messages().map(|(&seq, message)| {
+                let record = BodyRecord {
+                    body: message.body.clone(),
+                    attributes: message.attributes.clone(),
+                    system_attributes: message.system_attributes.clone(),
+                };
+                (queue.body_key(seq), record)
+            })
+        })
     }
 
     /// Does some timer or task need a `Tick` at `now_ms`? Read-only.

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::queue::Queue;
+use crate::bodies::BodyEffect;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Queues {
@@ -22,6 +23,8 @@ pub(crate) struct Queues {
     filed: HashMap<String, u64>,
     /// Queues lent for change since they were last filed.
     touched: BTreeSet<String>,
+    /// The store's work for every queue, gathered at `refile` and on `remove`, in order.
+    body_effects: Vec<BodyEffect>,
 }
 
 impl Queues {
@@ -47,10 +50,18 @@ impl Queues {
         self.by_name.insert(name, queue);
     }
 
+    /// Removes queue `name`; its messages' contents are released.
     pub(crate) fn remove(&mut self, name: &str) -> Option<Queue> {
-        let queue = self.by_name.remove(name)?;
+        let mut queue = self.by_name.remove(name)?;
+        self.body_effects.extend(queue.release_all());
         self.touched.insert(name.to_string());
         Some(queue)
+    }
+
+    /// Hands over the store's work since the last call, in the order it arose per queue.
+    pub(crate) fn take_body_effects(&mut self) -> Vec<BodyEffect> {
+        self.refile();
+        std::mem::take(&mut self.body_effects)
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &Queue> {
@@ -96,6 +107,9 @@ impl Queues {
     /// Files the next deadline of every queue changed since the last call.
     pub(crate) fn refile(&mut self) {
         for name in std::mem::take(&mut self.touched) {
+            if let Some(queue) = self.by_name.get_mut(&name) {
+                self.body_effects.extend(queue.take_body_effects());
+            }
             self.file(name);
         }
     }
@@ -118,7 +132,8 @@ impl Queues {
 
     fn from_map(by_name: BTreeMap<String, Queue>) -> Queues {
         let touched = by_name.keys().cloned().collect();
-        let mut queues = Queues { by_name, deadlines: BTreeSet::new(), filed: HashMap::new(), touched };
+        let mut queues =
+            Queues { by_name, deadlines: BTreeSet::new(), filed: HashMap::new(), touched, body_effects: Vec::new() };
         queues.refile();
         queues
     }

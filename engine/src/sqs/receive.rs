@@ -146,5 +146,6 @@ fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
         md5_of_body: hex::encode(message.md5_of_body),
         attributes: message.attributes.clone(),
         system_attributes: system,
+        body_key: Some(queue.body_key(seq)),
     })
 }

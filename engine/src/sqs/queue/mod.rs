@@ -17,6 +17,7 @@ pub use config::{DeduplicationScope, QueueConfig, RedriveAllowPolicy, RedrivePol
 pub use fifo::{DeduplicationEntry, Group};
 pub use receipt::ReceiptHandle;
 
+use crate::bodies::{BodyEffect, BodyKey, BodyRecord};
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
 use crate::message::{MessageAttributes, MessageId};
@@ -114,6 +115,9 @@ pub struct Queue {
     receive_attempts: BTreeMap<String, fifo::ReceiveAttempt>,
     receive_attempt_expiry: BTreeSet<(u64, String)>,
     last_sender_id: Option<Arc<str>>,
+    /// What the store must do for this queue's messages since the engine last took it.
+    #[serde(skip)]
+    body_effects: Vec<BodyEffect>,
 }
 
 impl Queue {
@@ -141,7 +145,25 @@ impl Queue {
             receive_attempts: BTreeMap::new(),
             receive_attempt_expiry: BTreeSet::new(),
             last_sender_id: None,
+            body_effects: Vec::new(),
         }
+    }
+
+    /// The key of this queue's message at `seq`.
+    pub fn body_key(&self, seq: Seq) -> BodyKey {
+        BodyKey { incarnation: self.incarnation, seq }
+    }
+
+    /// Hands over the store's work for this queue since the last call.
+    pub(crate) fn take_body_effects(&mut self) -> Vec<BodyEffect> {
+        std::mem::take(&mut self.body_effects)
+    }
+
+    /// Releases every message's contents: the queue is going away.
+    pub(crate) fn release_all(&mut self) -> Vec<BodyEffect> {
+        let mut effects = self.take_body_effects();
+        effects.extend(self.messages.keys().map(|&seq| BodyEffect::Release(self.body_key(seq))));
+        effects
     }
 
     pub fn is_fifo(&self) -> bool {
@@ -272,6 +294,12 @@ impl Queue {
         };
         self.by_enqueued.insert((message.enqueued_ms, seq));
         let group_id = if self.is_fifo() { message.group_id.clone() } else { None };
+        let record = BodyRecord {
+            body: message.body.clone(),
+            attributes: message.attributes.clone(),
+            system_attributes: message.system_attributes.clone(),
+        };
+        self.body_effects.push(BodyEffect::Store(self.body_key(seq), Arc::new(record)));
         self.messages.insert(seq, Box::new(message));
         if let Some(group_id) = group_id {
             self.groups.entry(group_id.clone()).or_default().messages.insert(seq);
@@ -283,6 +311,7 @@ impl Queue {
     /// Removes a message from every index. Returns it.
     pub fn remove(&mut self, seq: Seq) -> Option<Message> {
         let message = *self.messages.remove(&seq)?;
+        self.body_effects.push(BodyEffect::Release(self.body_key(seq)));
         match message.state {
             MessageState::Visible => {
                 self.visible.remove(&seq);
@@ -303,6 +332,8 @@ impl Queue {
 
     /// Deletes every message; the deduplication window stays.
     pub fn purge(&mut self, now_ms: u64) {
+        let released = self.messages.keys().map(|&seq| BodyEffect::Release(self.body_key(seq))).collect::<Vec<_>>();
+        self.body_effects.extend(released);
         self.messages.clear();
         self.visible.clear();
         self.delayed.clear();
