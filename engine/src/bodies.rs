@@ -5,8 +5,8 @@
 //! large backlog need not sit in memory.
 //!
 //! A key is a pure function of the applied log (the queue's incarnation, unique in its group,
-//! and the message's position in that queue, never reused), so the same key names the same
-//! contents on every replica and at every replay.
+//! and the message's position in that queue, never reused; or the position of an outbox entry),
+//! so the same key names the same contents on every replica and at every replay.
 
 use std::sync::Arc;
 
@@ -56,6 +56,34 @@ pub enum BodyEffect {
     /// A message left its queue (deleted, expired, purged, moved, its queue deleted): its key
     /// is never named again.
     Release(BodyKey),
+    /// A message moved (to another queue of the group, into the outbox, or back out of it): its
+    /// contents are kept under `to` as well, and `from` is released by its own effect.
+    Move { from: BodyKey, to: BodyKey },
+}
+
+/// Where a message entering a queue or the outbox has its contents.
+#[derive(Debug)]
+pub enum Arriving {
+    /// Already stored, under this key: they move.
+    StoredAt(BodyKey),
+    /// With the message: they are stored.
+    Carried(BodyRecord),
+}
+
+impl Arriving {
+    /// What the store does for contents arriving under key `to`.
+    pub fn effect(self, to: BodyKey) -> BodyEffect {
+        match self {
+            Arriving::StoredAt(from) => BodyEffect::Move { from, to },
+            Arriving::Carried(record) => BodyEffect::Store(to, Arc::new(record)),
+        }
+    }
+}
+
+/// Incarnation 0 is no queue's (they start at 1): keys with it name the contents of the outbox
+/// entry at position `seq`.
+pub fn outbox_key(position: u64) -> BodyKey {
+    BodyKey { incarnation: 0, seq: position }
 }
 
 #[cfg(test)]

@@ -74,12 +74,18 @@ impl<D> Default for Outbox<D> {
 }
 
 impl<D: Delivery + Clone> Outbox<D> {
-    /// Adds a delivery at the next position.
-    pub(crate) fn push(&mut self, delivery: D) {
+    /// Adds a delivery at the next position, which it returns.
+    pub(crate) fn push(&mut self, delivery: D) -> u64 {
         // Positions start at 1: an import mark of 0 means nothing taken yet.
         self.last_position += 1;
         let position = self.last_position;
         self.entries.insert(position, Entry { position, delivery });
+        position
+    }
+
+    /// The deliveries waiting, in position order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry<D>> {
+        self.entries.values()
     }
 
     /// Deliveries waiting for an answer.
@@ -140,7 +146,7 @@ impl<D: Delivery + Clone> Outbox<D> {
 
     /// Drops the entries at `positions`, which their destination has answered, and hands each
     /// back with its answer (`refused` or else taken), in the order of `positions`.
-    pub(crate) fn acknowledge(&mut self, positions: &[u64], refused: &[u64]) -> Vec<(D, DeliveryOutcome)> {
+    pub(crate) fn acknowledge(&mut self, positions: &[u64], refused: &[u64]) -> Vec<(Entry<D>, DeliveryOutcome)> {
         let refused: BTreeSet<u64> = refused.iter().copied().collect();
         let mut answered = Vec::new();
         for position in positions {
@@ -148,7 +154,7 @@ impl<D: Delivery + Clone> Outbox<D> {
                 continue;
             };
             let outcome = if refused.contains(position) { DeliveryOutcome::Refused } else { DeliveryOutcome::Taken };
-            answered.push((entry.delivery, outcome));
+            answered.push((entry, outcome));
         }
         answered
     }

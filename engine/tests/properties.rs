@@ -10,11 +10,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use common::{arn, entry, fifo_entry, receive_count, receive_request, Harness};
 use proptest::prelude::*;
-use shoal_engine::bodies::{BodyEffect, BodyKey, BodyRecord};
 use shoal_engine::command::{ReceivedMessage, SendEntry};
 use shoal_engine::{Command, Engine, LogEntry, Outcome, Reply};
 
@@ -422,7 +420,7 @@ fn build_log(ops: &[LogOp]) -> (Vec<LogEntry>, Vec<Outcome>, Engine) {
     let mut handles: Vec<(String, String)> = Vec::new();
     let mut message_number = 0u64;
     // What a store that carries out the engine's body effects holds.
-    let mut stored: BTreeMap<BodyKey, Arc<BodyRecord>> = BTreeMap::new();
+    let mut stored = common::Stored::new();
     let mut apply = |engine: &mut Engine, log: &mut Vec<LogEntry>, time_ms: u64, command: Command| {
         let entry = LogEntry::new(time_ms, command);
         let outcome = engine.apply(&entry);
@@ -430,18 +428,8 @@ fn build_log(ops: &[LogOp]) -> (Vec<LogEntry>, Vec<Outcome>, Engine) {
         let earliest = engine.queues().filter_map(|q| q.next_deadline_ms()).min();
         assert_eq!(engine.next_timer_ms(), earliest, "timer index after {:?}", entry.command);
         // The store holds exactly the contents of the messages the engine holds, after every
-        // entry: a key is stored once, released once, never reused.
-        for effect in engine.take_body_effects() {
-            match effect {
-                BodyEffect::Store(key, record) => {
-                    assert!(stored.insert(key, record).is_none(), "{key:?} stored twice");
-                }
-                BodyEffect::Release(key) => assert!(stored.remove(&key).is_some(), "{key:?} released but not stored"),
-            }
-        }
-        let held: BTreeMap<BodyKey, Arc<BodyRecord>> =
-            engine.stored_bodies().map(|(key, record)| (key, Arc::new(record))).collect();
-        assert_eq!(stored, held, "stored contents after {:?}", entry.command);
+        // entry.
+        common::carry_out_body_effects(engine, &mut stored);
         // A received message names the key its contents are stored under.
         if let Ok(Reply::Received(messages)) = &outcome {
             for message in messages {

@@ -41,13 +41,21 @@ pub trait BodyStore: Send + Sync + Debug + 'static {
 }
 
 /// The store's work for one applied batch: the effects of its entries, in order, and the
-/// contents its replies need.
+/// contents its replies need. Within a batch a release may come before the move that takes the
+/// same contents elsewhere (effects are gathered per queue), so nothing is removed from the store
+/// until the batch is written, after its reads.
 #[derive(Debug, Default)]
 pub struct BatchBodies {
-    /// Stored in this batch and not released in it.
+    /// Contents stored or moved in this batch and not released in it, by key.
     stored: HashMap<BodyKey, Arc<BodyRecord>>,
-    /// Released in this batch, and stored before it.
-    released: Vec<BodyKey>,
+    /// Keys given, in this batch, the contents of a key stored before it (target -> source).
+    copies: HashMap<BodyKey, BodyKey>,
+    /// Keys stored before this batch and released in it.
+    released: HashSet<BodyKey>,
+    /// Contents stored in this batch and released in it, for a move later in the batch.
+    dropped: HashMap<BodyKey, Arc<BodyRecord>>,
+    /// Keys copied in this batch and released in it, likewise.
+    dropped_copies: HashMap<BodyKey, BodyKey>,
 }
 
 impl BatchBodies {
@@ -58,9 +66,20 @@ impl BatchBodies {
                     self.stored.insert(key, record);
                 }
                 BodyEffect::Release(key) => {
-                    // Stored and released within the batch: the store never sees it.
-                    if self.stored.remove(&key).is_none() {
-                        self.released.push(key);
+                    if let Some(record) = self.stored.remove(&key) {
+                        self.dropped.insert(key, record);
+                    } else if let Some(source) = self.copies.remove(&key) {
+                        self.dropped_copies.insert(key, source);
+                    } else {
+                        self.released.insert(key);
+                    }
+                }
+                BodyEffect::Move { from, to } => {
+                    if let Some(record) = self.stored.get(&from).or_else(|| self.dropped.get(&from)) {
+                        self.stored.insert(to, record.clone());
+                    } else {
+                        let source = self.copies.get(&from).or_else(|| self.dropped_copies.get(&from));
+                        self.copies.insert(to, source.copied().unwrap_or(from));
                     }
                 }
             }
@@ -68,11 +87,11 @@ impl BatchBodies {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.stored.is_empty() && self.released.is_empty()
+        self.stored.is_empty() && self.copies.is_empty() && self.released.is_empty()
     }
 
-    /// The records of `keys` as they are after this batch's stores and before its releases
-    /// reach the store: from the batch itself, or from `store`.
+    /// The records of `keys` as they are after this batch's stores and moves, and before its
+    /// releases reach the store: from the batch itself, or from `store`.
     pub fn read(
         &self,
         store: &dyn BodyStore,
@@ -80,18 +99,18 @@ impl BatchBodies {
         keys: &[BodyKey],
     ) -> io::Result<BTreeMap<BodyKey, Arc<BodyRecord>>> {
         let mut found = BTreeMap::new();
-        let mut missing = Vec::new();
+        // Each key not in the batch, with the key it is read from in the store.
+        let mut from_store: Vec<(BodyKey, BodyKey)> = Vec::new();
         for key in keys {
             match self.stored.get(key) {
                 Some(record) => {
                     found.insert(*key, record.clone());
                 }
-                None => missing.push(*key),
+                None => from_store.push((*key, self.copies.get(key).copied().unwrap_or(*key))),
             }
         }
-        missing.sort_unstable();
-        missing.dedup();
-        for (key, record) in missing.iter().zip(store.read(group, &missing)?) {
+        let sources: Vec<BodyKey> = from_store.iter().map(|(_, source)| *source).collect();
+        for ((key, _), record) in from_store.iter().zip(store.read(group, &sources)?) {
             if let Some(record) = record {
                 found.insert(*key, Arc::new(record));
             }
@@ -99,14 +118,27 @@ impl BatchBodies {
         Ok(found)
     }
 
-    /// Carries the batch out on `store`.
+    /// Carries the batch out on `store`: copies read first, then one write.
     pub fn write(self, store: &dyn BodyStore, group: GroupId) -> io::Result<()> {
         if self.is_empty() {
             return Ok(());
         }
         let mut puts: Vec<(BodyKey, Arc<BodyRecord>)> = self.stored.into_iter().collect();
+        let copies: Vec<(BodyKey, BodyKey)> = self.copies.into_iter().collect();
+        let sources: Vec<BodyKey> = copies.iter().map(|(_, source)| *source).collect();
+        for ((to, from), record) in copies.iter().zip(store.read(group, &sources)?) {
+            match record {
+                Some(record) => puts.push((*to, Arc::new(record))),
+                None => {
+                    tracing::error!(group, ?from, ?to, "moved contents are missing from the store");
+                    debug_assert!(false, "group {group}: moved contents {from:?} are missing from the store");
+                }
+            }
+        }
         puts.sort_unstable_by_key(|(key, _)| *key);
-        store.write(group, &puts, &self.released)
+        let mut released: Vec<BodyKey> = self.released.into_iter().collect();
+        released.sort_unstable();
+        store.write(group, &puts, &released)
     }
 }
 

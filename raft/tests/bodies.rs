@@ -87,6 +87,35 @@ fn test_a_batch_reads_its_own_stores_and_what_it_releases_before_the_store_sees_
 }
 
 #[test]
+fn test_moves_find_their_contents_whether_released_before_or_after_and_in_which_batch() {
+    let store = MemoryBodies::new();
+    store.write(1, &[(key(1, 1), record("earlier"))], &[]).unwrap();
+    let mut batch = BatchBodies::default();
+    batch.add(vec![
+        // Stored before the batch, released before its move.
+        BodyEffect::Release(key(1, 1)),
+        BodyEffect::Move { from: key(1, 1), to: key(2, 1) },
+        // Stored in the batch, moved twice, released at each step.
+        BodyEffect::Store(key(1, 2), record("now")),
+        BodyEffect::Move { from: key(1, 2), to: key(0, 5) },
+        BodyEffect::Release(key(1, 2)),
+        BodyEffect::Release(key(0, 5)),
+        BodyEffect::Move { from: key(0, 5), to: key(2, 2) },
+        // A copy moved on again within the batch.
+        BodyEffect::Release(key(2, 1)),
+        BodyEffect::Move { from: key(2, 1), to: key(3, 1) },
+    ]);
+    let read = batch.read(&*store, 1, &[key(3, 1), key(2, 2)]).unwrap();
+    assert_eq!(read.get(&key(3, 1)).map(|r| &*r.body), Some("earlier"));
+    assert_eq!(read.get(&key(2, 2)).map(|r| &*r.body), Some("now"));
+    batch.write(&*store, 1).unwrap();
+    assert_eq!(store.keys(1).unwrap(), vec![key(2, 2), key(3, 1)]);
+    let bodies: Vec<String> =
+        store.read(1, &[key(2, 2), key(3, 1)]).unwrap().into_iter().map(|r| r.unwrap().body.to_string()).collect();
+    assert_eq!(bodies, vec!["now", "earlier"]);
+}
+
+#[test]
 fn test_filling_a_store_puts_every_record_and_removes_the_rest() {
     let store = MemoryBodies::new();
     store.write(1, &[(key(1, 1), record("stale")), (key(1, 2), record("kept"))], &[]).unwrap();

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use shoal_sharding::GroupId;
 
-use crate::bodies::{BodyEffect, BodyKey, BodyRecord};
+use crate::bodies::{outbox_key, BodyEffect, BodyKey, BodyRecord};
 use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
 use crate::config::EngineConfig;
 use crate::error::EngineError;
@@ -94,18 +94,16 @@ impl Engine {
         self.sqs.queues.take_body_effects()
     }
 
-    /// The contents of every message held, by key: what a store must hold for this state.
+    /// The contents of every message held, in queues and in the outbox, by key: what a store
+    /// must hold for this state.
     pub fn stored_bodies(&self) -> impl Iterator<Item = (BodyKey, BodyRecord)> + '_ {
-        self.sqs.queues.values().flat_map(|queue| {
-            queue.messages().map(|(&seq, message)| {
-                let record = BodyRecord {
-                    body: message.body.clone(),
-                    attributes: message.attributes.clone(),
-                    system_attributes: message.system_attributes.clone(),
-                };
-                (queue.body_key(seq), record)
-            })
-        })
+        let queued = self
+            .sqs
+            .queues
+            .values()
+            .flat_map(|queue| queue.messages().map(|(&seq, message)| (queue.body_key(seq), message.contents())));
+        let outbox = self.outbox.entries().map(|entry| (outbox_key(entry.position), entry.delivery.message.contents()));
+        queued.chain(outbox)
     }
 
     /// Does some timer or task need a `Tick` at `now_ms`? Read-only.

@@ -73,6 +73,7 @@ mod tests {
             deduplication_id: Some("d".to_string()),
             sequence_number: Some(7),
             dead_letter_source_arn: Some("arn:source".to_string()),
+            stored_at: None,
         }
     }
 

@@ -58,6 +58,11 @@ impl Queues {
         Some(queue)
     }
 
+    /// Adds work for the store that no queue's own change carries (the outbox's).
+    pub(crate) fn note_body_effect(&mut self, effect: BodyEffect) {
+        self.body_effects.push(effect);
+    }
+
     /// Hands over the store's work since the last call, in the order it arose per queue.
     pub(crate) fn take_body_effects(&mut self) -> Vec<BodyEffect> {
         self.refile();
@@ -192,6 +197,7 @@ mod tests {
             deduplication_id: None,
             sequence_number: None,
             dead_letter_source_arn: None,
+            stored_at: None,
         };
         queue.enqueue(message, 0, now_ms);
     }

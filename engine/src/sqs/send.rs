@@ -150,6 +150,7 @@ impl MessageHandler<'_> {
             deduplication_id: deduplication_key.as_ref().map(|(_, id)| id.clone()),
             sequence_number: None,
             dead_letter_source_arn: None,
+            stored_at: None,
         };
         let seq = queue.enqueue(message, delay_seconds, now_ms);
         let sequence_number = queue.message(seq).and_then(|m| m.sequence_number);

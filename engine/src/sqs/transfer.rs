@@ -10,6 +10,7 @@
 
 use shoal_sharding::GroupId;
 
+use crate::bodies::{outbox_key, BodyEffect, BodyKey};
 use crate::error::{SqsError, SqsResult};
 use crate::outbox::{DeliveryOutcome, OutboxEntry, QueueDelivery, Transfer};
 
@@ -19,8 +20,9 @@ use super::state::{MessageHandler, MoveTaskStatus, SqsHandler, SqsState};
 
 impl SqsHandler<'_> {
     /// Puts a message that left queue `origin` into the outbox, bound for `target` elsewhere.
-    pub(crate) fn push_outbox(&mut self, origin: &str, target: &str, transfer: Transfer, message: Message) {
+    pub(crate) fn push_outbox(&mut self, origin: &str, target: &str, transfer: Transfer, mut message: Message) {
         let fifo = self.sqs.queues.get(origin).is_some_and(|q| q.is_fifo());
+        let arriving = message.arriving();
         let delivery = QueueDelivery {
             target_group: self.group_of(target),
             target: target.to_string(),
@@ -29,7 +31,8 @@ impl SqsHandler<'_> {
             transfer,
             message,
         };
-        self.outbox.push(delivery);
+        let to = outbox_key(self.outbox.push(delivery));
+        self.sqs.queues.note_body_effect(arriving.effect(to));
     }
 
     /// Takes a batch from the outbox of `source_group`. Entries it already took are skipped,
@@ -59,17 +62,22 @@ impl SqsHandler<'_> {
     /// Drops the entries at `positions`, which the target group has; those it `refused` go
     /// back to the queue they left (and a move task that sent them fails).
     pub(crate) fn ack_outbox(&mut self, positions: &[u64], refused: &[u64], now_ms: u64) {
-        for (delivery, outcome) in self.outbox.acknowledge(positions, refused) {
+        for (entry, outcome) in self.outbox.acknowledge(positions, refused) {
+            let key = outbox_key(entry.position);
+            self.sqs.queues.note_body_effect(BodyEffect::Release(key));
             match outcome {
-                DeliveryOutcome::Taken => self.count_arrival(&delivery),
-                DeliveryOutcome::Refused => self.return_to_origin(delivery, now_ms),
+                DeliveryOutcome::Taken => self.count_arrival(&entry.delivery),
+                DeliveryOutcome::Refused => self.return_to_origin(entry.delivery, key, now_ms),
             }
         }
     }
 
-    fn return_to_origin(&mut self, delivery: QueueDelivery, now_ms: u64) {
+    /// Puts a refused delivery back in the queue it left, its contents moved from the outbox
+    /// entry at `stored_at`.
+    fn return_to_origin(&mut self, delivery: QueueDelivery, stored_at: BodyKey, now_ms: u64) {
         let reason = format!("the queue {} cannot take messages from this queue", delivery.target);
         let mut message = delivery.message;
+        message.stored_at = Some(stored_at);
         match &delivery.transfer {
             Transfer::DeadLetter => {
                 self.redrive_paused.insert(delivery.origin.clone());

@@ -6,6 +6,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use shoal_engine::bodies::{BodyEffect, BodyKey, BodyRecord};
 
 use shoal_engine::command::{
     BatchReply, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SendResult, VisibilityEntry,
@@ -31,6 +34,43 @@ pub struct Harness {
     pub engine: Engine,
     pub now_ms: u64,
     next_message: u64,
+    /// What a store fed the engine's body effects holds.
+    pub stored: Stored,
+}
+
+/// Up to how many stored messages every applied entry compares the whole store with the engine.
+const FULL_CHECK_MESSAGES_MAX: usize = 2_000;
+
+/// Message contents by key, as a store fed the engine's effects holds them.
+pub type Stored = BTreeMap<BodyKey, Arc<BodyRecord>>;
+
+/// Carries out the body effects of what `engine` applied since the last call on `stored`, as
+/// the state machine does, and checks the store then holds exactly the engine's messages: a
+/// key is stored once, moved only from stored contents, released once, never reused.
+pub fn carry_out_body_effects(engine: &mut Engine, stored: &mut Stored) {
+    // Releases take effect at the end: a move gathered after a release may read it.
+    let mut released = Vec::new();
+    for effect in engine.take_body_effects() {
+        match effect {
+            BodyEffect::Store(key, record) => {
+                assert!(stored.insert(key, record).is_none(), "{key:?} stored twice");
+            }
+            BodyEffect::Move { from, to } => {
+                let record = stored.get(&from).unwrap_or_else(|| panic!("{from:?} moved but not stored")).clone();
+                assert!(stored.insert(to, record).is_none(), "{to:?} stored twice");
+            }
+            BodyEffect::Release(key) => released.push(key),
+        }
+    }
+    for key in released {
+        assert!(stored.remove(&key).is_some(), "{key:?} released but not stored");
+    }
+    // The whole comparison costs every message held: done while there are few (each effect is
+    // still checked above when a test holds many).
+    if stored.len() <= FULL_CHECK_MESSAGES_MAX {
+        let held: Stored = engine.stored_bodies().map(|(key, record)| (key, Arc::new(record))).collect();
+        assert_eq!(*stored, held, "the store holds other contents than the engine's messages");
+    }
 }
 
 impl Default for Harness {
@@ -41,13 +81,14 @@ impl Default for Harness {
 
 impl Harness {
     pub fn new() -> Harness {
-        Harness { engine: Engine::new(engine_config()), now_ms: START_MS, next_message: 1 }
+        Harness { engine: Engine::new(engine_config()), now_ms: START_MS, next_message: 1, stored: Stored::new() }
     }
 
     /// A harness around an existing engine, its clock at the engine's last applied time.
     pub fn with_engine(engine: Engine) -> Harness {
         let now_ms = engine.now_ms();
-        Harness { engine, now_ms, next_message: 1_000_000 }
+        let stored = engine.stored_bodies().map(|(key, record)| (key, Arc::new(record))).collect();
+        Harness { engine, now_ms, next_message: 1_000_000, stored }
     }
 
     pub fn advance_ms(&mut self, ms: u64) {
@@ -60,7 +101,9 @@ impl Harness {
 
     /// Applies a command stamped with the harness clock.
     pub fn apply(&mut self, command: Command) -> Outcome {
-        self.engine.apply(&LogEntry::new(self.now_ms, command))
+        let outcome = self.engine.apply(&LogEntry::new(self.now_ms, command));
+        carry_out_body_effects(&mut self.engine, &mut self.stored);
+        outcome
     }
 
     /// Applies an SQS action: its reply, or SQS's refusal. The harness writes only entries of

@@ -17,7 +17,7 @@ pub use config::{DeduplicationScope, QueueConfig, RedriveAllowPolicy, RedrivePol
 pub use fifo::{DeduplicationEntry, Group};
 pub use receipt::ReceiptHandle;
 
-use crate::bodies::{BodyEffect, BodyKey, BodyRecord};
+use crate::bodies::{Arriving, BodyEffect, BodyKey, BodyRecord};
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
 use crate::message::{MessageAttributes, MessageId};
@@ -56,9 +56,31 @@ pub struct Message {
     pub deduplication_id: Option<String>,
     pub sequence_number: Option<u128>,
     pub dead_letter_source_arn: Option<String>,
+    /// Where its contents are stored while it is between queues (taken out of one, not yet in
+    /// another or in the outbox): the next place moves them there. `None` in a queue, and for
+    /// a message that arrives with its contents (a send, an import).
+    #[serde(skip)]
+    pub stored_at: Option<BodyKey>,
 }
 
 impl Message {
+    /// Where its contents come from as it enters a queue or the outbox.
+    pub fn arriving(&mut self) -> Arriving {
+        match self.stored_at.take() {
+            Some(from) => Arriving::StoredAt(from),
+            None => Arriving::Carried(self.contents()),
+        }
+    }
+
+    /// Its contents, as the store keeps them.
+    pub fn contents(&self) -> BodyRecord {
+        BodyRecord {
+            body: self.body.clone(),
+            attributes: self.attributes.clone(),
+            system_attributes: self.system_attributes.clone(),
+        }
+    }
+
     /// Prepares a message for another queue (a dead-letter queue, or back out of one): it
     /// starts there unreceived, and a FIFO destination gives it a new sequence number.
     pub fn restart_receives(&mut self) {
@@ -294,12 +316,8 @@ impl Queue {
         };
         self.by_enqueued.insert((message.enqueued_ms, seq));
         let group_id = if self.is_fifo() { message.group_id.clone() } else { None };
-        let record = BodyRecord {
-            body: message.body.clone(),
-            attributes: message.attributes.clone(),
-            system_attributes: message.system_attributes.clone(),
-        };
-        self.body_effects.push(BodyEffect::Store(self.body_key(seq), Arc::new(record)));
+        let arriving = message.arriving();
+        self.body_effects.push(arriving.effect(self.body_key(seq)));
         self.messages.insert(seq, Box::new(message));
         if let Some(group_id) = group_id {
             self.groups.entry(group_id.clone()).or_default().messages.insert(seq);
@@ -308,9 +326,11 @@ impl Queue {
         seq
     }
 
-    /// Removes a message from every index. Returns it.
+    /// Removes a message from every index. Returns it, naming where its contents are: they are
+    /// released unless the message is enqueued elsewhere (or put in the outbox) in the same entry.
     pub fn remove(&mut self, seq: Seq) -> Option<Message> {
-        let message = *self.messages.remove(&seq)?;
+        let mut message = *self.messages.remove(&seq)?;
+        message.stored_at = Some(self.body_key(seq));
         self.body_effects.push(BodyEffect::Release(self.body_key(seq)));
         match message.state {
             MessageState::Visible => {
