@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use futures::{Stream, TryStreamExt};
 use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
-use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::type_config::alias::{CommittedLeaderIdOf, LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend};
 use serde::{Deserialize, Serialize};
 use shoal_engine::bodies::{BodyKey, BodyRecord};
@@ -161,6 +161,50 @@ impl Shared {
         batch.write(&*self.bodies, self.group)
     }
 
+    /// Applies one batch of committed entries of a group's Raft of any Shoal type
+    /// configuration (the node's, the simulation's): proposals to the state, membership to
+    /// `membership`, each entry's index to `last_applied`; then the store's part of the batch,
+    /// and only then the replies.
+    pub async fn apply_entries<C, S>(
+        &self,
+        mut entries: S,
+        last_applied: &mut Option<LogIdOf<C>>,
+        membership: &mut StoredMembershipOf<C>,
+    ) -> io::Result<()>
+    where
+        C: openraft::RaftTypeConfig<
+            D = Proposal,
+            R = Response,
+            NodeId = u64,
+            Node = crate::NodeInfo,
+            Entry = openraft::Entry<CommittedLeaderIdOf<C>, ShoalPayload>,
+        >,
+        S: Stream<Item = io::Result<EntryResponder<C>>> + Unpin,
+    {
+        let mut answers = Vec::new();
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let log_id = entry.log_id();
+            let response = match &entry.payload {
+                EntryPayload::Blank => Response::Nothing,
+                EntryPayload::Normal(proposal) => self.apply(proposal),
+                EntryPayload::Membership(changed) => {
+                    *membership = StoredMembershipOf::<C>::new(Some(log_id.clone()), changed.clone());
+                    Response::Nothing
+                }
+            };
+            *last_applied = Some(log_id);
+            if let Some(responder) = responder {
+                answers.push((responder, response));
+            }
+        }
+        self.settle(answers.iter_mut().map(|(_, response)| response))?;
+        for (responder, response) in answers {
+            responder.send(response);
+        }
+        self.applied_batch();
+        Ok(())
+    }
+
     /// Replaces the state with an installed snapshot's, and the store's contents with its.
     pub fn install(&self, state: GroupState) -> io::Result<()> {
         self.clock.observe(state.engine.now_ms());
@@ -222,6 +266,9 @@ impl SnapshotDir {
         self.dir.join(format!("incoming-{id}.tmp"))
     }
 }
+
+/// What a Shoal log entry carries, whatever the Raft type configuration.
+type ShoalPayload = EntryPayload<Proposal, u64, crate::NodeInfo>;
 
 /// A group's Raft on this node: openraft over Shoal's types and this state machine.
 pub type ShoalRaft = openraft::Raft<TypeConfig, StateMachine>;
@@ -288,32 +335,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((self.last_applied, self.membership.clone()))
     }
 
-    async fn apply<Strm>(&mut self, mut entries: Strm) -> io::Result<()>
+    async fn apply<Strm>(&mut self, entries: Strm) -> io::Result<()>
     where
         Strm: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
     {
-        let mut answers = Vec::new();
-        while let Some((entry, responder)) = entries.try_next().await? {
-            let log_id = entry.log_id();
-            let response = match &entry.payload {
-                EntryPayload::Blank => Response::Nothing,
-                EntryPayload::Normal(proposal) => self.shared.apply(proposal),
-                EntryPayload::Membership(membership) => {
-                    self.membership = StoredMembershipOf::<TypeConfig>::new(Some(log_id), membership.clone());
-                    Response::Nothing
-                }
-            };
-            self.last_applied = Some(log_id);
-            if let Some(responder) = responder {
-                answers.push((responder, response));
-            }
-        }
-        self.shared.settle(answers.iter_mut().map(|(_, response)| response))?;
-        for (responder, response) in answers {
-            responder.send(response);
-        }
-        self.shared.applied_batch();
-        Ok(())
+        self.shared.apply_entries(entries, &mut self.last_applied, &mut self.membership).await
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {

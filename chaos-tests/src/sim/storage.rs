@@ -12,17 +12,17 @@ use std::io::{self, Cursor};
 use std::ops::RangeBounds;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use futures::{Stream, TryStreamExt};
+use futures::Stream;
 use openraft::entry::RaftEntry;
 use openraft::storage::{
     EntryResponder, IOFlushed, LogState, RaftLogReader, RaftLogStorage, RaftSnapshotBuilder, RaftStateMachine,
 };
 use openraft::type_config::alias::{EntryOf, LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf, VoteOf};
-use openraft::{EntryPayload, OptionalSend};
+use openraft::OptionalSend;
 use shoal_raft::bodies::BodyStore;
 use shoal_raft::clock::ClusterClock;
 use shoal_raft::state::{GroupState, Shared};
-use shoal_raft::{GroupId, Response};
+use shoal_raft::GroupId;
 
 use super::SimTypes;
 
@@ -194,32 +194,11 @@ impl RaftStateMachine<SimTypes> for StateMachine {
         Ok((self.last_applied, self.membership.clone()))
     }
 
-    async fn apply<Strm>(&mut self, mut entries: Strm) -> io::Result<()>
+    async fn apply<Strm>(&mut self, entries: Strm) -> io::Result<()>
     where
         Strm: Stream<Item = io::Result<EntryResponder<SimTypes>>> + Unpin + OptionalSend,
     {
-        let mut answers = Vec::new();
-        while let Some((entry, responder)) = entries.try_next().await? {
-            let log_id = entry.log_id();
-            let response = match &entry.payload {
-                EntryPayload::Blank => Response::Nothing,
-                EntryPayload::Normal(proposal) => self.shared.apply(proposal),
-                EntryPayload::Membership(membership) => {
-                    self.membership = StoredMembershipOf::<SimTypes>::new(Some(log_id), membership.clone());
-                    Response::Nothing
-                }
-            };
-            self.last_applied = Some(log_id);
-            if let Some(responder) = responder {
-                answers.push((responder, response));
-            }
-        }
-        self.shared.settle(answers.iter_mut().map(|(_, response)| response))?;
-        for (responder, response) in answers {
-            responder.send(response);
-        }
-        self.shared.applied_batch();
-        Ok(())
+        self.shared.apply_entries(entries, &mut self.last_applied, &mut self.membership).await
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
