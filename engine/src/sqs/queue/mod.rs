@@ -181,11 +181,17 @@ impl Queue {
         std::mem::take(&mut self.body_effects)
     }
 
-    /// Releases every message's contents: the queue is going away.
+    /// Releases every message's contents and hands over the store's work: the queue is going
+    /// away.
     pub(crate) fn release_all(&mut self) -> Vec<BodyEffect> {
-        let mut effects = self.take_body_effects();
-        effects.extend(self.messages.keys().map(|&seq| BodyEffect::Release(self.body_key(seq))));
-        effects
+        self.release_messages();
+        self.take_body_effects()
+    }
+
+    /// Notes the release of every message's contents (the messages themselves stay).
+    fn release_messages(&mut self) {
+        let incarnation = self.incarnation;
+        self.body_effects.extend(self.messages.keys().map(|&seq| BodyEffect::Release(BodyKey { incarnation, seq })));
     }
 
     pub fn is_fifo(&self) -> bool {
@@ -352,8 +358,7 @@ impl Queue {
 
     /// Deletes every message; the deduplication window stays.
     pub fn purge(&mut self, now_ms: u64) {
-        let released = self.messages.keys().map(|&seq| BodyEffect::Release(self.body_key(seq))).collect::<Vec<_>>();
-        self.body_effects.extend(released);
+        self.release_messages();
         self.messages.clear();
         self.visible.clear();
         self.delayed.clear();
