@@ -186,7 +186,7 @@ impl From<EngineError> for ApiError {
             EngineError::Sqs(error) => ApiError::from(error),
             // A node of another build wrote an entry this one cannot read: the server's fault,
             // which the operator must hear of.
-            EngineError::UnknownLogFormat { .. } => {
+            EngineError::UnknownLogFormat { .. } | EngineError::StorageFailure(_) => {
                 tracing::error!(%error, "the engine refused a log entry");
                 ApiError::internal(error.to_string())
             }

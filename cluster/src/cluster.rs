@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
+use shoal_engine::bodies::{outbox_key, BodyKey};
 use shoal_engine::{Command, Reply};
 use shoal_raft::{GroupId, NodeInfo};
 use shoal_sharding::{Shards, METADATA_GROUP};
@@ -214,6 +215,7 @@ impl<S: GroupService> Cluster<S> {
         target: GroupId,
         entries: Vec<shoal_engine::outbox::OutboxEntry>,
     ) -> Result<(), String> {
+        let entries = self.with_contents(group, entries)?;
         let positions: Vec<u64> = entries.iter().map(|entry| entry.position).collect();
         let request = GroupRequest::Import { source_group: group, entries };
         let reply = self.call(target, request).await.map_err(|error| format!("{error:?}"))?;
@@ -228,6 +230,36 @@ impl<S: GroupService> Cluster<S> {
             Reply::Done => Ok(()),
             other => Err(format!("unexpected reply to AckOutbox: {other:?}")),
         }
+    }
+
+    /// Gives outbox entries (which, like every message the engine holds, keep no contents) their
+    /// contents from the store, keeping as many as fit in one hand-over's bytes (at least one).
+    /// An entry whose contents are missing is not sent: this leader has not applied its
+    /// acknowledgement yet (see `raft::bodies`), and the batch is tried again.
+    fn with_contents(
+        &self,
+        group: GroupId,
+        mut entries: Vec<shoal_engine::outbox::OutboxEntry>,
+    ) -> Result<Vec<shoal_engine::outbox::OutboxEntry>, String> {
+        let broker = self.broker(group).map_err(|error| error.to_string())?;
+        let keys: Vec<BodyKey> = entries.iter().map(|entry| outbox_key(entry.position)).collect();
+        let records = broker.shared().bodies().read(group, &keys).map_err(|error| error.to_string())?;
+        let mut bytes = 0;
+        let mut kept = 0;
+        for (entry, record) in entries.iter_mut().zip(records) {
+            let Some(record) = record else {
+                return Err(format!("the contents of outbox entry {} are not in the store yet", entry.position));
+            };
+            let size = shoal_engine::message::message_size_bytes(&record.body, &record.attributes);
+            if kept > 0 && bytes + size > limits::OUTBOX_BATCH_BYTES {
+                break;
+            }
+            bytes += size;
+            kept += 1;
+            entry.delivery.message.restore_contents(record);
+        }
+        entries.truncate(kept);
+        Ok(entries)
     }
 
     /// This node's view of every group: leader, term, log and applied indexes, snapshot.

@@ -20,6 +20,7 @@ use shoal_proto::cluster::groups_server::GroupsServer;
 use shoal_proto::cluster::{CallReply, CallRequest, HelloReply, HelloRequest};
 use shoal_proto::raft::raft_server::RaftServer;
 use shoal_raft::clock::{ClusterClock, TimeSource};
+use shoal_raft::format::WriteLevelSource;
 use shoal_raft::network::{LocalGroups, NetworkFactory, Peers};
 use shoal_raft::state::StateMachine;
 use shoal_raft::store::Db;
@@ -116,6 +117,7 @@ impl<S: GroupService> Cluster<S> {
         let db = Db::open(&config.data_dir.join("raft")).context("opening the raft store")?;
         check_identity(&db, &config).await?;
         let write_level = Arc::new(open_write_level(&db)?);
+        let level: Arc<dyn WriteLevelSource> = write_level.clone();
         let raft_config = raft_config(config.snapshot_entries)?;
         let channels = Peers::new();
         let clock = Arc::new(ClusterClock::new(config.time.clone()));
@@ -136,11 +138,11 @@ impl<S: GroupService> Cluster<S> {
                 placement: Placement { group, data_groups: config.data_groups },
                 ..config.engine.clone()
             };
-            let state_machine = StateMachine::open(group, dir, engine, clock.clone(), db.clone())
+            let state_machine = StateMachine::open(group, dir, engine, clock.clone(), db.clone(), level.clone())
                 .with_context(|| format!("loading the snapshot of group {group}"))?;
             let shared = state_machine.shared();
             let snapshots = state_machine.snapshots();
-            let network = NetworkFactory::new(group, channels.clone());
+            let network = NetworkFactory::new(group, channels.clone(), db.clone());
             let raft = ShoalRaft::new(config.node_id, raft_config.clone(), network, db.log_store(group), state_machine)
                 .await
                 .with_context(|| format!("starting raft group {group}"))?;

@@ -13,6 +13,7 @@
 //! | level | proposal format | snapshot format | call format |
 //! |---|---|---|---|
 //! | 1 | 3 | 2 | 1 |
+//! | 2 | 3 | 3 (no message contents in the file; a body section follows it in a transfer) | 1 |
 //!
 //! A format change adds a level here, keeps writing the previous formats below it, and its
 //! tests start a cluster whose peers answer the previous level.
@@ -24,7 +25,7 @@ use std::sync::Mutex;
 use futures::future::BoxFuture;
 
 /// The highest level this build reads and writes.
-pub const WRITE_LEVEL_MAX: u32 = 1;
+pub const WRITE_LEVEL_MAX: u32 = 2;
 /// The level of a node that has not answered, or whose build predates `Hello`.
 pub const WRITE_LEVEL_OLDEST: u32 = 1;
 
@@ -133,6 +134,13 @@ impl WriteLevel {
 pub fn agreed_level(max: u32, floor: u32, answers: impl IntoIterator<Item = Option<u32>>) -> u32 {
     let lowest = answers.into_iter().map(|answer| answer.unwrap_or(WRITE_LEVEL_OLDEST)).fold(max, u32::min);
     lowest.max(floor)
+}
+
+/// The state machines write snapshot files of the format the level allows.
+impl shoal_raft::format::WriteLevelSource for WriteLevel {
+    fn write_level(&self) -> u32 {
+        self.get()
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,11 @@ pub enum EngineError {
     /// another build wrote it, and nothing was applied.
     #[error("log entry format {found} is not supported; this engine reads format {supported}")]
     UnknownLogFormat { found: u16, supported: u16 },
+    /// Never the engine's own answer: the node's store could not give the contents of a
+    /// message the engine answered with, so the answer is withheld (the message comes back
+    /// when its visibility timeout ends). Not the client's fault.
+    #[error("the contents of a message could not be read: {0}")]
+    StorageFailure(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

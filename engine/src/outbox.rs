@@ -88,6 +88,11 @@ impl<D: Delivery + Clone> Outbox<D> {
         self.entries.values()
     }
 
+    /// The deliveries waiting, to take or give back their contents.
+    pub(crate) fn entries_mut(&mut self) -> impl Iterator<Item = &mut Entry<D>> {
+        self.entries.values_mut()
+    }
+
     /// Deliveries waiting for an answer.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

@@ -25,7 +25,7 @@ fn name_in(harness: &Harness, group: u32, stem: &str) -> String {
 /// One batch of `from`'s outbox into `to`, then acknowledged in `from`. Returns the number
 /// of entries handed over, and how many `to` refused.
 fn hand_over_once(from: &mut Harness, from_group: u32, to: &mut Harness, repeat: bool) -> (usize, usize) {
-    let Some((target, entries)) = from.engine.outbox_batch(3, 1 << 20, &BTreeSet::new()) else {
+    let Some((target, entries)) = from.outbox_batch(3, &BTreeSet::new()) else {
         return (0, 0);
     };
     assert_ne!(target, from_group);
@@ -106,11 +106,11 @@ fn test_a_repeated_import_of_an_old_batch_changes_nothing() {
     let (mut one, mut two) = (group(1), group(2));
     let (source, dlq) = redrive_across(&mut one, &mut two);
     exhaust(&mut one, &source, 2);
-    let (_, entries) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
+    let (_, entries) = one.outbox_batch(10, &BTreeSet::new()).unwrap();
     let import = Command::ImportMessages { source_group: 1, entries };
     assert_eq!(two.apply(import.clone()), Ok(Reply::Imported { refused: vec![] }));
     exhaust(&mut one, &source, 1);
-    let (_, later) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
+    let (_, later) = one.outbox_batch(10, &BTreeSet::new()).unwrap();
     assert_eq!(
         two.apply(Command::ImportMessages { source_group: 1, entries: later }),
         Ok(Reply::Imported { refused: vec![] })
@@ -218,7 +218,7 @@ fn test_a_refusal_is_remembered_when_a_new_leader_hands_over_part_of_a_batch_aga
     two.delete_queue(&gone_dlq).unwrap();
     exhaust(&mut one, &kept_source, 2);
     exhaust(&mut one, &gone_source, 2);
-    let (_, entries) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
+    let (_, entries) = one.outbox_batch(10, &BTreeSet::new()).unwrap();
     assert_eq!(entries.len(), 4);
     let refused_of = |two: &mut Harness, batch: &[shoal_engine::outbox::OutboxEntry]| match two
         .apply(Command::ImportMessages { source_group: 1, entries: batch.to_vec() })
@@ -292,9 +292,9 @@ fn test_a_batch_for_an_unreachable_group_does_not_hold_back_the_others() {
     }
     exhaust(&mut one, &to_two, 1);
     exhaust(&mut one, &to_three, 1);
-    let (first, _) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
+    let (first, _) = one.outbox_batch(10, &BTreeSet::new()).unwrap();
     assert_eq!(first, 2, "the oldest entry's group first");
-    let (next, entries) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::from([2])).unwrap();
+    let (next, entries) = one.outbox_batch(10, &BTreeSet::from([2])).unwrap();
     assert_eq!((next, entries.len()), (3, 1), "group 3's batch while group 2 rests");
-    assert!(one.engine.outbox_batch(10, 1 << 20, &BTreeSet::from([2, 3])).is_none());
+    assert!(one.outbox_batch(10, &BTreeSet::from([2, 3])).is_none());
 }

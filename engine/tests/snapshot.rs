@@ -1,6 +1,8 @@
 //! The snapshot layout: engines built through `apply` encode (bincode, as snapshots are
 //! written) to exactly the bytes they did when the golden files were recorded, so a change
-//! inside the engine cannot silently change what replicas store and exchange.
+//! inside the engine cannot silently change what replicas store and exchange. The files named
+//! `-format-2` were recorded when messages kept their contents in the engine (snapshot format
+//! 2): they still decode, and taking the contents out gives today's engine and store.
 
 mod common;
 
@@ -42,9 +44,21 @@ fn redrive_policy(target: &str, max_receive_count: u32) -> String {
     format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":{max_receive_count}}}"#, arn(target))
 }
 
+/// Decodes `golden`, an engine of snapshot format 2, and checks that taking its messages'
+/// contents out gives `harness`'s engine, and exactly the contents its store holds.
+fn check_migration(harness: &Harness, golden: &str) {
+    let bytes = hex::decode(golden.split_whitespace().collect::<String>()).unwrap();
+    let (mut decoded, _): (Engine, usize) =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+    let contents: Stored =
+        decoded.take_contents().into_iter().map(|(key, record)| (key, std::sync::Arc::new(record))).collect();
+    assert!(decoded == harness.engine, "the format 2 state without its contents is not today's state");
+    assert_eq!(contents, harness.stored, "the format 2 state's contents are not what the store holds");
+}
+
 /// A standard queue with a dead-letter queue, a FIFO queue, messages in every state, a message
 /// redriven, a running move task and a recently deleted name.
-fn queues_engine() -> Engine {
+fn queues_engine() -> Harness {
     let mut h = Harness::new();
     h.create_with_tags("orders-dlq", &[], &[("team", "shop")]).unwrap();
     h.create("orders", &[("RedrivePolicy", &redrive_policy("orders-dlq", 1)), ("VisibilityTimeout", "45")]).unwrap();
@@ -80,7 +94,7 @@ fn queues_engine() -> Engine {
     h.start_move_task("orders-dlq", None, Some(1)).unwrap();
     h.advance_ms(10);
     h.tick();
-    h.engine
+    h
 }
 
 fn group(group: u32) -> Harness {
@@ -98,7 +112,7 @@ fn name_in(harness: &Harness, group: u32, stem: &str) -> String {
 /// Two groups mid-way through handing messages over: entries waiting in both outboxes (dead
 /// letters one way, a move task's messages the other), an import mark with a refusal, a
 /// refused message back at home and its queue's redrive paused.
-fn outbox_engines() -> (Engine, Engine) {
+fn outbox_engines() -> (Harness, Harness) {
     let (mut one, mut two) = (group(1), group(2));
     let kept_source = name_in(&one, 1, "source");
     let kept_dlq = name_in(&two, 2, "dlq");
@@ -118,7 +132,7 @@ fn outbox_engines() -> (Engine, Engine) {
     for source in [&kept_source, &gone_source] {
         assert!(one.receive_for(source, 10, 0).is_empty());
     }
-    let (target, entries) = one.engine.outbox_batch(10, 1 << 20, &BTreeSet::new()).unwrap();
+    let (target, entries) = one.outbox_batch(10, &BTreeSet::new()).unwrap();
     assert_eq!((target, entries.len()), (2, 4));
     let Ok(Reply::Imported { refused }) = two.apply(Command::ImportMessages { source_group: 1, entries }) else {
         panic!("import failed");
@@ -137,17 +151,29 @@ fn outbox_engines() -> (Engine, Engine) {
     two.advance_seconds(1);
     two.tick();
     assert_eq!(two.engine.outbox_len(), 2);
-    (one.engine, two.engine)
+    (one, two)
 }
 
 #[test]
 fn test_snapshot_of_queues_keeps_its_bytes() {
-    check(&queues_engine(), include_str!("golden/queues.hex"));
+    check(&queues_engine().engine, include_str!("golden/queues.hex"));
 }
 
 #[test]
 fn test_snapshot_of_outboxes_keeps_its_bytes() {
     let (one, two) = outbox_engines();
-    check(&one, include_str!("golden/outbox-group-1.hex"));
-    check(&two, include_str!("golden/outbox-group-2.hex"));
+    check(&one.engine, include_str!("golden/outbox-group-1.hex"));
+    check(&two.engine, include_str!("golden/outbox-group-2.hex"));
+}
+
+#[test]
+fn test_format_2_queues_move_their_contents_to_the_store() {
+    check_migration(&queues_engine(), include_str!("golden/queues-format-2.hex"));
+}
+
+#[test]
+fn test_format_2_outboxes_move_their_contents_to_the_store() {
+    let (one, two) = outbox_engines();
+    check_migration(&one, include_str!("golden/outbox-group-1-format-2.hex"));
+    check_migration(&two, include_str!("golden/outbox-group-2-format-2.hex"));
 }

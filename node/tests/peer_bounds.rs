@@ -49,7 +49,7 @@ async fn send_snapshot(server: &Server, announced: u64, sent: usize) -> tonic::S
     let vote = openraft::type_config::alias::VoteOf::<TypeConfig>::new(1, 1);
     let meta = openraft::type_config::alias::SnapshotMetaOf::<TypeConfig>::default();
     let header = postcard::to_stdvec(&(&vote, &meta, announced)).unwrap();
-    let chunks = vec![SnapshotChunk { group: 1, header, data: vec![7; sent] }];
+    let chunks = vec![SnapshotChunk { group: 1, header, data: vec![7; sent], body_section: false }];
     let channel = tonic::transport::Endpoint::from_shared(server.peer_endpoint()).unwrap().connect().await.unwrap();
     let mut client = RaftClient::new(channel);
     let mut request = tonic::Request::new(tokio_stream::iter(chunks));

@@ -7,11 +7,19 @@
 //! log: the Raft log already holds every body until a snapshot covers it, and a snapshot is put
 //! in place only after [`BodyStore::flush`], so after a crash the snapshot's contents are on disk
 //! and replaying the log after it stores and releases the rest again. The simulation keeps its
-//! store in memory.
+//! store in memory, with the same durability.
 //!
-//! While message bodies are also kept in the engine's memory (and its snapshots), the state
-//! machine fills the store from a loaded or installed snapshot, so the store always holds
-//! exactly what the engine's messages hold.
+//! The engine holds no contents (a message in a queue has an empty body), so a snapshot file
+//! of format 3 holds none either: a snapshot sent to a follower is followed by a **body
+//! section** read from the leader's store when it is sent ([`write_section`]), which the
+//! follower puts into its own before it installs the snapshot ([`install_section`]). The
+//! section is read through one view of the store, later than the snapshot: contents released
+//! since are absent (their release is in the log after the snapshot, which the follower applies
+//! before it can answer for those messages), contents stored since are there too (the follower
+//! stores them again when it applies their entries). A message moved after the snapshot is
+//! found under its new key; the follower's move from the old one then finds nothing to copy,
+//! which is why a move from a missing key is not an error. A snapshot of format 2 carried the
+//! contents in the state itself; loading one puts them into the store ([`migrate`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
@@ -36,8 +44,19 @@ pub trait BodyStore: Send + Sync + Debug + 'static {
     /// Makes everything written so far durable.
     fn flush(&self) -> io::Result<()>;
 
+    /// Calls `each` with every record stored for `group`, in key order, as stored (see
+    /// [`decode_record`]), all as of one moment.
+    fn scan(&self, group: GroupId, each: &mut dyn FnMut(BodyKey, &[u8]) -> io::Result<()>) -> io::Result<()>;
+
     /// Every key stored for `group`, in order.
-    fn keys(&self, group: GroupId) -> io::Result<Vec<BodyKey>>;
+    fn keys(&self, group: GroupId) -> io::Result<Vec<BodyKey>> {
+        let mut keys = Vec::new();
+        self.scan(group, &mut |key, _| {
+            keys.push(key);
+            Ok(())
+        })?;
+        Ok(keys)
+    }
 }
 
 /// The store's work for one applied batch: the effects of its entries, in order, and the
@@ -129,10 +148,9 @@ impl BatchBodies {
         for ((to, from), record) in copies.iter().zip(store.read(group, &sources)?) {
             match record {
                 Some(record) => puts.push((*to, Arc::new(record))),
-                None => {
-                    tracing::error!(group, ?from, ?to, "moved contents are missing from the store");
-                    debug_assert!(false, "group {group}: moved contents {from:?} are missing from the store");
-                }
+                // Released by an entry after a snapshot this node installed; the section that
+                // came with it held them under `to` if they were still wanted (module docs).
+                None => tracing::debug!(group, ?from, ?to, "moved contents are not in the store"),
             }
         }
         puts.sort_unstable_by_key(|(key, _)| *key);
@@ -142,27 +160,25 @@ impl BatchBodies {
     }
 }
 
-/// Makes `store` hold exactly `records` for `group`: puts them all, removes every other key,
-/// and flushes. Used on a state loaded from a snapshot, whose contents the store may lack (a
-/// store emptied by a crash before a flush, or a snapshot taken from a leader).
-pub fn fill(
+/// Puts the contents a state carried in memory (a snapshot of format 2) into `store`, removes
+/// every other key of `group` that `live` (the keys the state names) does not hold, and
+/// flushes. Returns how many records it put.
+pub fn migrate(
     store: &dyn BodyStore,
     group: GroupId,
-    records: impl Iterator<Item = (BodyKey, BodyRecord)>,
+    carried: Vec<(BodyKey, BodyRecord)>,
+    live: impl Iterator<Item = BodyKey>,
 ) -> io::Result<usize> {
-    let mut live = HashSet::new();
-    let mut batch = Vec::new();
-    let mut count = 0;
-    for (key, record) in records {
-        live.insert(key);
+    let count = carried.len();
+    let mut batch = Vec::with_capacity(FILL_BATCH.min(count));
+    for (key, record) in carried {
         batch.push((key, Arc::new(record)));
         if batch.len() == FILL_BATCH {
             store.write(group, &batch, &[])?;
-            count += batch.len();
             batch.clear();
         }
     }
-    count += batch.len();
+    let live: HashSet<BodyKey> = live.collect();
     let stale: Vec<BodyKey> = store.keys(group)?.into_iter().filter(|key| !live.contains(key)).collect();
     store.write(group, &batch, &stale)?;
     store.flush()?;
@@ -171,6 +187,114 @@ pub fn fill(
 
 /// Records per write while filling a store.
 const FILL_BATCH: usize = 1024;
+
+/// Starts a body section.
+const SECTION_MAGIC: &[u8; 8] = b"SHLBODY1";
+/// Tags in a body section: a record follows, or the end (and the count of records).
+const SECTION_RECORD: u8 = 1;
+const SECTION_END: u8 = 0;
+/// Longest stored record a section may carry: a message at SQS's largest size, attributes
+/// included, with room for the encoding.
+pub const SECTION_RECORD_BYTES_MAX: u32 = 2 * shoal_engine::limits::MESSAGE_SIZE_BYTES_MAX + 64 * 1024;
+
+/// Writes the body section of `group` (see the module docs) from one view of `store`: a magic,
+/// then each record (tag, key, length, the stored bytes) in key order, then an end tag and the
+/// count, so a section cut short is told from a complete one. Returns the count.
+pub fn write_section(store: &dyn BodyStore, group: GroupId, out: &mut dyn io::Write) -> io::Result<u64> {
+    out.write_all(SECTION_MAGIC)?;
+    let mut count = 0u64;
+    store.scan(group, &mut |key, value| {
+        let len = u32::try_from(value.len()).ok().filter(|len| *len <= SECTION_RECORD_BYTES_MAX);
+        let len = len.ok_or_else(|| io::Error::other(format!("a stored record of {} bytes", value.len())))?;
+        out.write_all(&[SECTION_RECORD])?;
+        out.write_all(&key.to_bytes())?;
+        out.write_all(&len.to_le_bytes())?;
+        out.write_all(value)?;
+        count += 1;
+        Ok(())
+    })?;
+    out.write_all(&[SECTION_END])?;
+    out.write_all(&count.to_le_bytes())?;
+    out.flush()?;
+    Ok(count)
+}
+
+/// Reads a body section, calling `each` with every record in order; refuses one that is cut
+/// short, out of order, or not a section.
+pub fn read_section(
+    input: &mut dyn io::Read,
+    mut each: impl FnMut(BodyKey, &[u8]) -> io::Result<()>,
+) -> io::Result<u64> {
+    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, format!("body section: {what}"));
+    let mut magic = [0u8; 8];
+    input.read_exact(&mut magic)?;
+    if &magic != SECTION_MAGIC {
+        return Err(invalid("bad magic".to_string()));
+    }
+    let mut count = 0u64;
+    let mut last: Option<BodyKey> = None;
+    let mut value = Vec::new();
+    loop {
+        let mut tag = [0u8; 1];
+        input.read_exact(&mut tag)?;
+        match tag[0] {
+            SECTION_RECORD => {
+                let mut key = [0u8; 16];
+                input.read_exact(&mut key)?;
+                let key = BodyKey::from_bytes(key);
+                if last.is_some_and(|last| key <= last) {
+                    return Err(invalid(format!("{key:?} out of order")));
+                }
+                let mut len = [0u8; 4];
+                input.read_exact(&mut len)?;
+                let len = u32::from_le_bytes(len);
+                if len > SECTION_RECORD_BYTES_MAX {
+                    return Err(invalid(format!("a record of {len} bytes")));
+                }
+                value.resize(len as usize, 0);
+                input.read_exact(&mut value)?;
+                each(key, &value)?;
+                last = Some(key);
+                count += 1;
+            }
+            SECTION_END => {
+                let mut announced = [0u8; 8];
+                input.read_exact(&mut announced)?;
+                let announced = u64::from_le_bytes(announced);
+                if announced != count {
+                    return Err(invalid(format!("{count} records where {announced} were sent")));
+                }
+                return Ok(count);
+            }
+            other => return Err(invalid(format!("unknown tag {other}"))),
+        }
+    }
+}
+
+/// Puts a body section for `group` into `store` and flushes, removing nothing yet: returns the
+/// keys the store held for `group` that the section does not, which go once the snapshot the
+/// section came with is installed.
+pub fn install_section(store: &dyn BodyStore, group: GroupId, input: &mut dyn io::Read) -> io::Result<Vec<BodyKey>> {
+    let mut own = store.keys(group)?.into_iter().peekable();
+    let mut stale = Vec::new();
+    let mut batch = Vec::new();
+    read_section(input, |key, value| {
+        while let Some(older) = own.next_if(|own| *own < key) {
+            stale.push(older);
+        }
+        own.next_if_eq(&key);
+        batch.push((key, Arc::new(decode_record(value)?)));
+        if batch.len() == FILL_BATCH {
+            store.write(group, &batch, &[])?;
+            batch.clear();
+        }
+        Ok(())
+    })?;
+    stale.extend(own);
+    store.write(group, &batch, &[])?;
+    store.flush()?;
+    Ok(stale)
+}
 
 /// Encodes a record as stored: format number, then postcard.
 pub fn encode_record(record: &BodyRecord) -> io::Result<Vec<u8>> {
@@ -191,22 +315,42 @@ pub fn decode_record(bytes: &[u8]) -> io::Result<BodyRecord> {
     }
 }
 
-/// A store in memory: the simulation's, and tests'.
+/// A store in memory: the simulation's, and tests'. What was written since the last
+/// [`BodyStore::flush`] is lost by [`MemoryBodies::power_loss`], as a write without the
+/// write-ahead log is on a node.
 #[derive(Debug, Default)]
 pub struct MemoryBodies {
-    groups: Mutex<BTreeMap<GroupId, BTreeMap<BodyKey, Vec<u8>>>>,
+    stores: Mutex<MemoryStores>,
+}
+
+type MemoryGroups = BTreeMap<GroupId, BTreeMap<BodyKey, Vec<u8>>>;
+
+#[derive(Debug, Default)]
+struct MemoryStores {
+    current: MemoryGroups,
+    durable: MemoryGroups,
 }
 
 impl MemoryBodies {
     pub fn new() -> Arc<MemoryBodies> {
         Arc::new(MemoryBodies::default())
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryStores> {
+        self.stores.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The machine lost power: back to what was last flushed.
+    pub fn power_loss(&self) {
+        let mut stores = self.lock();
+        stores.current = stores.durable.clone();
+    }
 }
 
 impl BodyStore for MemoryBodies {
     fn write(&self, group: GroupId, puts: &[(BodyKey, Arc<BodyRecord>)], deletes: &[BodyKey]) -> io::Result<()> {
-        let mut groups = self.groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let stored = groups.entry(group).or_default();
+        let mut stores = self.lock();
+        let stored = stores.current.entry(group).or_default();
         for (key, record) in puts {
             stored.insert(*key, encode_record(record)?);
         }
@@ -217,17 +361,23 @@ impl BodyStore for MemoryBodies {
     }
 
     fn read(&self, group: GroupId, keys: &[BodyKey]) -> io::Result<Vec<Option<BodyRecord>>> {
-        let groups = self.groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let stored = groups.get(&group);
+        let stores = self.lock();
+        let stored = stores.current.get(&group);
         keys.iter().map(|key| stored.and_then(|s| s.get(key)).map(|bytes| decode_record(bytes)).transpose()).collect()
     }
 
     fn flush(&self) -> io::Result<()> {
+        let mut stores = self.lock();
+        stores.durable = stores.current.clone();
         Ok(())
     }
 
-    fn keys(&self, group: GroupId) -> io::Result<Vec<BodyKey>> {
-        let groups = self.groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(groups.get(&group).map(|stored| stored.keys().copied().collect()).unwrap_or_default())
+    fn scan(&self, group: GroupId, each: &mut dyn FnMut(BodyKey, &[u8]) -> io::Result<()>) -> io::Result<()> {
+        // A copy: the view stays as it was while `each` runs.
+        let stored = self.lock().current.get(&group).cloned().unwrap_or_default();
+        for (key, value) in &stored {
+            each(*key, value)?;
+        }
+        Ok(())
     }
 }

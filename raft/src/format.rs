@@ -10,6 +10,7 @@
 //! | proposal 3 | envelope: variant 2, the format number, then the postcard body; body layout as format 2 |
 //! | snapshot 1 | (before envelopes) magic `SHLSNAP1`, metadata, bincode of the group state |
 //! | snapshot 2 | magic `SHLSNAPV`, the format number (u16, big endian), then as format 1 |
+//! | snapshot 3 | as format 2, but messages hold no contents (an empty body): they are in the body store, and a transfer sends them after the file as a body section (`bodies.rs`); written from write level 2 |
 //!
 //! A change to the layout of a command, the engine, or openraft's types bumps the format here,
 //! keeps the old layout's types in a module of their own, and adds the migration; the golden-bytes
@@ -35,12 +36,39 @@ pub const PROPOSAL_FORMAT_OLDEST: u16 = 2;
 /// layout is refused at start.
 pub const STORE_FORMAT: u16 = 1;
 
-/// The format this build writes for snapshot files.
-pub const SNAPSHOT_FORMAT: u16 = 2;
+/// The newest format this build writes for snapshot files (at write level 2; see
+/// [`snapshot_format_at`]).
+pub const SNAPSHOT_FORMAT: u16 = 3;
 /// Magic of snapshot format 1, which carried no format number.
 pub const SNAPSHOT_MAGIC_FORMAT_1: &[u8; 8] = b"SHLSNAP1";
 /// Magic of every later snapshot format; the format number follows.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"SHLSNAPV";
+
+/// The snapshot format a node writes at write `level` (agreed by the cluster layer): format 3
+/// needs every node to read it, below that format 2 is written, contents filled in from the
+/// store.
+pub fn snapshot_format_at(level: u32) -> u16 {
+    if level >= 2 {
+        3
+    } else {
+        2
+    }
+}
+
+/// The write level the cluster layer has agreed (`shoal_cluster::level`), as storage reads it.
+pub trait WriteLevelSource: Send + Sync + std::fmt::Debug + 'static {
+    fn write_level(&self) -> u32;
+}
+
+/// A level that never changes: for tests and tools.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedLevel(pub u32);
+
+impl WriteLevelSource for FixedLevel {
+    fn write_level(&self) -> u32 {
+        self.0
+    }
+}
 
 // The engine's own number in each entry is the proposal format.
 const _: () = assert!(FORMAT_VERSION == PROPOSAL_FORMAT);

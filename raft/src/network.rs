@@ -3,11 +3,13 @@
 //! One channel per peer, created lazily and shared by every group, with HTTP/2 keepalive; every
 //! message carries the group id, and unary calls a deadline. Payloads are openraft's own types in postcard. A
 //! snapshot is streamed from its file in chunks and written to a file on the receiving side
-//! before it is installed, so neither side holds it in memory.
+//! before it is installed, so neither side holds it in memory; a snapshot of format 3 is
+//! followed by its body section, read from the store as it is sent (`bodies.rs`), which the
+//! receiving side writes to a file of its own.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::bodies::BodyStore;
 use crate::state::{ShoalRaft, SnapshotDir, SnapshotFile};
 use crate::types::{NodeInfo, TypeConfig};
 use crate::GroupId;
@@ -88,11 +91,13 @@ impl Peers {
 pub struct NetworkFactory {
     group: GroupId,
     peers: Arc<Peers>,
+    /// Where the body sections of snapshots sent are read from.
+    bodies: Arc<dyn BodyStore>,
 }
 
 impl NetworkFactory {
-    pub fn new(group: GroupId, peers: Arc<Peers>) -> NetworkFactory {
-        NetworkFactory { group, peers }
+    pub fn new(group: GroupId, peers: Arc<Peers>, bodies: Arc<dyn BodyStore>) -> NetworkFactory {
+        NetworkFactory { group, peers, bodies }
     }
 }
 
@@ -100,7 +105,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = Connection;
 
     async fn new_client(&mut self, target: u64, node: &NodeInfo) -> Connection {
-        Connection { group: self.group, target, channel: self.peers.channel(&node.addr) }
+        Connection { group: self.group, target, channel: self.peers.channel(&node.addr), bodies: self.bodies.clone() }
     }
 }
 
@@ -110,6 +115,7 @@ pub struct Connection {
     group: GroupId,
     target: u64,
     channel: Result<Channel, String>,
+    bodies: Arc<dyn BodyStore>,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, postcard::Error> {
@@ -246,22 +252,24 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         let (chunks, stream) = tokio::sync::mpsc::channel::<SnapshotChunk>(4);
         let group = self.group;
         let mut file = snapshot.snapshot.file;
+        let body_section = snapshot.snapshot.format >= 3;
+        let bodies = self.bodies.clone();
         let reader = tokio::task::spawn_blocking(move || {
             file.seek(SeekFrom::Start(0))?;
-            let mut first = Some(header);
-            loop {
-                let mut data = vec![0u8; chunk_bytes];
-                let read = read_full(&mut file, &mut data)?;
-                data.truncate(read);
-                let header = first.take().unwrap_or_default();
-                let last = read < chunk_bytes;
-                if chunks.blocking_send(SnapshotChunk { group, header, data }).is_err() || last {
-                    return Ok::<(), io::Error>(());
-                }
+            let mut out =
+                ChunkWriter { group, header: Some(header), body_section, chunk_bytes, data: Vec::new(), chunks };
+            io::copy(&mut file, &mut out)?;
+            if body_section {
+                crate::bodies::write_section(&*bodies, group, &mut out)?;
             }
+            out.finish()
         });
         let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(stream));
-        request.set_timeout(SNAPSHOT_TRANSFER_BASE + Duration::from_secs(len >> 20));
+        // The body section's length is not known before it is read: a transfer with one is
+        // bounded by the connection's keepalive and openraft's cancellation instead.
+        if !body_section {
+            request.set_timeout(SNAPSHOT_TRANSFER_BASE + Duration::from_secs(len >> 20));
+        }
         address_to(&mut request, self.target);
         let mut client = match self.client() {
             Ok(client) => client,
@@ -282,15 +290,51 @@ impl RaftNetworkV2<TypeConfig> for Connection {
     }
 }
 
-fn read_full(file: &mut std::fs::File, buffer: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match file.read(&mut buffer[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
+/// Cuts what is written into snapshot chunks of `chunk_bytes` and sends them; the first carries
+/// the header. Sending stops with an error once the receiving side is gone.
+struct ChunkWriter {
+    group: GroupId,
+    header: Option<Vec<u8>>,
+    body_section: bool,
+    chunk_bytes: usize,
+    data: Vec<u8>,
+    chunks: tokio::sync::mpsc::Sender<SnapshotChunk>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> io::Result<()> {
+        let data = std::mem::take(&mut self.data);
+        let (header, body_section) = match self.header.take() {
+            Some(header) => (header, self.body_section),
+            None => (Vec::new(), false),
+        };
+        let chunk = SnapshotChunk { group: self.group, header, data, body_section };
+        self.chunks.blocking_send(chunk).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "transfer ended"))
     }
-    Ok(filled)
+
+    /// Sends what is left (the header at least).
+    fn finish(mut self) -> io::Result<()> {
+        if !self.data.is_empty() || self.header.is_some() {
+            self.send()?;
+        }
+        Ok(())
+    }
+}
+
+impl io::Write for ChunkWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let room = self.chunk_bytes - self.data.len();
+        let taken = bytes.len().min(room);
+        self.data.extend_from_slice(&bytes[..taken]);
+        if self.data.len() == self.chunk_bytes {
+            self.send()?;
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The gRPC metadata naming the node a Raft message is for.
@@ -430,44 +474,67 @@ impl shoal_proto::raft::raft_server::Raft for LocalGroups {
             )));
         }
         let path = snapshots.incoming_path(NEXT_INCOMING.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let section_path = path.with_extension("bodies.tmp");
+        let body_section = first.body_section;
         let io_status = |e: io::Error| tonic::Status::internal(format!("writing the incoming snapshot: {e}"));
         let received = async {
             let mut file = tokio::fs::File::create(&path).await.map_err(io_status)?;
+            let mut section = match body_section {
+                true => Some(tokio::fs::File::create(&section_path).await.map_err(io_status)?),
+                false => None,
+            };
             let mut written = 0u64;
             let mut data = first.data;
             loop {
+                // The file's bytes up to its announced length; the body section after it.
+                let in_file = data.len().min((len - written.min(len)) as usize);
                 written += data.len() as u64;
-                // More than announced: refused before it reaches the disk.
-                if written > len {
+                // More than announced and no section: refused before it reaches the disk.
+                if written > len && section.is_none() {
                     return Err(tonic::Status::invalid_argument(format!(
                         "a snapshot announced as {len} bytes is longer"
                     )));
                 }
-                file.write_all(&data).await.map_err(io_status)?;
+                file.write_all(&data[..in_file]).await.map_err(io_status)?;
+                if let Some(section) = section.as_mut() {
+                    section.write_all(&data[in_file..]).await.map_err(io_status)?;
+                }
                 match chunks.next().await {
                     Some(chunk) => data = chunk?.data,
                     None => break,
                 }
             }
             file.sync_all().await.map_err(io_status)?;
-            let snapshot = SnapshotFile::open(&path).map_err(io_status)?;
+            let mut snapshot = SnapshotFile::open(&path).map_err(io_status)?;
             // A transfer cut short must not reach the state machine, where a bad file is fatal.
             if snapshot.len != len {
                 return Err(tonic::Status::data_loss(format!("snapshot of {len} bytes arrived with {}", snapshot.len)));
             }
+            if snapshot.format >= 3 && section.is_none() {
+                return Err(tonic::Status::invalid_argument("a snapshot of format 3 without its body section"));
+            }
+            if let Some(section) = section {
+                // Its end is checked as it is read: a section cut short is refused there.
+                section.sync_all().await.map_err(io_status)?;
+                snapshot.bodies = Some(std::fs::File::open(&section_path).map_err(io_status)?);
+            }
             Ok(snapshot)
         }
         .await;
+        let remove = || async {
+            let _ = tokio::fs::remove_file(&path).await;
+            let _ = tokio::fs::remove_file(&section_path).await;
+        };
         let snapshot = match received {
             Ok(snapshot) => snapshot,
             Err(status) => {
-                let _ = tokio::fs::remove_file(&path).await;
+                remove().await;
                 return Err(status);
             }
         };
         let snapshot = SnapshotOf::<TypeConfig, SnapshotFile> { meta, snapshot };
         let result = raft.install_full_snapshot(vote, snapshot).await.map_err(|e| RemoteFailure(e.to_string()));
-        let _ = tokio::fs::remove_file(&path).await;
+        remove().await;
         reply(group, &result)
     }
 }

@@ -6,6 +6,11 @@
 //! metadata, then the bincode encoding of [`GroupState`], written and read as a stream so it never sits whole in a buffer. A snapshot
 //! is written to a temporary name, synced, renamed and the directory synced; older ones are
 //! removed after (a transfer still reading one keeps its open file).
+//!
+//! From format 3 (write level 2) the state holds no message contents: they are in the node's
+//! body store ([`crate::bodies`]), flushed before the file is put in place, and a snapshot sent
+//! to a follower carries them after the file as a body section. Below level 2 the file is of
+//! format 2, contents filled in from the store when the copy is taken, as an older build reads.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -21,12 +26,14 @@ use openraft::{EntryPayload, OptionalSend};
 use serde::{Deserialize, Serialize};
 use shoal_engine::bodies::{BodyKey, BodyRecord};
 use shoal_engine::command::ReceivedMessage;
-use shoal_engine::{Engine, EngineConfig, Reply};
+use shoal_engine::{Engine, EngineConfig, EngineError, Reply};
 use tokio::sync::Notify;
 
 use crate::bodies::{BatchBodies, BodyStore};
 use crate::clock::ClusterClock;
-use crate::format::{check_snapshot_format, SNAPSHOT_FORMAT, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1};
+use crate::format::{
+    check_snapshot_format, snapshot_format_at, WriteLevelSource, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1,
+};
 use crate::limits;
 use crate::pollers::Pollers;
 use crate::types::{ClusterInfo, Proposal, Response, TypeConfig};
@@ -59,18 +66,25 @@ impl GroupState {
     }
 }
 
-/// A snapshot file, open for reading from its start.
+/// A snapshot file, open for reading from its start; one that came from a leader with the body
+/// section that followed it.
 #[derive(Debug)]
 pub struct SnapshotFile {
     pub file: File,
     pub len: u64,
+    /// The file's format, from its header.
+    pub format: u16,
+    /// The body section received after a file of format 3 or later.
+    pub bodies: Option<File>,
 }
 
 impl SnapshotFile {
     pub fn open(path: &Path) -> io::Result<SnapshotFile> {
-        let file = File::open(path)?;
+        let mut file = File::open(path)?;
         let len = file.metadata()?.len();
-        Ok(SnapshotFile { file, len })
+        let format = read_format(&mut BufReader::new(&mut file))?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(SnapshotFile { file, len, format, bodies: None })
     }
 }
 
@@ -106,7 +120,12 @@ impl Shared {
         // The state's time counts like an applied entry's: a group whose whole log is in its
         // snapshot must not restart at an earlier time than it had reached.
         clock.observe(state.engine.now_ms());
-        crate::bodies::fill(&*bodies, group, state.engine.stored_bodies())?;
+        let mut state = state;
+        let carried = state.engine.take_contents();
+        if !carried.is_empty() {
+            let count = crate::bodies::migrate(&*bodies, group, carried, state.engine.body_keys())?;
+            tracing::info!(group, count, "message contents of a format 2 snapshot moved to the store");
+        }
         Ok(Arc::new(Shared {
             group,
             state: RwLock::new(state),
@@ -121,6 +140,34 @@ impl Shared {
     /// The node's store of message contents.
     pub fn bodies(&self) -> &Arc<dyn BodyStore> {
         &self.bodies
+    }
+
+    /// A copy of the applied state for a snapshot file of `format`: of format 2, with every
+    /// message's contents read back from the store. Called between applies, so the store holds
+    /// exactly what the copy names.
+    pub fn snapshot_copy(&self, format: u16) -> io::Result<GroupState> {
+        let mut state = self.read().clone();
+        if format < 3 {
+            let keys: Vec<BodyKey> = state.engine.body_keys().collect();
+            let mut records = std::collections::HashMap::with_capacity(keys.len());
+            for chunk in keys.chunks(1024) {
+                for (key, record) in chunk.iter().zip(self.bodies.read(self.group, chunk)?) {
+                    if let Some(record) = record {
+                        records.insert(*key, record);
+                    }
+                }
+            }
+            let missing = state.engine.restore_contents(|key| records.remove(&key));
+            if !missing.is_empty() {
+                return Err(io::Error::other(format!(
+                    "group {}: {} messages' contents are missing from the store (first {:?})",
+                    self.group,
+                    missing.len(),
+                    missing[0]
+                )));
+            }
+        }
+        Ok(state)
     }
 
     /// The applied state. Keep the guard short: applying waits for it.
@@ -150,12 +197,14 @@ impl Shared {
     /// group like a failed log write.
     pub fn settle<'a>(&self, replies: impl IntoIterator<Item = &'a mut Response>) -> io::Result<()> {
         let batch = std::mem::take(&mut *self.batch.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        let mut messages: Vec<&mut ReceivedMessage> = replies.into_iter().flat_map(received_messages).collect();
-        if !messages.is_empty() {
-            let keys: Vec<BodyKey> = messages.iter().filter_map(|message| message.body_key).collect();
+        let mut showing: Vec<&mut Response> =
+            replies.into_iter().filter(|reply| !received_messages(reply).is_empty()).collect();
+        if !showing.is_empty() {
+            let keys: Vec<BodyKey> =
+                showing.iter().flat_map(|reply| received_messages(reply)).filter_map(|m| m.body_key).collect();
             let records = batch.read(&*self.bodies, self.group, &keys)?;
-            for message in &mut messages {
-                fill_contents(self.group, message, &records);
+            for reply in &mut showing {
+                fill_contents(self.group, reply, &records);
             }
         }
         batch.write(&*self.bodies, self.group)
@@ -205,11 +254,28 @@ impl Shared {
         Ok(())
     }
 
-    /// Replaces the state with an installed snapshot's, and the store's contents with its.
-    pub fn install(&self, state: GroupState) -> io::Result<()> {
+    /// Replaces the state with an installed snapshot's. The store already holds the body
+    /// section that came with a snapshot of format 3; `stale` are the keys it held that the
+    /// section did not, removed now. A snapshot of format 2 (`stale` = `None`) carried its
+    /// contents in the state: they go to the store, and every other key of the group goes.
+    pub fn install(&self, mut state: GroupState, stale: Option<Vec<BodyKey>>) -> io::Result<()> {
         self.clock.observe(state.engine.now_ms());
         *self.batch.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = BatchBodies::default();
-        crate::bodies::fill(&*self.bodies, self.group, state.engine.stored_bodies())?;
+        let carried = state.engine.take_contents();
+        match stale {
+            Some(stale) => {
+                if !carried.is_empty() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a snapshot with a body section carried contents in its state too",
+                    ));
+                }
+                self.bodies.write(self.group, &[], &stale)?;
+            }
+            None => {
+                crate::bodies::migrate(&*self.bodies, self.group, carried, state.engine.body_keys())?;
+            }
+        }
         *self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
         self.pollers.wake_everyone();
         self.applied.notify_waiters();
@@ -225,30 +291,41 @@ impl Shared {
 }
 
 /// The received messages of a reply, whose contents the store fills in.
-fn received_messages(response: &mut Response) -> impl Iterator<Item = &mut ReceivedMessage> {
-    let messages = match response {
-        Response::Engine(Ok(Reply::Received(messages))) => messages.as_mut_slice(),
-        _ => &mut [],
-    };
-    messages.iter_mut()
+fn received_messages(response: &Response) -> &[ReceivedMessage] {
+    match response {
+        Response::Engine(Ok(Reply::Received(messages))) => messages,
+        _ => &[],
+    }
 }
 
-/// Sets a received message's body and attributes to what the store holds under its key.
-fn fill_contents(group: GroupId, message: &mut ReceivedMessage, records: &BTreeMap<BodyKey, Arc<BodyRecord>>) {
-    let Some(key) = message.body_key else {
+/// Sets each received message's body and attributes to what the store holds under its key. A
+/// reply whose contents cannot all be found is withheld: an error instead (the store lost what
+/// it must hold; the messages come back when their visibility timeout ends).
+fn fill_contents(group: GroupId, response: &mut Response, records: &BTreeMap<BodyKey, Arc<BodyRecord>>) {
+    let Response::Engine(Ok(Reply::Received(messages))) = response else {
         return;
     };
-    let Some(record) = records.get(&key) else {
-        // The engine holds every body too while they move to the store; its copy is answered.
+    let mut missing = None;
+    for message in messages.iter_mut() {
+        let Some(key) = message.body_key else {
+            continue;
+        };
+        let Some(record) = records.get(&key) else {
+            missing = Some(key);
+            continue;
+        };
+        message.body = record.body.clone();
+        message.attributes = record.attributes.clone();
+        if let Some(trace) = record.system_attributes.get("AWSTraceHeader").and_then(|value| value.string_value.clone())
+        {
+            message.system_attributes.insert("AWSTraceHeader".to_string(), trace);
+        }
+    }
+    if let Some(key) = missing {
         tracing::error!(group, ?key, "a received message's contents are missing from the store");
-        debug_assert!(false, "group {group}: the contents of {key:?} are missing from the store");
-        return;
-    };
-    debug_assert_eq!(record.body, message.body, "group {group}: the store holds another body under {key:?}");
-    message.body = record.body.clone();
-    message.attributes = record.attributes.clone();
-    if let Some(trace) = record.system_attributes.get("AWSTraceHeader").and_then(|value| value.string_value.clone()) {
-        message.system_attributes.insert("AWSTraceHeader".to_string(), trace);
+        *response = Response::Engine(Err(EngineError::StorageFailure(format!(
+            "group {group}: the contents of {key:?} are missing from the store"
+        ))));
     }
 }
 
@@ -280,6 +357,8 @@ pub struct StateMachine {
     snapshots: Arc<SnapshotDir>,
     last_applied: Option<LogIdOf<TypeConfig>>,
     membership: StoredMembershipOf<TypeConfig>,
+    /// Says which snapshot format to write.
+    level: Arc<dyn WriteLevelSource>,
 }
 
 impl StateMachine {
@@ -290,6 +369,7 @@ impl StateMachine {
         config: EngineConfig,
         clock: Arc<ClusterClock>,
         bodies: Arc<dyn BodyStore>,
+        level: Arc<dyn WriteLevelSource>,
     ) -> io::Result<StateMachine> {
         std::fs::create_dir_all(&dir)?;
         remove_temporary_files(&dir)?;
@@ -304,7 +384,7 @@ impl StateMachine {
         }
         let (state, meta, current) = match newest {
             Some((_, path)) => {
-                let (meta, state) = read_snapshot(&mut File::open(&path)?)?;
+                let (meta, state, _) = read_snapshot(&mut File::open(&path)?)?;
                 (state, Some(meta.clone()), Some((meta, path)))
             }
             None => (GroupState::new(config), None, None),
@@ -315,7 +395,7 @@ impl StateMachine {
             Some(meta) => (meta.last_log_id, meta.last_membership),
             None => (None, StoredMembershipOf::<TypeConfig>::default()),
         };
-        Ok(StateMachine { shared, snapshots, last_applied, membership })
+        Ok(StateMachine { shared, snapshots, last_applied, membership, level })
     }
 
     pub fn shared(&self) -> Arc<Shared> {
@@ -343,14 +423,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
-        // Called between applies, so the copy is the state at `last_applied` exactly; message
-        // bodies are shared, not copied.
-        let state = self.shared.read().clone();
+        // Called between applies, so the copy is the state at `last_applied` exactly.
+        let format = snapshot_format_at(self.level.write_level());
+        let state = self.shared.snapshot_copy(format);
         let meta =
             SnapshotMetaOf::<TypeConfig> { last_log_id: self.last_applied, last_membership: self.membership.clone() };
         SnapshotBuilder {
             snapshots: self.snapshots.clone(),
             state: Some(state),
+            format,
             meta,
             bodies: self.shared.bodies.clone(),
         }
@@ -359,12 +440,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<TypeConfig>, snapshot: SnapshotFile) -> io::Result<()> {
         let snapshots = self.snapshots.clone();
         let meta_owned = meta.clone();
-        let state = tokio::task::spawn_blocking(move || install(&snapshots, &meta_owned, snapshot))
+        let bodies = self.shared.bodies.clone();
+        let (state, stale) = tokio::task::spawn_blocking(move || install(&snapshots, &*bodies, &meta_owned, snapshot))
             .await
             .map_err(io::Error::other)??;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.shared.install(state)?;
+        self.shared.install(state, stale)?;
         let index = meta.last_log_id.as_ref().map(|id| id.index());
         tracing::info!(group = self.shared.group, ?index, "snapshot installed");
         Ok(())
@@ -386,7 +468,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 #[derive(Debug)]
 pub struct SnapshotBuilder {
     snapshots: Arc<SnapshotDir>,
-    state: Option<GroupState>,
+    /// The copy, or why it could not be taken.
+    state: Option<io::Result<GroupState>>,
+    format: u16,
     meta: SnapshotMetaOf<TypeConfig>,
     bodies: Arc<dyn BodyStore>,
 }
@@ -395,7 +479,8 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = SnapshotFile;
 
     async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<TypeConfig, SnapshotFile>> {
-        let state = self.state.take().ok_or_else(|| io::Error::other("a snapshot builder is used once"))?;
+        let state = self.state.take().ok_or_else(|| io::Error::other("a snapshot builder is used once"))??;
+        let format = self.format;
         let snapshots = self.snapshots.clone();
         let meta = self.meta.clone();
         let bodies = self.bodies.clone();
@@ -404,7 +489,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             let path = snapshots.dir.join(format!("snap-{index:020}.bin"));
             let temporary = snapshots.dir.join(format!("snap-{index:020}.tmp"));
             let mut writer = BufWriter::new(File::create(&temporary)?);
-            write_snapshot(&mut writer, &meta, &state)?;
+            write_snapshot(&mut writer, &meta, &state, format)?;
             let file = writer.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             drop(file);
@@ -425,19 +510,34 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     }
 }
 
-/// Copies a received snapshot into place (unless it is already ours) and loads it.
+/// Loads a received snapshot, puts the body section that came with it into the store, and
+/// copies the file into place (unless it is already ours). Returns the state, and for a
+/// snapshot of format 3 the keys the store held that the section did not (see
+/// [`Shared::install`]).
 fn install(
     snapshots: &SnapshotDir,
+    bodies: &dyn BodyStore,
     meta: &SnapshotMetaOf<TypeConfig>,
     mut snapshot: SnapshotFile,
-) -> io::Result<GroupState> {
+) -> io::Result<(GroupState, Option<Vec<BodyKey>>)> {
     let index = meta.last_log_id.as_ref().map_or(0, |id| id.index());
     let path = snapshots.dir.join(format!("snap-{index:020}.bin"));
     snapshot.file.seek(SeekFrom::Start(0))?;
-    let (read_meta, state) = read_snapshot(&mut snapshot.file)?;
+    let (read_meta, state, format) = read_snapshot(&mut snapshot.file)?;
     if &read_meta != meta {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "the snapshot file does not match its metadata"));
     }
+    // Contents first, none removed: a crash before the file is in place leaves the snapshot
+    // this node had, with all it names.
+    let stale = match (format >= 3, snapshot.bodies.take()) {
+        (true, Some(section)) => {
+            Some(crate::bodies::install_section(bodies, snapshots.group, &mut BufReader::new(section))?)
+        }
+        // Not from a leader (the network refuses a format-3 transfer without its section): one
+        // of this node's own, whose contents its store holds.
+        (true, None) => Some(Vec::new()),
+        (false, _) => None,
+    };
     let already_ours = std::fs::metadata(&path).is_ok_and(|ours| same_file(&ours, &snapshot.file));
     if !already_ours {
         let temporary = snapshots.dir.join(format!("snap-{index:020}.tmp"));
@@ -450,7 +550,7 @@ fn install(
         File::open(&snapshots.dir)?.sync_all()?;
     }
     make_current(snapshots, meta.clone(), path)?;
-    Ok(state)
+    Ok((state, stale))
 }
 
 fn same_file(path_meta: &std::fs::Metadata, file: &File) -> bool {
@@ -508,33 +608,32 @@ fn bincode_config() -> SnapshotConfig {
     bincode::config::standard().with_limit::<{ limits::SNAPSHOT_BYTES_MAX }>()
 }
 
-/// Writes a snapshot in the current format: magic, format number, metadata, state.
+/// Writes a snapshot of `format` (2 or 3, which share the layout; the state given must suit
+/// it): magic, format number, metadata, state.
 pub fn write_snapshot(
     writer: &mut impl Write,
     meta: &SnapshotMetaOf<TypeConfig>,
     state: &GroupState,
+    format: u16,
 ) -> io::Result<()> {
+    check_snapshot_format(format).map_err(io::Error::other)?;
     let meta_bytes = postcard::to_stdvec(meta).map_err(io::Error::other)?;
     writer.write_all(SNAPSHOT_MAGIC)?;
-    writer.write_all(&SNAPSHOT_FORMAT.to_be_bytes())?;
+    writer.write_all(&format.to_be_bytes())?;
     writer.write_all(&(meta_bytes.len() as u64).to_le_bytes())?;
     writer.write_all(&meta_bytes)?;
     bincode::serde::encode_into_std_write(state, writer, bincode_config()).map_err(io::Error::other)?;
     writer.flush()
 }
 
-/// Reads a snapshot file from its start: its metadata and the state, streamed.
-pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>, GroupState)> {
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot file: {what}"));
-    let len = file.metadata()?.len();
-    if len > limits::SNAPSHOT_BYTES_MAX as u64 {
-        return Err(invalid(&format!("{len} bytes, more than the limit of {}", limits::SNAPSHOT_BYTES_MAX)));
-    }
-    file.seek(SeekFrom::Start(0))?;
-    let mut reader = BufReader::new(file);
+fn invalid_snapshot(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("snapshot file: {what}"))
+}
+
+/// Reads a snapshot's magic and format number, refusing a format this build does not read.
+fn read_format(reader: &mut impl Read) -> io::Result<u16> {
     let mut magic = [0u8; 8];
     reader.read_exact(&mut magic)?;
-    // Formats 1 and 2 share the layout after the header; a later format decodes here by number.
     let format = if &magic == SNAPSHOT_MAGIC_FORMAT_1 {
         1
     } else if &magic == SNAPSHOT_MAGIC {
@@ -542,9 +641,23 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
         reader.read_exact(&mut number)?;
         u16::from_be_bytes(number)
     } else {
-        return Err(invalid("not a shoal snapshot (bad magic)"));
+        return Err(invalid_snapshot("not a shoal snapshot (bad magic)"));
     };
-    check_snapshot_format(format).map_err(|error| invalid(&error.to_string()))?;
+    check_snapshot_format(format).map_err(|error| invalid_snapshot(&error.to_string()))?;
+    Ok(format)
+}
+
+/// Reads a snapshot file from its start: its metadata, the state (streamed) and the format.
+pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>, GroupState, u16)> {
+    let invalid = invalid_snapshot;
+    let len = file.metadata()?.len();
+    if len > limits::SNAPSHOT_BYTES_MAX as u64 {
+        return Err(invalid(&format!("{len} bytes, more than the limit of {}", limits::SNAPSHOT_BYTES_MAX)));
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = BufReader::new(file);
+    // Formats 1 to 3 share the layout after the header; a later format decodes here by number.
+    let format = read_format(&mut reader)?;
     let mut len = [0u8; 8];
     reader.read_exact(&mut len)?;
     let len = u64::from_le_bytes(len);
@@ -556,5 +669,5 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
     let meta = postcard::from_bytes(&meta_bytes).map_err(|e| invalid(&e.to_string()))?;
     let state =
         bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;
-    Ok((meta, state))
+    Ok((meta, state, format))
 }

@@ -200,18 +200,18 @@ impl BodyStore for Db {
         self.rocks.flush_cf(self.cf(CF_BODIES)).map_err(io::Error::other)
     }
 
-    fn keys(&self, group: GroupId) -> io::Result<Vec<BodyKey>> {
+    fn scan(&self, group: GroupId, each: &mut dyn FnMut(BodyKey, &[u8]) -> io::Result<()>) -> io::Result<()> {
+        // One iterator: it reads the column family as it was when it was created.
         let prefix = group.to_be_bytes();
-        let mut keys = Vec::new();
         for item in self.rocks.iterator_cf(self.cf(CF_BODIES), IteratorMode::From(&prefix, Direction::Forward)) {
-            let (key, _) = item.map_err(io::Error::other)?;
+            let (key, value) = item.map_err(io::Error::other)?;
             if !key.starts_with(&prefix) {
                 break;
             }
             let bytes: [u8; 16] = key.get(4..).and_then(|b| b.try_into().ok()).ok_or_else(|| corrupt("a body key"))?;
-            keys.push(BodyKey::from_bytes(bytes));
+            each(BodyKey::from_bytes(bytes), &value)?;
         }
-        Ok(keys)
+        Ok(())
     }
 }
 

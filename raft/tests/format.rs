@@ -105,15 +105,46 @@ fn sample_state() -> GroupState {
     state
 }
 
-/// The sample snapshot as this build writes it.
+/// The sample snapshot as this build writes it at the newest write level.
 fn sample_snapshot() -> Vec<u8> {
     let mut bytes = Vec::new();
-    write_snapshot(&mut bytes, &sample_meta(), &sample_state()).unwrap();
+    write_snapshot(&mut bytes, &sample_meta(), &sample_state(), SNAPSHOT_FORMAT).unwrap();
     bytes
 }
 
+/// A state holding one message of a standard queue, as a node below write level 2 writes it:
+/// with its contents.
+fn sample_state_with_contents() -> GroupState {
+    let mut state = sample_state();
+    let create = Command::CreateQueue { name: "q".into(), attributes: BTreeMap::new(), tags: BTreeMap::new() };
+    let _ = state.apply(1, &Proposal::Engine(Arc::new(LogEntry::new(1_700_000_000_000, create))));
+    let entry = SendEntry {
+        id: String::new(),
+        message_id: "m-2".into(),
+        body: "hello".into(),
+        delay_seconds: None,
+        attributes: BTreeMap::new(),
+        system_attributes: BTreeMap::new(),
+        deduplication_id: None,
+        group_id: None,
+        sender_id: "s".into(),
+    };
+    let send = Command::SendMessage { queue: "q".into(), entry };
+    let _ = state.apply(1, &Proposal::Engine(Arc::new(LogEntry::new(1_700_000_000_000, send))));
+    let _ = state.engine.take_body_effects();
+    let body = shoal_engine::bodies::BodyRecord {
+        body: Arc::from("hello"),
+        attributes: BTreeMap::new(),
+        system_attributes: BTreeMap::new(),
+    };
+    let missing = state.engine.restore_contents(|_| Some(body.clone()));
+    assert!(missing.is_empty());
+    assert_eq!(state.engine.clone().take_contents().len(), 1, "one message, with its contents");
+    state
+}
+
 /// Reads `bytes` back as a snapshot file.
-fn read_back(bytes: &[u8]) -> std::io::Result<(SnapshotMetaOf<TypeConfig>, GroupState)> {
+fn read_back(bytes: &[u8]) -> std::io::Result<(SnapshotMetaOf<TypeConfig>, GroupState, u16)> {
     let mut file = tempfile::tempfile().unwrap();
     file.write_all(bytes).unwrap();
     read_snapshot(&mut file)
@@ -124,19 +155,25 @@ fn test_snapshot_files_carry_their_format_before_the_body() {
     let bytes = sample_snapshot();
     assert_eq!(&bytes[..8], b"SHLSNAPV");
     assert_eq!(u16::from_be_bytes([bytes[8], bytes[9]]), SNAPSHOT_FORMAT);
-    let (meta, state) = read_back(&bytes).unwrap();
-    assert_eq!(meta, sample_meta());
+    let (meta, state, format) = read_back(&bytes).unwrap();
+    assert_eq!((meta, format), (sample_meta(), 3));
     assert_eq!(state.engine, sample_state().engine);
+    assert!(state.engine.clone().take_contents().is_empty(), "format 3 holds no contents");
 }
 
 #[test]
-fn test_snapshot_format_1_without_a_number_still_loads() {
-    // Format 1 is format 2 without the number: its magic, then the same metadata and body.
+fn test_snapshot_formats_1_and_2_still_load_with_their_contents() {
+    // Format 2 keeps contents in the state; format 1 is format 2 without the number.
+    let mut format_2 = Vec::new();
+    write_snapshot(&mut format_2, &sample_meta(), &sample_state_with_contents(), 2).unwrap();
+    assert_eq!(u16::from_be_bytes([format_2[8], format_2[9]]), 2);
     let mut format_1 = b"SHLSNAP1".to_vec();
-    format_1.extend_from_slice(&sample_snapshot()[10..]);
-    let (meta, state) = read_back(&format_1).unwrap();
-    assert_eq!(meta, sample_meta());
-    assert_eq!(state.engine, sample_state().engine);
+    format_1.extend_from_slice(&format_2[10..]);
+    for (bytes, expected) in [(format_2, 2), (format_1, 1)] {
+        let (meta, state, format) = read_back(&bytes).unwrap();
+        assert_eq!((meta, format), (sample_meta(), expected));
+        assert_eq!(state.engine, sample_state_with_contents().engine);
+    }
 }
 
 #[test]
@@ -185,16 +222,45 @@ fn test_a_group_restored_from_its_snapshot_keeps_the_time_it_had_reached() {
     // the group would stand still until the wall clock caught up.
     let directory = tempfile::tempdir().unwrap();
     let mut file = std::fs::File::create(directory.path().join(format!("snap-{:020}.bin", 7))).unwrap();
-    write_snapshot(&mut file, &sample_meta(), &sample_state()).unwrap();
+    write_snapshot(&mut file, &sample_meta(), &sample_state(), SNAPSHOT_FORMAT).unwrap();
     drop(file);
     let clock = std::sync::Arc::new(shoal_raft::clock::ClusterClock::new(std::sync::Arc::new(StoppedClock)));
     let config = EngineConfig::new("000000000000", "us-east-1");
     let bodies = shoal_raft::bodies::MemoryBodies::new();
-    shoal_raft::state::StateMachine::open(1, directory.path().to_path_buf(), config, clock.clone(), bodies).unwrap();
+    let level = Arc::new(shoal_raft::format::FixedLevel(2));
+    shoal_raft::state::StateMachine::open(1, directory.path().to_path_buf(), config, clock.clone(), bodies, level)
+        .unwrap();
     assert!(
         clock.now_ms() >= sample_state().engine.now_ms(),
         "{} < {}",
         clock.now_ms(),
         sample_state().engine.now_ms()
     );
+}
+
+#[test]
+fn test_a_node_starting_on_a_format_2_snapshot_moves_its_contents_to_the_store() {
+    use shoal_raft::bodies::BodyStore;
+    let directory = tempfile::tempdir().unwrap();
+    let mut file = std::fs::File::create(directory.path().join(format!("snap-{:020}.bin", 7))).unwrap();
+    write_snapshot(&mut file, &sample_meta(), &sample_state_with_contents(), 2).unwrap();
+    drop(file);
+    let config = EngineConfig::new("000000000000", "us-east-1");
+    let bodies = shoal_raft::bodies::MemoryBodies::new();
+    let level = Arc::new(shoal_raft::format::FixedLevel(2));
+    let machine = shoal_raft::state::StateMachine::open(
+        1,
+        directory.path().to_path_buf(),
+        config,
+        shoal_raft::clock::ClusterClock::system(),
+        bodies.clone(),
+        level,
+    )
+    .unwrap();
+    let keys = bodies.keys(1).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(bodies.read(1, &keys).unwrap()[0].as_ref().map(|r| r.body.to_string()), Some("hello".to_string()));
+    let mut without = sample_state_with_contents();
+    without.engine.take_contents();
+    assert_eq!(machine.shared().read().engine, without.engine, "the state keeps no contents");
 }

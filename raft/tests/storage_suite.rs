@@ -34,6 +34,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, ()> for SharedDbBuilder {
             engine_config(),
             shoal_raft::clock::ClusterClock::system(),
             self.db.clone(),
+            std::sync::Arc::new(shoal_raft::format::FixedLevel(2)),
         )
         .map_err(|e| StorageError::read(TypeConfig::err_from_error(&e)))?;
         Ok(((), self.db.log_store(group), state_machine))

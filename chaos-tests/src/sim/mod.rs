@@ -20,6 +20,7 @@ use openraft::rt::deterministic_rng::DeterministicRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use shoal_raft::bodies::MemoryBodies;
 use shoal_raft::{GroupId, NodeInfo, Proposal, Response};
 
 use self::network::{call, Answer, CallError, ClientAnswer, ClientOp, Request, SimQueue};
@@ -417,15 +418,18 @@ pub fn simulate(seed: u64, options: &SimOptions) -> anyhow::Result<SimRun> {
     let disks: Vec<BTreeMap<GroupId, Arc<Mutex<Disk>>>> = (0..options.nodes)
         .map(|_| (1..=DATA_GROUPS).map(|group| (group, Disk::new(options.lying_disks))).collect())
         .collect();
+    // Each node's store of message contents, which survives its crashes likewise.
+    let bodies: Vec<Arc<MemoryBodies>> = (0..options.nodes).map(|_| MemoryBodies::new()).collect();
     let lying_disks = options.lying_disks;
     for (index, name) in names.iter().enumerate() {
-        let (members, disks) = (members.clone(), disks[index].clone());
+        let (members, disks, node_bodies) = (members.clone(), disks[index].clone(), bodies[index].clone());
         let id = index as u64 + 1;
         sim.host(name.as_str(), move || {
-            let (members, disks) = (members.clone(), disks.clone());
+            let (members, disks, bodies) = (members.clone(), disks.clone(), node_bodies.clone());
             // Lying disks lose log tails; snapshots stay off so a lost tail is the only damage.
             let snapshots = !lying_disks;
-            SimRuntime::scope(seed ^ id.wrapping_mul(0x2545_f491_4f6c_dd1d), node::run(id, members, disks, snapshots))
+            let node = node::run(id, members, disks, bodies, snapshots);
+            SimRuntime::scope(seed ^ id.wrapping_mul(0x2545_f491_4f6c_dd1d), node)
         });
     }
     let context = Context {
@@ -446,7 +450,7 @@ pub fn simulate(seed: u64, options: &SimOptions) -> anyhow::Result<SimRun> {
         clients.push(format!("c{number}"));
         sim.client(format!("c{number}").as_str(), consume(context.clone(), number, seed));
     }
-    let hosts = Hosts { nodes: names, clients, disks };
+    let hosts = Hosts { nodes: names, clients, disks, bodies };
 
     let planned = plan(seed, options);
     let mut next = 0;
@@ -500,6 +504,7 @@ struct Hosts {
     nodes: Vec<String>,
     clients: Vec<String>,
     disks: Vec<BTreeMap<GroupId, Arc<Mutex<Disk>>>>,
+    bodies: Vec<Arc<MemoryBodies>>,
 }
 
 fn start_fault(sim: &mut turmoil::Sim<'_>, fault: &Planned, hosts: &Hosts, recorder: &Recorder) {
@@ -523,6 +528,7 @@ fn start_fault(sim: &mut turmoil::Sim<'_>, fault: &Planned, hosts: &Hosts, recor
                 for disk in hosts.disks[index].values() {
                     disk.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).power_loss();
                 }
+                hosts.bodies[index].power_loss();
                 sim.crash(name);
             }
         }

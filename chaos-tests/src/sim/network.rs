@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::io::Cursor;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
@@ -13,10 +14,11 @@ use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shoal_cluster::{ClusterError, EncodedCall, Transport};
+use shoal_raft::bodies::MemoryBodies;
 use shoal_raft::{GroupId, NodeInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::SimTypes;
+use super::{storage, SimTypes};
 
 /// Every simulated node listens here.
 pub const PORT: u16 = 9000;
@@ -171,19 +173,22 @@ impl Transport for SimTransport {
 #[derive(Debug, Clone)]
 pub struct Network {
     pub group: GroupId,
+    /// This node's store, whose contents follow every snapshot sent.
+    pub bodies: Arc<MemoryBodies>,
 }
 
 #[derive(Debug)]
 pub struct Connection {
     group: GroupId,
     host: String,
+    bodies: Arc<MemoryBodies>,
 }
 
 impl RaftNetworkFactory<SimTypes> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, _target: u64, node: &NodeInfo) -> Connection {
-        Connection { group: self.group, host: node.addr.clone() }
+        Connection { group: self.group, host: node.addr.clone(), bodies: self.bodies.clone() }
     }
 }
 
@@ -239,8 +244,10 @@ impl RaftNetworkV2<SimTypes> for Connection {
         cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<SimTypes>, StreamingError<SimTypes>> {
-        let request =
-            Request::Snapshot { group: self.group, vote, meta: snapshot.meta, data: snapshot.snapshot.into_inner() };
+        // As a node does: the state, then the body section read from the store as it is sent.
+        let data = storage::with_section(snapshot.snapshot.into_inner(), &*self.bodies, self.group)
+            .map_err(|error| StreamingError::Network(NetworkError::new(&error)))?;
+        let request = Request::Snapshot { group: self.group, vote, meta: snapshot.meta, data };
         let answer = tokio::select! {
             biased;
             closed = cancel => return Err(StreamingError::Closed(closed)),

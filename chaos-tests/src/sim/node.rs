@@ -217,6 +217,7 @@ pub async fn run(
     id: u64,
     members: BTreeMap<u64, NodeInfo>,
     disks: BTreeMap<GroupId, Arc<Mutex<Disk>>>,
+    bodies: Arc<MemoryBodies>,
     snapshots: bool,
 ) -> turmoil::Result {
     let shards = Shards::new(DATA_GROUPS)?;
@@ -234,9 +235,6 @@ pub async fn run(
     });
     let stopping = Arc::new(AtomicBool::new(false));
     let mut rafts = BTreeMap::new();
-    // Contents are kept in memory and lost with the node: a restart fills them again from the
-    // snapshots and the log, which is what the store's durability rests on.
-    let bodies = MemoryBodies::new();
     for (group, disk) in disks {
         let config = EngineConfig {
             placement: Placement { group, data_groups: DATA_GROUPS },
@@ -244,9 +242,9 @@ pub async fn run(
         };
         let state_machine =
             StateMachine::open(group, disk.clone(), GroupState::new(config), clock.clone(), bodies.clone())?;
+        let network = Network { group, bodies: bodies.clone() };
         let shared = state_machine.shared.clone();
-        let raft =
-            SimRaft::new(id, raft_config(snapshots), Network { group }, LogStore { disk }, state_machine).await?;
+        let raft = SimRaft::new(id, raft_config(snapshots), network, LogStore { disk }, state_machine).await?;
         rafts.insert(group, raft.clone());
         cluster.host(Arc::new(Broker::new(id, group, Arc::new(raft), shared, stopping.clone(), clock.clone())));
     }

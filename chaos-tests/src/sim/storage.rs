@@ -19,8 +19,9 @@ use openraft::storage::{
 };
 use openraft::type_config::alias::{EntryOf, LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf, VoteOf};
 use openraft::OptionalSend;
-use shoal_raft::bodies::BodyStore;
+use shoal_raft::bodies::{install_section, write_section, BodyStore};
 use shoal_raft::clock::ClusterClock;
+use shoal_raft::format::SNAPSHOT_FORMAT;
 use shoal_raft::state::{GroupState, Shared};
 use shoal_raft::GroupId;
 
@@ -202,19 +203,24 @@ impl RaftStateMachine<SimTypes> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
-        let state = self.shared.read().clone();
+        // The simulation writes what a node at the newest write level writes: no contents.
+        let state = self.shared.snapshot_copy(SNAPSHOT_FORMAT);
         let meta =
             SnapshotMetaOf::<SimTypes> { last_log_id: self.last_applied, last_membership: self.membership.clone() };
-        SnapshotBuilder { disk: self.disk.clone(), state, meta }
+        SnapshotBuilder { disk: self.disk.clone(), state, meta, bodies: self.shared.bodies().clone() }
     }
 
+    /// A snapshot from a leader: the state and the body section after it (see
+    /// [`with_section`]); the contents go to the store, flushed, before the state is kept.
     async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<SimTypes>, snapshot: Cursor<Vec<u8>>) -> io::Result<()> {
         let bytes = snapshot.into_inner();
-        let state = decode_state(&bytes)?;
-        lock(&self.disk).snapshot = Some((meta.clone(), bytes));
+        let (state_bytes, mut section) = split_section(&bytes)?;
+        let state = decode_state(state_bytes)?;
+        let stale = install_section(&**self.shared.bodies(), self.shared.group, &mut section)?;
+        lock(&self.disk).snapshot = Some((meta.clone(), state_bytes.to_vec()));
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.shared.install(state)?;
+        self.shared.install(state, Some(stale))?;
         Ok(())
     }
 
@@ -227,18 +233,43 @@ impl RaftStateMachine<SimTypes> for StateMachine {
     }
 }
 
+/// A snapshot as sent: the length of the state's encoding (u64, little endian), the state,
+/// then the body section of `group` read from `bodies` now.
+pub fn with_section(state: Vec<u8>, bodies: &dyn BodyStore, group: GroupId) -> io::Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(state.len() + 16);
+    data.extend_from_slice(&(state.len() as u64).to_le_bytes());
+    data.extend_from_slice(&state);
+    write_section(bodies, group, &mut data)?;
+    Ok(data)
+}
+
+/// The state and the body section of a snapshot as sent.
+fn split_section(data: &[u8]) -> io::Result<(&[u8], &[u8])> {
+    let invalid = || io::Error::new(io::ErrorKind::InvalidData, "a snapshot cut short");
+    let (len, rest) = data.split_first_chunk::<8>().ok_or_else(invalid)?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| invalid())?;
+    if len > rest.len() {
+        return Err(invalid());
+    }
+    Ok(rest.split_at(len))
+}
+
 #[derive(Debug)]
 pub struct SnapshotBuilder {
     disk: Arc<Mutex<Disk>>,
-    state: GroupState,
+    state: io::Result<GroupState>,
     meta: SnapshotMetaOf<SimTypes>,
+    bodies: Arc<dyn BodyStore>,
 }
 
 impl RaftSnapshotBuilder<SimTypes> for SnapshotBuilder {
     type SnapshotData = Cursor<Vec<u8>>;
 
     async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<SimTypes, Cursor<Vec<u8>>>> {
-        let bytes = encode_state(&self.state)?;
+        let state = std::mem::replace(&mut self.state, Err(io::Error::other("a snapshot builder is used once")))?;
+        let bytes = encode_state(&state)?;
+        // As on a node: the contents the state names are durable before the snapshot is.
+        self.bodies.flush()?;
         let mut disk = lock(&self.disk);
         // Built in the background: a newer snapshot may have been installed meanwhile.
         let newer = disk.snapshot.as_ref().is_none_or(|(stored, _)| stored.last_log_id <= self.meta.last_log_id);

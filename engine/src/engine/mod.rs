@@ -94,16 +94,51 @@ impl Engine {
         self.sqs.queues.take_body_effects()
     }
 
-    /// The contents of every message held, in queues and in the outbox, by key: what a store
-    /// must hold for this state.
-    pub fn stored_bodies(&self) -> impl Iterator<Item = (BodyKey, BodyRecord)> + '_ {
-        let queued = self
-            .sqs
-            .queues
-            .values()
-            .flat_map(|queue| queue.messages().map(|(&seq, message)| (queue.body_key(seq), message.contents())));
-        let outbox = self.outbox.entries().map(|entry| (outbox_key(entry.position), entry.delivery.message.contents()));
-        queued.chain(outbox)
+    /// The key of every message held, in queues and in the outbox: what a store must hold for
+    /// this state.
+    pub fn body_keys(&self) -> impl Iterator<Item = BodyKey> + '_ {
+        let queued = self.sqs.queues.values().flat_map(|queue| queue.messages().map(|(&seq, _)| queue.body_key(seq)));
+        queued.chain(self.outbox.entries().map(|entry| outbox_key(entry.position)))
+    }
+
+    /// Takes out the contents its messages still carry (a state decoded from a snapshot of
+    /// format 2, which kept them in memory), for the store.
+    pub fn take_contents(&mut self) -> Vec<(BodyKey, BodyRecord)> {
+        let mut taken = Vec::new();
+        for queue in self.sqs.queues.values_mut() {
+            let incarnation = queue.incarnation;
+            for (&seq, message) in queue.messages_mut() {
+                if message.carries_contents() {
+                    taken.push((BodyKey { incarnation, seq }, message.take_contents()));
+                }
+            }
+        }
+        for entry in self.outbox.entries_mut() {
+            if entry.delivery.message.carries_contents() {
+                taken.push((outbox_key(entry.position), entry.delivery.message.take_contents()));
+            }
+        }
+        taken
+    }
+
+    /// Gives every message the contents `read` finds under its key (to write a snapshot of
+    /// format 2, which keeps them); returns the keys it found nothing under.
+    pub fn restore_contents(&mut self, mut read: impl FnMut(BodyKey) -> Option<BodyRecord>) -> Vec<BodyKey> {
+        let mut missing = Vec::new();
+        let mut restore = |key: BodyKey, message: &mut crate::sqs::queue::Message| match read(key) {
+            Some(record) => message.restore_contents(record),
+            None => missing.push(key),
+        };
+        for queue in self.sqs.queues.values_mut() {
+            let incarnation = queue.incarnation;
+            for (&seq, message) in queue.messages_mut() {
+                restore(BodyKey { incarnation, seq }, message);
+            }
+        }
+        for entry in self.outbox.entries_mut() {
+            restore(outbox_key(entry.position), &mut entry.delivery.message);
+        }
+        missing
     }
 
     /// Does some timer or task need a `Tick` at `now_ms`? Read-only.

@@ -73,6 +73,12 @@ impl Queues {
         self.by_name.values()
     }
 
+    /// Every queue, to take or give back its messages' contents: no timer changes, so none is
+    /// marked touched.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Queue> {
+        self.by_name.values_mut()
+    }
+
     /// Names with `prefix` after `start_after` (all of them without), in name order: a range
     /// of the map, so paging through many queues costs each page only its own names.
     pub(crate) fn names_from<'a>(

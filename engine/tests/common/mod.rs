@@ -5,7 +5,7 @@
 // Each integration-test file compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use shoal_engine::bodies::{BodyEffect, BodyKey, BodyRecord};
@@ -45,8 +45,9 @@ const FULL_CHECK_MESSAGES_MAX: usize = 2_000;
 pub type Stored = BTreeMap<BodyKey, Arc<BodyRecord>>;
 
 /// Carries out the body effects of what `engine` applied since the last call on `stored`, as
-/// the state machine does, and checks the store then holds exactly the engine's messages: a
-/// key is stored once, moved only from stored contents, released once, never reused.
+/// the state machine does, and checks the store then holds exactly the engine's messages (and
+/// the engine none of their contents): a key is stored once, moved only from stored contents,
+/// released once, never reused.
 pub fn carry_out_body_effects(engine: &mut Engine, stored: &mut Stored) {
     // Releases take effect at the end: a move gathered after a release may read it.
     let mut released = Vec::new();
@@ -68,8 +69,39 @@ pub fn carry_out_body_effects(engine: &mut Engine, stored: &mut Stored) {
     // The whole comparison costs every message held: done while there are few (each effect is
     // still checked above when a test holds many).
     if stored.len() <= FULL_CHECK_MESSAGES_MAX {
-        let held: Stored = engine.stored_bodies().map(|(key, record)| (key, Arc::new(record))).collect();
-        assert_eq!(*stored, held, "the store holds other contents than the engine's messages");
+        let held: Vec<BodyKey> = engine.body_keys().collect::<BTreeSet<_>>().into_iter().collect();
+        let keys: Vec<BodyKey> = stored.keys().copied().collect();
+        assert_eq!(keys, held, "the store holds other keys than the engine's messages");
+        assert!(engine.take_contents().is_empty(), "the engine kept contents the store holds");
+    }
+}
+
+/// Gives the messages of a receive reply their contents from `stored`, as the state machine
+/// does on the leader.
+pub fn fill_received(outcome: &mut Outcome, stored: &Stored) {
+    if let Ok(Reply::Received(messages)) = outcome {
+        for message in messages {
+            let key = message.body_key.expect("a received message names its contents");
+            let record = stored.get(&key).unwrap_or_else(|| panic!("{key:?} received but not stored"));
+            message.body = record.body.clone();
+            message.attributes = record.attributes.clone();
+            if let Some(trace) = record.system_attributes.get("AWSTraceHeader") {
+                message.system_attributes.insert(
+                    "AWSTraceHeader".to_string(),
+                    trace.string_value.clone().expect("a trace header is a string"),
+                );
+            }
+        }
+    }
+}
+
+/// Gives outbox entries their contents from `stored`, as a leader does before it hands them
+/// over.
+pub fn fill_outbox(entries: &mut [shoal_engine::outbox::OutboxEntry], stored: &Stored) {
+    for entry in entries {
+        let key = shoal_engine::bodies::outbox_key(entry.position);
+        let record = stored.get(&key).unwrap_or_else(|| panic!("outbox entry {key:?} not stored"));
+        entry.delivery.message.restore_contents((**record).clone());
     }
 }
 
@@ -84,11 +116,24 @@ impl Harness {
         Harness { engine: Engine::new(engine_config()), now_ms: START_MS, next_message: 1, stored: Stored::new() }
     }
 
-    /// A harness around an existing engine, its clock at the engine's last applied time.
-    pub fn with_engine(engine: Engine) -> Harness {
+    /// A harness around an existing engine, its clock at the engine's last applied time; the
+    /// contents its messages carry (an engine decoded from a snapshot of format 2) go to the
+    /// harness's store, as a state machine moves them.
+    pub fn with_engine(mut engine: Engine) -> Harness {
         let now_ms = engine.now_ms();
-        let stored = engine.stored_bodies().map(|(key, record)| (key, Arc::new(record))).collect();
+        let stored = engine.take_contents().into_iter().map(|(key, record)| (key, Arc::new(record))).collect();
         Harness { engine, now_ms, next_message: 1_000_000, stored }
+    }
+
+    /// The next outbox batch, with its contents, as a leader hands it over.
+    pub fn outbox_batch(
+        &self,
+        max_entries: usize,
+        skip: &BTreeSet<u32>,
+    ) -> Option<(u32, Vec<shoal_engine::outbox::OutboxEntry>)> {
+        let (target, mut entries) = self.engine.outbox_batch(max_entries, usize::MAX, skip)?;
+        fill_outbox(&mut entries, &self.stored);
+        Some((target, entries))
     }
 
     pub fn advance_ms(&mut self, ms: u64) {
@@ -101,8 +146,10 @@ impl Harness {
 
     /// Applies a command stamped with the harness clock.
     pub fn apply(&mut self, command: Command) -> Outcome {
-        let outcome = self.engine.apply(&LogEntry::new(self.now_ms, command));
+        let mut outcome = self.engine.apply(&LogEntry::new(self.now_ms, command));
+        // No entry releases what it receives, so the store after it holds what a receive shows.
         carry_out_body_effects(&mut self.engine, &mut self.stored);
+        fill_received(&mut outcome, &self.stored);
         outcome
     }
 

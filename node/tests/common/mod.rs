@@ -605,6 +605,19 @@ pub async fn status(server: &Server) -> serde_json::Value {
     tokio::time::timeout(Duration::from_secs(2), fetch).await.ok().flatten().unwrap_or(serde_json::Value::Null)
 }
 
+/// Waits until every server writes at this build's highest write level (agreed a few seconds
+/// after a cluster first starts), so a test exercises the newest formats.
+pub async fn await_newest_write_level(servers: &[Server]) {
+    let newest = u64::from(shoal_cluster::level::WRITE_LEVEL_MAX);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for server in servers {
+        while status(server).await["write_level"].as_u64() != Some(newest) {
+            assert!(std::time::Instant::now() < deadline, "the write level never reached {newest}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 impl Server {
     /// The address of this node's peer (gRPC) port, as `http://127.0.0.1:PORT`.
     pub fn peer_endpoint(&self) -> String {

@@ -64,21 +64,36 @@ pub struct Message {
 }
 
 impl Message {
-    /// Where its contents come from as it enters a queue or the outbox.
+    /// Where its contents come from as it enters a queue or the outbox. Contents it carries
+    /// are taken out: from here on the store holds them.
     pub fn arriving(&mut self) -> Arriving {
         match self.stored_at.take() {
             Some(from) => Arriving::StoredAt(from),
-            None => Arriving::Carried(self.contents()),
+            None => Arriving::Carried(self.take_contents()),
         }
     }
 
-    /// Its contents, as the store keeps them.
-    pub fn contents(&self) -> BodyRecord {
+    /// Does it carry its contents? A message in a queue or the outbox does not: they are in
+    /// the store (SQS refuses an empty body, so an empty one means "stored"). One decoded from
+    /// a snapshot of format 2, or imported from another group, does.
+    pub fn carries_contents(&self) -> bool {
+        !self.body.is_empty()
+    }
+
+    /// Takes its contents out, leaving it without (see [`Message::carries_contents`]).
+    pub fn take_contents(&mut self) -> BodyRecord {
         BodyRecord {
-            body: self.body.clone(),
-            attributes: self.attributes.clone(),
-            system_attributes: self.system_attributes.clone(),
+            body: std::mem::replace(&mut self.body, empty_body()),
+            attributes: std::mem::take(&mut self.attributes),
+            system_attributes: std::mem::take(&mut self.system_attributes),
         }
+    }
+
+    /// Gives it back contents read from the store.
+    pub fn restore_contents(&mut self, record: BodyRecord) {
+        self.body = record.body;
+        self.attributes = record.attributes;
+        self.system_attributes = record.system_attributes;
     }
 
     /// Prepares a message for another queue (a dead-letter queue, or back out of one): it
@@ -88,6 +103,12 @@ impl Message {
         self.first_receive_ms = None;
         self.sequence_number = None;
     }
+}
+
+/// The body of a message whose contents are in the store: one shared allocation for all.
+fn empty_body() -> Arc<str> {
+    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+    EMPTY.clone()
 }
 
 /// What a receipt handle of a well-formed shape names in a queue.
@@ -473,6 +494,11 @@ impl Queue {
     /// Every message, in queue order (for move tasks and tests).
     pub fn messages(&self) -> impl Iterator<Item = (&Seq, &Message)> {
         self.messages.iter().map(|(seq, message)| (seq, &**message))
+    }
+
+    /// Every message, to take or give back contents (nothing else may change through it).
+    pub(crate) fn messages_mut(&mut self) -> impl Iterator<Item = (&Seq, &mut Message)> {
+        self.messages.iter_mut().map(|(seq, message)| (seq, &mut **message))
     }
 
     /// Visible messages at or before `max_seq`, oldest first (for move tasks).
