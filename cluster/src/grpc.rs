@@ -32,7 +32,7 @@ use crate::call::{EncodedCall, GroupService, Transport};
 use crate::cluster::{Cluster, ClusterParts};
 use crate::error::ClusterError;
 use crate::flow::FlowControl;
-use crate::level::{Hello, WriteLevel, WRITE_LEVEL_OLDEST};
+use crate::level::{Hello, WriteLevel, WRITE_LEVEL_MAX, WRITE_LEVEL_OLDEST};
 use crate::limits;
 
 /// How this node runs in its cluster; from the command line.
@@ -51,6 +51,9 @@ pub struct ClusterConfig {
     pub time: Arc<dyn TimeSource>,
     /// Whether leaders hold sends to queues whose consumers fall behind.
     pub flow_control: FlowControl,
+    /// The highest write level this node takes part in (`level::WRITE_LEVEL_MAX` unless held
+    /// lower, so a cluster keeps writing what an older build reads).
+    pub write_level_max: u32,
 }
 
 /// What a data directory was created with; a restart with different values is refused.
@@ -116,7 +119,7 @@ impl<S: GroupService> Cluster<S> {
         }
         let db = Db::open(&config.data_dir.join("raft")).context("opening the raft store")?;
         check_identity(&db, &config).await?;
-        let write_level = Arc::new(open_write_level(&db)?);
+        let write_level = Arc::new(open_write_level(&db, config.write_level_max)?);
         let level: Arc<dyn WriteLevelSource> = write_level.clone();
         let raft_config = raft_config(config.snapshot_entries)?;
         let channels = Peers::new();
@@ -208,14 +211,19 @@ const WRITE_LEVEL_SETTING: &str = "write_level";
 
 /// The write level recorded in the store (the oldest if none is), recorded there again whenever
 /// it rises.
-fn open_write_level(db: &Arc<Db>) -> anyhow::Result<WriteLevel> {
+fn open_write_level(db: &Arc<Db>, max: u32) -> anyhow::Result<WriteLevel> {
+    if !(WRITE_LEVEL_OLDEST..=WRITE_LEVEL_MAX).contains(&max) {
+        anyhow::bail!(
+            "--write-level-max {max}: this build takes part in levels {WRITE_LEVEL_OLDEST} to {WRITE_LEVEL_MAX}"
+        );
+    }
     let recorded = db.node_setting::<u32>(WRITE_LEVEL_SETTING)?.unwrap_or(WRITE_LEVEL_OLDEST);
     let db = db.clone();
     let persist = Box::new(move |level: u32| {
         let db = db.clone();
         Box::pin(async move { db.set_node_setting(WRITE_LEVEL_SETTING, &level).await }) as BoxFuture<'static, _>
     });
-    WriteLevel::new(recorded, persist).map_err(anyhow::Error::msg)
+    WriteLevel::with_max(max, recorded, persist).map_err(anyhow::Error::msg)
 }
 
 /// Calls to other nodes over their gRPC `Groups` service, on the channels Raft uses too.

@@ -79,6 +79,12 @@ struct ServeArgs {
     /// from are never held. `off`: sends are never held, as in SQS.
     #[arg(long, env = "SHOAL_PRODUCER_FLOW_CONTROL", default_value = "on", value_parser = ["on", "off"])]
     producer_flow_control: String,
+    /// The highest write level (the formats of log entries, snapshots and calls) this node
+    /// takes part in. Below this build's highest, the cluster keeps writing what the build of
+    /// that level reads, so a node can still go back to it. Once a level has been written it
+    /// is never lowered: holding a node lower later does not undo it.
+    #[arg(long, env = "SHOAL_WRITE_LEVEL_MAX", default_value_t = shoal_cluster::level::WRITE_LEVEL_MAX)]
+    write_level_max: u32,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -115,6 +121,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         snapshot_entries: args.snapshot_entries.max(1),
         time: Arc::new(SystemClocks::new()),
         flow_control: if args.producer_flow_control == "off" { FlowControl::Off } else { FlowControl::On },
+        write_level_max: args.write_level_max,
     };
     let stopping = Arc::new(AtomicBool::new(false));
     let (cluster, workers): (Arc<ApiCluster>, _) =

@@ -286,9 +286,29 @@ async fn test_a_follower_that_was_down_catches_up_from_the_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_a_follower_that_was_down_catches_up_through_a_snapshot() {
-    let mut servers = Server::start_cluster(3, &[], &["--snapshot-entries", "20"]).await;
+    let servers = Server::start_cluster(3, &[], &["--snapshot-entries", "20"]).await;
     // Snapshots of format 3: the follower's contents come in the body section.
     common::await_newest_write_level(&servers).await;
+    catch_up_through_a_snapshot(servers, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_cluster_held_at_write_level_1_sends_snapshots_an_older_build_reads() {
+    // As while a node of the build before snapshot format 3 is in the cluster: every snapshot
+    // is of format 2, its contents read back from the store into the file.
+    let held = [("SHOAL_WRITE_LEVEL_MAX", "1")];
+    let servers = Server::start_cluster(3, &held, &["--snapshot-entries", "20"]).await;
+    tokio::time::sleep(Duration::from_millis(shoal_cluster::limits::WRITE_LEVEL_POLL_MS + 500)).await;
+    for server in &servers {
+        assert_eq!(status(server).await["write_level"].as_u64(), Some(1));
+    }
+    catch_up_through_a_snapshot(servers, 2).await;
+}
+
+/// Kills a follower of group 1, sends until the leader has purged what the follower lacks,
+/// starts it again and checks it installs a snapshot of `format` and then serves every message
+/// with the leader gone.
+async fn catch_up_through_a_snapshot(mut servers: Vec<Server>, format: u16) {
     let leader = leader_of(&servers, &[0, 1, 2], 1).await;
     let down = (leader + 1) % 3;
     let other = (leader + 2) % 3;
@@ -319,6 +339,9 @@ async fn test_a_follower_that_was_down_catches_up_through_a_snapshot() {
         assert!(Instant::now() < deadline, "the follower should have needed a snapshot:\n{}", servers[down].log_tail());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let installed = servers[down].log_tail();
+    let line = installed.lines().find(|line| line.contains("snapshot installed")).expect("the line");
+    assert!(line.contains(&format!("format={format}")), "{line}");
     servers[other].kill9();
     let bodies = drain(&servers[down].client().await, &url, sent).await;
     assert_eq!(bodies.iter().collect::<BTreeSet<_>>().len(), sent);

@@ -441,6 +441,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let snapshots = self.snapshots.clone();
         let meta_owned = meta.clone();
         let bodies = self.shared.bodies.clone();
+        let format = snapshot.format;
         let (state, stale) = tokio::task::spawn_blocking(move || install(&snapshots, &*bodies, &meta_owned, snapshot))
             .await
             .map_err(io::Error::other)??;
@@ -448,7 +449,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.membership = meta.last_membership.clone();
         self.shared.install(state, stale)?;
         let index = meta.last_log_id.as_ref().map(|id| id.index());
-        tracing::info!(group = self.shared.group, ?index, "snapshot installed");
+        tracing::info!(group = self.shared.group, ?index, format, "snapshot installed");
         Ok(())
     }
 
