@@ -80,6 +80,12 @@ impl Arriving {
     }
 }
 
+/// The body of a message whose contents are elsewhere: one shared allocation for all.
+pub fn empty_body() -> Arc<str> {
+    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+    EMPTY.clone()
+}
+
 /// Incarnation 0 is no queue's (they start at 1): keys with it name the contents of the outbox
 /// entry at position `seq`.
 pub fn outbox_key(position: u64) -> BodyKey {

@@ -198,8 +198,9 @@ impl Delivery for QueueDelivery {
         self.target_group
     }
 
-    /// The message's body and attributes.
+    /// The message's body and attributes, as far as it carries them (not in the outbox: the
+    /// hand-over measures what it reads from the store).
     fn size_bytes(&self) -> usize {
-        message::message_size_bytes(&self.message.body, &self.message.attributes)
+        self.message.contents.as_ref().map_or(0, |c| message::message_size_bytes(&c.body, &c.attributes))
     }
 }

@@ -647,7 +647,7 @@ fn run_redrive(fifo: bool, ops: &[RedriveOp]) {
         let message_id = message.message_id.to_string();
         assert!(dead.insert(message_id.clone()), "{message_id} twice in the dead-letter queue");
         assert_eq!(receives.get(&message_id), Some(&MAX_RECEIVE_COUNT));
-        assert_eq!(message.dead_letter_source_arn.as_deref(), Some(arn(source).as_str()));
+        assert_eq!(message.dead_letter_source_arn(), Some(arn(source).as_str()));
     }
     // A delete with the handle of a message that has since been moved succeeds without deleting
     // anything (the message is gone from the source, as for any already-deleted message), so a

@@ -33,12 +33,12 @@ impl MessageHandler<'_> {
             }
             Arrival::Moved => {
                 message.restart_receives();
-                message.dead_letter_source_arn = None;
+                message.set_dead_letter_source_arn(None);
                 message.enqueued_ms = self.now_ms;
             }
             Arrival::Returned => {}
         }
-        message.sequence_number = None;
+        message.set_sequence_number(None);
         self.queue.enqueue(message, 0, self.now_ms);
     }
 }
@@ -48,33 +48,34 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::bodies::BodyRecord;
     use crate::message::{MessageAttributes, MessageId};
-    use crate::sqs::queue::{MessageState, Queue, QueueConfig};
+    use crate::sqs::queue::{MessageExtra, MessageState, Queue, QueueConfig};
 
     const SENT_MS: u64 = 1_000;
     const NOW_MS: u64 = 9_000;
 
     /// A message that was received twice in a FIFO queue and then left it for a dead-letter queue.
     fn travelled() -> Message {
-        Message {
-            message_id: MessageId::new("m"),
-            body: Arc::from("body"),
-            md5_of_body: [0; 16],
-            attributes: MessageAttributes::new(),
-            system_attributes: MessageAttributes::new(),
-            sender_id: Arc::from("sender"),
-            sent_ms: SENT_MS,
-            enqueued_ms: SENT_MS,
-            first_receive_ms: Some(2_000),
-            receive_count: 2,
-            received_ms: 3_000,
-            state: MessageState::InFlight { visible_at_ms: 4_000 },
+        let extra = MessageExtra {
             group_id: Some("g".to_string()),
             deduplication_id: Some("d".to_string()),
             sequence_number: Some(7),
             dead_letter_source_arn: Some("arn:source".to_string()),
-            stored_at: None,
-        }
+        };
+        let contents = BodyRecord {
+            body: Arc::from("body"),
+            attributes: MessageAttributes::new(),
+            system_attributes: MessageAttributes::new(),
+        };
+        let mut message = Message::new(MessageId::new("m"), [0; 16], Arc::from("sender"), SENT_MS)
+            .with_contents(contents)
+            .with_extra(extra);
+        message.first_receive_ms = Some(2_000);
+        message.receive_count = 2;
+        message.received_ms = 3_000;
+        message.state = MessageState::InFlight { visible_at_ms: 4_000 };
+        message
     }
 
     /// (receive count, first receive, enqueued at, dead-letter source, sequence number) of
@@ -88,8 +89,8 @@ mod tests {
             message.receive_count,
             message.first_receive_ms,
             message.enqueued_ms,
-            message.dead_letter_source_arn.clone(),
-            message.sequence_number,
+            message.dead_letter_source_arn().map(str::to_string),
+            message.sequence_number(),
         )
     }
 

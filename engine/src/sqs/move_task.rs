@@ -170,7 +170,8 @@ impl SqsHandler<'_> {
             let Some(message) = self.sqs.queues.get(&source).and_then(|q| q.message(seq)) else {
                 continue;
             };
-            let destination_arn = task.destination_arn.clone().or_else(|| message.dead_letter_source_arn.clone());
+            let destination_arn =
+                task.destination_arn.clone().or_else(|| message.dead_letter_source_arn().map(str::to_string));
             let destination_name = destination_arn.as_deref().and_then(|arn| self.queue_name_from_arn(arn));
             if let Some(remote) = destination_name.filter(|name| self.is_remote(name)).map(str::to_string) {
                 if let Some(message) = self.sqs.queues.get_mut(&source).and_then(|q| q.remove(seq)) {

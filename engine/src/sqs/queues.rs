@@ -177,8 +177,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::bodies::BodyRecord;
     use crate::message::{MessageAttributes, MessageId};
-    use crate::sqs::queue::{Message, MessageState, QueueConfig};
+    use crate::sqs::queue::{Message, QueueConfig};
 
     fn queue(name: &str) -> Queue {
         Queue::new(name.to_string(), format!("arn:{name}"), 1, QueueConfig::defaults(false), 0)
@@ -186,25 +187,12 @@ mod tests {
 
     /// Sends one message to `queue` at `now_ms`.
     fn send(queue: &mut Queue, now_ms: u64) {
-        let message = Message {
-            message_id: MessageId::new("m"),
+        let contents = BodyRecord {
             body: Arc::from("body"),
-            md5_of_body: [0; 16],
             attributes: MessageAttributes::new(),
             system_attributes: MessageAttributes::new(),
-            sender_id: Arc::from("sender"),
-            sent_ms: now_ms,
-            enqueued_ms: now_ms,
-            first_receive_ms: None,
-            receive_count: 0,
-            received_ms: 0,
-            state: MessageState::Visible,
-            group_id: None,
-            deduplication_id: None,
-            sequence_number: None,
-            dead_letter_source_arn: None,
-            stored_at: None,
         };
+        let message = Message::new(MessageId::new("m"), [0; 16], Arc::from("sender"), now_ms).with_contents(contents);
         queue.enqueue(message, 0, now_ms);
     }
 

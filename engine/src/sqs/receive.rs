@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::bodies::empty_body;
 use crate::command::{ReceiveRequest, ReceivedMessage};
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
@@ -80,7 +81,7 @@ impl MessageHandler<'_> {
             }
         }
         for message in &mut dead {
-            message.dead_letter_source_arn = Some(queue.arn.clone());
+            message.set_dead_letter_source_arn(Some(queue.arn.clone()));
         }
         Ok((messages, dead))
     }
@@ -120,31 +121,34 @@ fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
     if let Some(first) = message.first_receive_ms {
         system.insert("ApproximateFirstReceiveTimestamp".to_string(), first.to_string());
     }
-    if let Some(number) = message.sequence_number {
+    if let Some(number) = message.sequence_number() {
         system.insert("SequenceNumber".to_string(), format!("{number:020}"));
     }
     if queue.is_fifo() {
-        if let Some(group_id) = &message.group_id {
-            system.insert("MessageGroupId".to_string(), group_id.clone());
+        if let Some(group_id) = message.group_id() {
+            system.insert("MessageGroupId".to_string(), group_id.to_string());
         }
-        if let Some(id) = &message.deduplication_id {
-            system.insert("MessageDeduplicationId".to_string(), id.clone());
+        if let Some(id) = message.deduplication_id() {
+            system.insert("MessageDeduplicationId".to_string(), id.to_string());
         }
-    } else if let Some(group_id) = &message.group_id {
-        system.insert("MessageGroupId".to_string(), group_id.clone());
+    } else if let Some(group_id) = message.group_id() {
+        system.insert("MessageGroupId".to_string(), group_id.to_string());
     }
-    if let Some(trace) = message.system_attributes.get("AWSTraceHeader").and_then(|v| v.string_value.clone()) {
+    // A message in a queue carries no contents: the state machine fills them (and the trace
+    // header) in from the store under `body_key`.
+    let contents = message.contents.as_deref();
+    if let Some(trace) = contents.and_then(|c| c.system_attributes.get("AWSTraceHeader")?.string_value.clone()) {
         system.insert("AWSTraceHeader".to_string(), trace);
     }
-    if let Some(arn) = &message.dead_letter_source_arn {
-        system.insert("DeadLetterQueueSourceArn".to_string(), arn.clone());
+    if let Some(arn) = message.dead_letter_source_arn() {
+        system.insert("DeadLetterQueueSourceArn".to_string(), arn.to_string());
     }
     Some(ReceivedMessage {
         message_id: message.message_id.to_string(),
         receipt_handle: receipt.encode(),
-        body: message.body.clone(),
+        body: contents.map_or_else(empty_body, |c| c.body.clone()),
         md5_of_body: hex::encode(message.md5_of_body),
-        attributes: message.attributes.clone(),
+        attributes: contents.map(|c| c.attributes.clone()).unwrap_or_default(),
         system_attributes: system,
         body_key: Some(queue.body_key(seq)),
     })

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::queue::{DeduplicationEntry, Message, MessageState, Queue};
+use super::queue::{DeduplicationEntry, Message, MessageExtra, Queue};
 use super::state::{MessageHandler, SqsHandler, SqsState};
+use crate::bodies::BodyRecord;
 use crate::command::{BatchReply, SendEntry, SendResult};
 use crate::error::{BatchEntryType, Form, SqsError, SqsResult};
 use crate::limits;
@@ -133,27 +134,22 @@ impl MessageHandler<'_> {
             Some(delay) if !queue.is_fifo() => delay,
             _ => queue.config.delay_seconds,
         };
-        let message = Message {
-            message_id: MessageId::new(&entry.message_id),
+        let contents = BodyRecord {
             body: Arc::from(entry.body.as_str()),
-            md5_of_body: body_digest,
             attributes: entry.attributes.clone(),
             system_attributes: entry.system_attributes.clone(),
-            sender_id: queue.sender_id(&entry.sender_id),
-            sent_ms: now_ms,
-            enqueued_ms: now_ms,
-            first_receive_ms: None,
-            receive_count: 0,
-            received_ms: 0,
-            state: MessageState::Visible,
+        };
+        let extra = MessageExtra {
             group_id: entry.group_id.clone(),
             deduplication_id: deduplication_key.as_ref().map(|(_, id)| id.clone()),
-            sequence_number: None,
-            dead_letter_source_arn: None,
-            stored_at: None,
+            ..MessageExtra::default()
         };
+        let message =
+            Message::new(MessageId::new(&entry.message_id), body_digest, queue.sender_id(&entry.sender_id), now_ms)
+                .with_contents(contents)
+                .with_extra(extra);
         let seq = queue.enqueue(message, delay_seconds, now_ms);
-        let sequence_number = queue.message(seq).and_then(|m| m.sequence_number);
+        let sequence_number = queue.message(seq).and_then(Message::sequence_number);
         if let Some((key, _)) = deduplication_key {
             let remembered = DeduplicationEntry {
                 message_id: entry.message_id.clone(),

@@ -82,7 +82,7 @@ impl SqsHandler<'_> {
             Transfer::DeadLetter => {
                 self.redrive_paused.insert(delivery.origin.clone());
                 // It never reached a dead-letter queue.
-                message.dead_letter_source_arn = None;
+                message.set_dead_letter_source_arn(None);
             }
             Transfer::Move { task_handle } => {
                 if let Some(task) = self.sqs.move_tasks.get_mut(task_handle) {

@@ -61,7 +61,7 @@ impl Queue {
 
     /// A message of a group stopped being in flight (visible again, or changed to visible).
     pub(super) fn group_in_flight_ended(&mut self, seq: Seq) {
-        let Some(group_id) = self.messages.get(&seq).and_then(|m| m.group_id.clone()) else {
+        let Some(group_id) = self.messages.get(&seq).and_then(|m| m.group_id().map(str::to_string)) else {
             return;
         };
         if let Some(group) = self.groups.get_mut(&group_id) {

@@ -6,6 +6,7 @@
 
 pub mod config;
 mod fifo;
+mod message;
 mod receipt;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,12 +16,12 @@ use serde::{Deserialize, Serialize};
 
 pub use config::{DeduplicationScope, QueueConfig, RedriveAllowPolicy, RedrivePolicy, ThroughputLimit};
 pub use fifo::{DeduplicationEntry, Group};
+pub use message::{Message, MessageExtra};
 pub use receipt::ReceiptHandle;
 
-use crate::bodies::{Arriving, BodyEffect, BodyKey, BodyRecord};
+use crate::bodies::{BodyEffect, BodyKey};
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
-use crate::message::{MessageAttributes, MessageId};
 
 /// Position of a message in its queue, in send order. Never reused within a queue.
 pub type Seq = u64;
@@ -30,85 +31,6 @@ pub enum MessageState {
     Delayed { visible_at_ms: u64 },
     Visible,
     InFlight { visible_at_ms: u64 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    pub message_id: MessageId,
-    /// Shared with receive replies, so a receive never copies the body.
-    pub body: Arc<str>,
-    pub md5_of_body: [u8; 16],
-    pub attributes: MessageAttributes,
-    pub system_attributes: MessageAttributes,
-    /// Shared by every message of a sender.
-    pub sender_id: Arc<str>,
-    pub sent_ms: u64,
-    /// When the message entered this queue; retention counts from here. Equal to `sent_ms`
-    /// except after a move task, or a move to a FIFO dead-letter queue, which restart it.
-    pub enqueued_ms: u64,
-    pub first_receive_ms: Option<u64>,
-    /// Also the receive generation carried by receipt handles.
-    pub receive_count: u32,
-    /// When the current receive happened; bounds how far its visibility may be extended.
-    pub received_ms: u64,
-    pub state: MessageState,
-    pub group_id: Option<String>,
-    pub deduplication_id: Option<String>,
-    pub sequence_number: Option<u128>,
-    pub dead_letter_source_arn: Option<String>,
-    /// Where its contents are stored while it is between queues (taken out of one, not yet in
-    /// another or in the outbox): the next place moves them there. `None` in a queue, and for
-    /// a message that arrives with its contents (a send, an import).
-    #[serde(skip)]
-    pub stored_at: Option<BodyKey>,
-}
-
-impl Message {
-    /// Where its contents come from as it enters a queue or the outbox. Contents it carries
-    /// are taken out: from here on the store holds them.
-    pub fn arriving(&mut self) -> Arriving {
-        match self.stored_at.take() {
-            Some(from) => Arriving::StoredAt(from),
-            None => Arriving::Carried(self.take_contents()),
-        }
-    }
-
-    /// Does it carry its contents? A message in a queue or the outbox does not: they are in
-    /// the store (SQS refuses an empty body, so an empty one means "stored"). One decoded from
-    /// a snapshot of format 2, or imported from another group, does.
-    pub fn carries_contents(&self) -> bool {
-        !self.body.is_empty()
-    }
-
-    /// Takes its contents out, leaving it without (see [`Message::carries_contents`]).
-    pub fn take_contents(&mut self) -> BodyRecord {
-        BodyRecord {
-            body: std::mem::replace(&mut self.body, empty_body()),
-            attributes: std::mem::take(&mut self.attributes),
-            system_attributes: std::mem::take(&mut self.system_attributes),
-        }
-    }
-
-    /// Gives it back contents read from the store.
-    pub fn restore_contents(&mut self, record: BodyRecord) {
-        self.body = record.body;
-        self.attributes = record.attributes;
-        self.system_attributes = record.system_attributes;
-    }
-
-    /// Prepares a message for another queue (a dead-letter queue, or back out of one): it
-    /// starts there unreceived, and a FIFO destination gives it a new sequence number.
-    pub fn restart_receives(&mut self) {
-        self.receive_count = 0;
-        self.first_receive_ms = None;
-        self.sequence_number = None;
-    }
-}
-
-/// The body of a message whose contents are in the store: one shared allocation for all.
-fn empty_body() -> Arc<str> {
-    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
-    EMPTY.clone()
 }
 
 /// What a receipt handle of a well-formed shape names in a queue.
@@ -320,7 +242,7 @@ impl Queue {
         };
         message.state = MessageState::Visible;
         self.visible.insert(seq);
-        if let Some(group_id) = message.group_id.clone() {
+        if let Some(group_id) = message.group_id().map(str::to_string) {
             self.refresh_group(&group_id);
         }
     }
@@ -329,8 +251,8 @@ impl Queue {
     pub fn enqueue(&mut self, mut message: Message, delay_seconds: u32, now_ms: u64) -> Seq {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if self.is_fifo() && message.sequence_number.is_none() {
-            message.sequence_number = Some(self.next_sequence_number);
+        if self.is_fifo() && message.sequence_number().is_none() {
+            message.set_sequence_number(Some(self.next_sequence_number));
             self.next_sequence_number += 1;
         }
         message.state = if delay_seconds == 0 {
@@ -342,7 +264,7 @@ impl Queue {
             MessageState::Delayed { visible_at_ms }
         };
         self.by_enqueued.insert((message.enqueued_ms, seq));
-        let group_id = if self.is_fifo() { message.group_id.clone() } else { None };
+        let group_id = if self.is_fifo() { message.group_id().map(str::to_string) } else { None };
         let arriving = message.arriving();
         self.body_effects.push(arriving.effect(self.body_key(seq)));
         self.messages.insert(seq, Box::new(message));
@@ -371,7 +293,7 @@ impl Queue {
             }
         }
         self.by_enqueued.remove(&(message.enqueued_ms, seq));
-        if let Some(group_id) = &message.group_id {
+        if let Some(group_id) = message.group_id() {
             self.remove_from_group(group_id, seq, matches!(message.state, MessageState::InFlight { .. }));
         }
         Some(message)
@@ -418,7 +340,7 @@ impl Queue {
         message.received_ms = now_ms;
         message.first_receive_ms.get_or_insert(now_ms);
         let receive_count = message.receive_count;
-        let group_id = message.group_id.clone();
+        let group_id = message.group_id().map(str::to_string);
         let receipt = self.receipt(seq, receive_count);
         self.in_flight.insert((visible_at_ms, seq));
         if let Some(group_id) = group_id {

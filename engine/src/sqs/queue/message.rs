@@ -1,0 +1,318 @@
+//! One message as a queue holds it: its index entry (state, timers, receive counts) and no
+//! contents, which are in the store under the message's key (see [`crate::bodies`]). What few
+//! messages have (FIFO fields, a dead-letter source) is kept out of line, so a standard queue's
+//! message costs about half of what it did with every field in place.
+//!
+//! The serialized form is the one every snapshot has had (`MessageWire`, field for field):
+//! contents as body and attributes (an empty body when they are in the store), then the FIFO
+//! fields and the dead-letter source in line. Bytes are pinned by `engine/tests/snapshot.rs`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::MessageState;
+use crate::bodies::{empty_body, Arriving, BodyKey, BodyRecord};
+use crate::message::{MessageAttributes, MessageId};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "MessageWire")]
+pub struct Message {
+    pub message_id: MessageId,
+    pub md5_of_body: [u8; 16],
+    /// Shared by every message of a sender.
+    pub sender_id: Arc<str>,
+    pub sent_ms: u64,
+    /// When the message entered this queue; retention counts from here. Equal to `sent_ms`
+    /// except after a move task, or a move to a FIFO dead-letter queue, which restart it.
+    pub enqueued_ms: u64,
+    pub first_receive_ms: Option<u64>,
+    /// Also the receive generation carried by receipt handles.
+    pub receive_count: u32,
+    /// When the current receive happened; bounds how far its visibility may be extended.
+    pub received_ms: u64,
+    pub state: MessageState,
+    /// Its contents while it carries them: arriving (a send, an import), or decoded from a
+    /// snapshot of format 2. `None` in a queue or the outbox: the store holds them.
+    pub contents: Option<Box<BodyRecord>>,
+    /// FIFO fields and the dead-letter source, for the messages that have any.
+    extra: Option<Box<MessageExtra>>,
+    /// Where its contents are stored while it is between queues (taken out of one, not yet in
+    /// another or in the outbox): the next place moves them there. `None` in a queue, and for
+    /// a message that arrives with its contents (a send, an import).
+    pub stored_at: Option<BodyKey>,
+}
+
+/// What only some messages have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageExtra {
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+    pub sequence_number: Option<u128>,
+    pub dead_letter_source_arn: Option<String>,
+}
+
+impl MessageExtra {
+    fn boxed(self) -> Option<Box<MessageExtra>> {
+        (self != MessageExtra::default()).then(|| Box::new(self))
+    }
+}
+
+impl Message {
+    /// A message as a send or a test makes it: unreceived, visible, carrying `contents`.
+    pub fn new(message_id: MessageId, md5_of_body: [u8; 16], sender_id: Arc<str>, now_ms: u64) -> Message {
+        Message {
+            message_id,
+            md5_of_body,
+            sender_id,
+            sent_ms: now_ms,
+            enqueued_ms: now_ms,
+            first_receive_ms: None,
+            receive_count: 0,
+            received_ms: 0,
+            state: MessageState::Visible,
+            contents: None,
+            extra: None,
+            stored_at: None,
+        }
+    }
+
+    /// The same message carrying `contents`.
+    pub fn with_contents(mut self, contents: BodyRecord) -> Message {
+        self.contents = Some(Box::new(contents));
+        self
+    }
+
+    /// The same message with `extra`'s fields.
+    pub fn with_extra(mut self, extra: MessageExtra) -> Message {
+        self.extra = extra.boxed();
+        self
+    }
+
+    pub fn group_id(&self) -> Option<&str> {
+        self.extra.as_ref()?.group_id.as_deref()
+    }
+
+    pub fn deduplication_id(&self) -> Option<&str> {
+        self.extra.as_ref()?.deduplication_id.as_deref()
+    }
+
+    pub fn sequence_number(&self) -> Option<u128> {
+        self.extra.as_ref()?.sequence_number
+    }
+
+    pub fn dead_letter_source_arn(&self) -> Option<&str> {
+        self.extra.as_ref()?.dead_letter_source_arn.as_deref()
+    }
+
+    /// Changes the fields kept out of line through `change`.
+    fn change_extra(&mut self, change: impl FnOnce(&mut MessageExtra)) {
+        let mut extra = self.extra.take().map(|extra| *extra).unwrap_or_default();
+        change(&mut extra);
+        self.extra = extra.boxed();
+    }
+
+    pub fn set_sequence_number(&mut self, number: Option<u128>) {
+        self.change_extra(|extra| extra.sequence_number = number);
+    }
+
+    pub fn set_dead_letter_source_arn(&mut self, arn: Option<String>) {
+        self.change_extra(|extra| extra.dead_letter_source_arn = arn);
+    }
+
+    /// Where its contents come from as it enters a queue or the outbox. Contents it carries
+    /// are taken out: from here on the store holds them.
+    pub fn arriving(&mut self) -> Arriving {
+        match self.stored_at.take() {
+            Some(from) => Arriving::StoredAt(from),
+            None => Arriving::Carried(self.take_contents()),
+        }
+    }
+
+    /// Does it carry its contents (see [`Message::contents`])?
+    pub fn carries_contents(&self) -> bool {
+        self.contents.is_some()
+    }
+
+    /// Takes its contents out (none if it carries none).
+    pub fn take_contents(&mut self) -> BodyRecord {
+        self.contents.take().map(|contents| *contents).unwrap_or_else(|| BodyRecord {
+            body: empty_body(),
+            attributes: MessageAttributes::new(),
+            system_attributes: MessageAttributes::new(),
+        })
+    }
+
+    /// Gives it back contents read from the store.
+    pub fn restore_contents(&mut self, record: BodyRecord) {
+        self.contents = Some(Box::new(record));
+    }
+
+    /// Prepares a message for another queue (a dead-letter queue, or back out of one): it
+    /// starts there unreceived, and a FIFO destination gives it a new sequence number.
+    pub fn restart_receives(&mut self) {
+        self.receive_count = 0;
+        self.first_receive_ms = None;
+        self.set_sequence_number(None);
+    }
+}
+
+/// The serialized form of a message: every field in line, as snapshots of formats 1 to 3 hold
+/// it (contents only in format 2 and before).
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Message")]
+struct MessageWire {
+    message_id: MessageId,
+    body: Arc<str>,
+    md5_of_body: [u8; 16],
+    attributes: MessageAttributes,
+    system_attributes: MessageAttributes,
+    sender_id: Arc<str>,
+    sent_ms: u64,
+    enqueued_ms: u64,
+    first_receive_ms: Option<u64>,
+    receive_count: u32,
+    received_ms: u64,
+    state: MessageState,
+    group_id: Option<String>,
+    deduplication_id: Option<String>,
+    sequence_number: Option<u128>,
+    dead_letter_source_arn: Option<String>,
+}
+
+/// [`MessageWire`] borrowed from a message, to serialize it without copies.
+#[derive(Serialize)]
+#[serde(rename = "Message")]
+struct MessageWireRef<'a> {
+    message_id: &'a MessageId,
+    body: &'a str,
+    md5_of_body: &'a [u8; 16],
+    attributes: &'a MessageAttributes,
+    system_attributes: &'a MessageAttributes,
+    sender_id: &'a str,
+    sent_ms: u64,
+    enqueued_ms: u64,
+    first_receive_ms: Option<u64>,
+    receive_count: u32,
+    received_ms: u64,
+    state: &'a MessageState,
+    group_id: Option<&'a String>,
+    deduplication_id: Option<&'a String>,
+    sequence_number: Option<u128>,
+    dead_letter_source_arn: Option<&'a String>,
+}
+
+static NO_ATTRIBUTES: MessageAttributes = MessageAttributes::new();
+
+impl Serialize for Message {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let contents = self.contents.as_deref();
+        let extra = self.extra.as_deref();
+        MessageWireRef {
+            message_id: &self.message_id,
+            body: contents.map_or("", |c| &c.body),
+            md5_of_body: &self.md5_of_body,
+            attributes: contents.map_or(&NO_ATTRIBUTES, |c| &c.attributes),
+            system_attributes: contents.map_or(&NO_ATTRIBUTES, |c| &c.system_attributes),
+            sender_id: &self.sender_id,
+            sent_ms: self.sent_ms,
+            enqueued_ms: self.enqueued_ms,
+            first_receive_ms: self.first_receive_ms,
+            receive_count: self.receive_count,
+            received_ms: self.received_ms,
+            state: &self.state,
+            group_id: extra.and_then(|e| e.group_id.as_ref()),
+            deduplication_id: extra.and_then(|e| e.deduplication_id.as_ref()),
+            sequence_number: extra.and_then(|e| e.sequence_number),
+            dead_letter_source_arn: extra.and_then(|e| e.dead_letter_source_arn.as_ref()),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl From<MessageWire> for Message {
+    fn from(wire: MessageWire) -> Message {
+        // SQS refuses empty bodies: an empty one means the contents are in the store.
+        let contents = (!wire.body.is_empty()).then(|| {
+            Box::new(BodyRecord {
+                body: wire.body,
+                attributes: wire.attributes,
+                system_attributes: wire.system_attributes,
+            })
+        });
+        let extra = MessageExtra {
+            group_id: wire.group_id,
+            deduplication_id: wire.deduplication_id,
+            sequence_number: wire.sequence_number,
+            dead_letter_source_arn: wire.dead_letter_source_arn,
+        };
+        Message {
+            message_id: wire.message_id,
+            md5_of_body: wire.md5_of_body,
+            sender_id: wire.sender_id,
+            sent_ms: wire.sent_ms,
+            enqueued_ms: wire.enqueued_ms,
+            first_receive_ms: wire.first_receive_ms,
+            receive_count: wire.receive_count,
+            received_ms: wire.received_ms,
+            state: wire.state,
+            contents,
+            extra: extra.boxed(),
+            stored_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Message {
+        Message::new(MessageId::new("m"), [7; 16], Arc::from("sender"), 1_000)
+    }
+
+    #[test]
+    fn test_a_queued_message_keeps_only_its_index_in_line() {
+        // Contents and the rare fields are one pointer each; a regression here multiplies by
+        // every message of a backlog.
+        assert!(std::mem::size_of::<Message>() <= 176, "{}", std::mem::size_of::<Message>());
+    }
+
+    #[test]
+    fn test_rare_fields_live_out_of_line_only_while_set() {
+        let mut message = message();
+        assert!(message.extra.is_none());
+        message.set_dead_letter_source_arn(Some("arn:source".to_string()));
+        message.set_sequence_number(Some(9));
+        assert_eq!((message.dead_letter_source_arn(), message.sequence_number()), (Some("arn:source"), Some(9)));
+        message.set_dead_letter_source_arn(None);
+        message.restart_receives();
+        assert!(message.extra.is_none(), "cleared fields free their allocation");
+    }
+
+    #[test]
+    fn test_the_serialized_form_has_every_field_in_line_and_reads_back() {
+        let extra = MessageExtra {
+            group_id: Some("g".to_string()),
+            deduplication_id: Some("d".to_string()),
+            sequence_number: Some(3),
+            dead_letter_source_arn: None,
+        };
+        let contents = BodyRecord {
+            body: Arc::from("hello"),
+            attributes: MessageAttributes::new(),
+            system_attributes: MessageAttributes::new(),
+        };
+        for message in [message(), message().with_extra(extra).with_contents(contents)] {
+            let json = serde_json::to_value(&message).unwrap();
+            let fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(fields.len(), 16, "{fields:?}");
+            let back: Message = serde_json::from_value(json).unwrap();
+            assert_eq!(back, message);
+            let bytes = bincode::serde::encode_to_vec(&message, bincode::config::standard()).unwrap();
+            let (back, _): (Message, usize) =
+                bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+            assert_eq!(back, message);
+        }
+    }
+}
