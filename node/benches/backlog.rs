@@ -37,17 +37,6 @@ fn body(rng: &mut rand::rngs::StdRng, text: bool) -> String {
     (0..BODY_BYTES).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
 }
 
-/// Resident memory of process `pid`, in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
 /// Bytes under `path`.
 fn disk_bytes(path: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else {
@@ -152,7 +141,7 @@ fn report_nodes(servers: &[common::Server]) -> String {
     servers
         .iter()
         .map(|server| {
-            let rss = server.pid().map_or(0.0, rss_mib);
+            let rss = server.pid().map_or(0.0, common::rss_mib);
             let disk = disk_bytes(&server.data_dir()) as f64 / (1024.0 * 1024.0);
             format!("rss {rss:.0} MiB, disk {disk:.0} MiB")
         })

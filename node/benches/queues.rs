@@ -44,16 +44,6 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / 100.0
 }
 
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
 /// Each node's share of a core while nothing is asked of the cluster, and its RSS.
 async fn idle_reading(pids: &[u32], seconds: u64) -> String {
     let before: Vec<f64> = pids.iter().map(|&pid| cpu_seconds(pid)).collect();
@@ -63,7 +53,7 @@ async fn idle_reading(pids: &[u32], seconds: u64) -> String {
         .zip(before)
         .map(|(&pid, before)| {
             let share = (cpu_seconds(pid) - before) / seconds as f64 * 100.0;
-            format!("{share:.1}% cpu {:.0} MiB", rss_mib(pid))
+            format!("{share:.1}% cpu {:.0} MiB", common::rss_mib(pid))
         })
         .collect();
     readings.join(", ")

@@ -618,6 +618,17 @@ pub async fn await_newest_write_level(servers: &[Server]) {
     }
 }
 
+/// Resident memory of process `pid`, in MiB (0 if it cannot be read): for the benchmarks.
+pub fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
 impl Server {
     /// The address of this node's peer (gRPC) port, as `http://127.0.0.1:PORT`.
     pub fn peer_endpoint(&self) -> String {
