@@ -195,13 +195,42 @@ fn is_number(text: &str) -> bool {
 /// in line, anything else as a string, so the common case costs no allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageId {
-    Uuid(u128),
+    Uuid(UuidValue),
     Other(Box<str>),
+}
+
+/// A UUID's 128 bits, serialized as a `u128` but aligned to 8 bytes (a `u128` field would align
+/// every message to 16 and cost 16 bytes of padding per message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UuidValue([u64; 2]);
+
+impl UuidValue {
+    pub fn new(value: u128) -> UuidValue {
+        UuidValue([(value >> 64) as u64, value as u64])
+    }
+
+    pub fn get(self) -> u128 {
+        (u128::from(self.0[0]) << 64) | u128::from(self.0[1])
+    }
+}
+
+impl Serialize for UuidValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for UuidValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<UuidValue, D::Error> {
+        u128::deserialize(deserializer).map(UuidValue::new)
+    }
 }
 
 impl MessageId {
     pub fn new(id: &str) -> MessageId {
-        parse_canonical_uuid(id).map(MessageId::Uuid).unwrap_or_else(|| MessageId::Other(id.into()))
+        parse_canonical_uuid(id)
+            .map(|value| MessageId::Uuid(UuidValue::new(value)))
+            .unwrap_or_else(|| MessageId::Other(id.into()))
     }
 }
 
@@ -210,6 +239,7 @@ impl std::fmt::Display for MessageId {
         match self {
             MessageId::Other(id) => f.write_str(id),
             MessageId::Uuid(value) => {
+                let value = value.get();
                 const DIGITS: &[u8; 16] = b"0123456789abcdef";
                 let mut text = [b'-'; 36];
                 let mut nibble = 32;

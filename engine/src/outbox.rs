@@ -201,6 +201,6 @@ impl Delivery for QueueDelivery {
     /// The message's body and attributes, as far as it carries them (not in the outbox: the
     /// hand-over measures what it reads from the store).
     fn size_bytes(&self) -> usize {
-        self.message.contents.as_ref().map_or(0, |c| message::message_size_bytes(&c.body, &c.attributes))
+        self.message.contents().map_or(0, |c| message::message_size_bytes(&c.body, &c.attributes))
     }
 }

@@ -100,11 +100,11 @@ async fn fill(
     }
 }
 
-/// Receives (10 at a time) and deletes `count` messages; returns the receive and delete
-/// latencies.
-async fn probe(client: &aws_sdk_sqs::Client, url: &str, count: usize) -> (Vec<Duration>, Vec<Duration>) {
+/// Receives (10 at a time) and deletes about `count` messages; returns the receive and delete
+/// latencies and how many messages were deleted.
+async fn probe(client: &aws_sdk_sqs::Client, url: &str, count: usize) -> (Vec<Duration>, Vec<Duration>, u64) {
     let (mut receives, mut deletes) = (Vec::new(), Vec::new());
-    let mut done = 0;
+    let (mut done, mut deleted) = (0, 0);
     while done < count {
         let started = Instant::now();
         let Ok(output) = client.receive_message().queue_url(url).max_number_of_messages(10).send().await else {
@@ -127,14 +127,15 @@ async fn probe(client: &aws_sdk_sqs::Client, url: &str, count: usize) -> (Vec<Du
             })
             .collect();
         let started = Instant::now();
-        if client.delete_message_batch().queue_url(url).set_entries(Some(entries)).send().await.is_ok() {
+        if let Ok(output) = client.delete_message_batch().queue_url(url).set_entries(Some(entries)).send().await {
             deletes.push(started.elapsed());
+            deleted += output.successful.len() as u64;
         }
         done += messages.len();
     }
     receives.sort();
     deletes.sort();
-    (receives, deletes)
+    (receives, deletes, deleted)
 }
 
 fn report_nodes(servers: &[common::Server]) -> String {
@@ -183,9 +184,10 @@ async fn main() {
         // Let background work (snapshots, compactions) settle before memory is read.
         tokio::time::sleep(Duration::from_secs(3)).await;
         println!("depth {held}: filled at {rate:.0} msg/s; {}", report_nodes(&servers));
-        let (receives, deletes) = probe(&clients[0], &url, probe_count).await;
-        held -= (receives.len() as u64 * 10).min(probe_count as u64);
-        sent.fetch_sub(probe_count as u64, Ordering::SeqCst);
+        // Never drain the queue: the next depth and the restart need what is left.
+        let (receives, deletes, deleted) = probe(&clients[0], &url, probe_count.min(held as usize / 2)).await;
+        held -= deleted;
+        sent.fetch_sub(deleted, Ordering::SeqCst);
         println!(
             "depth {depth}: receive p50 {:.2} ms p99 {:.2} ms, delete batch p50 {:.2} ms p99 {:.2} ms ({} receives)",
             percentile(&receives, 0.5),

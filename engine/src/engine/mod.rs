@@ -97,7 +97,7 @@ impl Engine {
     /// The key of every message held, in queues and in the outbox: what a store must hold for
     /// this state.
     pub fn body_keys(&self) -> impl Iterator<Item = BodyKey> + '_ {
-        let queued = self.sqs.queues.values().flat_map(|queue| queue.messages().map(|(&seq, _)| queue.body_key(seq)));
+        let queued = self.sqs.queues.values().flat_map(|queue| queue.messages().map(|(seq, _)| queue.body_key(seq)));
         queued.chain(self.outbox.entries().map(|entry| outbox_key(entry.position)))
     }
 
@@ -107,7 +107,7 @@ impl Engine {
         let mut taken = Vec::new();
         for queue in self.sqs.queues.values_mut() {
             let incarnation = queue.incarnation;
-            for (&seq, message) in queue.messages_mut() {
+            for (seq, message) in queue.messages_mut() {
                 if message.carries_contents() {
                     taken.push((BodyKey { incarnation, seq }, message.take_contents()));
                 }
@@ -131,7 +131,7 @@ impl Engine {
         };
         for queue in self.sqs.queues.values_mut() {
             let incarnation = queue.incarnation;
-            for (&seq, message) in queue.messages_mut() {
+            for (seq, message) in queue.messages_mut() {
                 restore(BodyKey { incarnation, seq }, message);
             }
         }

@@ -71,7 +71,7 @@ mod tests {
         let mut message = Message::new(MessageId::new("m"), [0; 16], Arc::from("sender"), SENT_MS)
             .with_contents(contents)
             .with_extra(extra);
-        message.first_receive_ms = Some(2_000);
+        message.note_receive(2_000);
         message.receive_count = 2;
         message.received_ms = 3_000;
         message.state = MessageState::InFlight { visible_at_ms: 4_000 };
@@ -87,7 +87,7 @@ mod tests {
         assert_eq!(message.state, MessageState::Visible, "an arrival is visible at once");
         (
             message.receive_count,
-            message.first_receive_ms,
+            message.first_receive_ms(),
             message.enqueued_ms,
             message.dead_letter_source_arn().map(str::to_string),
             message.sequence_number(),

@@ -118,7 +118,7 @@ fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
     system.insert("SenderId".to_string(), message.sender_id.to_string());
     system.insert("SentTimestamp".to_string(), message.sent_ms.to_string());
     system.insert("ApproximateReceiveCount".to_string(), message.receive_count.to_string());
-    if let Some(first) = message.first_receive_ms {
+    if let Some(first) = message.first_receive_ms() {
         system.insert("ApproximateFirstReceiveTimestamp".to_string(), first.to_string());
     }
     if let Some(number) = message.sequence_number() {
@@ -136,7 +136,7 @@ fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
     }
     // A message in a queue carries no contents: the state machine fills them (and the trace
     // header) in from the store under `body_key`.
-    let contents = message.contents.as_deref();
+    let contents = message.contents();
     if let Some(trace) = contents.and_then(|c| c.system_attributes.get("AWSTraceHeader")?.string_value.clone()) {
         system.insert("AWSTraceHeader".to_string(), trace);
     }

@@ -77,7 +77,7 @@ impl SqsHandler<'_> {
     fn return_to_origin(&mut self, delivery: QueueDelivery, stored_at: BodyKey, now_ms: u64) {
         let reason = format!("the queue {} cannot take messages from this queue", delivery.target);
         let mut message = delivery.message;
-        message.stored_at = Some(stored_at);
+        message.set_stored_at(stored_at);
         match &delivery.transfer {
             Transfer::DeadLetter => {
                 self.redrive_paused.insert(delivery.origin.clone());

@@ -45,7 +45,7 @@ impl Queue {
             self.groups.remove(group_id);
             return;
         };
-        let head_visible = self.messages.get(&head).is_some_and(|m| m.state == MessageState::Visible);
+        let head_visible = self.messages.get(head).is_some_and(|m| m.state == MessageState::Visible);
         if group.in_flight == 0 && head_visible {
             group.available_key = Some(head);
             self.available_groups.insert((head, group_id.to_string()));
@@ -61,7 +61,7 @@ impl Queue {
 
     /// A message of a group stopped being in flight (visible again, or changed to visible).
     pub(super) fn group_in_flight_ended(&mut self, seq: Seq) {
-        let Some(group_id) = self.messages.get(&seq).and_then(|m| m.group_id().map(str::to_string)) else {
+        let Some(group_id) = self.messages.get(seq).and_then(|m| m.group_id().map(str::to_string)) else {
             return;
         };
         if let Some(group) = self.groups.get_mut(&group_id) {
@@ -93,7 +93,7 @@ impl Queue {
                 if chosen.len() == max {
                     return chosen;
                 }
-                let visible = self.messages.get(seq).is_some_and(|m| m.state == MessageState::Visible);
+                let visible = self.messages.get(*seq).is_some_and(|m| m.state == MessageState::Visible);
                 if !visible {
                     break;
                 }
@@ -138,7 +138,7 @@ impl Queue {
         let attempt = self.receive_attempts.get(attempt_id)?;
         let still_held = attempt.expires_ms > now_ms
             && attempt.receipts.iter().all(|(seq, count)| {
-                self.messages.get(seq).is_some_and(|m| {
+                self.messages.get(*seq).is_some_and(|m| {
                     m.receive_count == *count
                         && matches!(m.state, MessageState::InFlight { visible_at_ms } if visible_at_ms > now_ms)
                 })
@@ -152,20 +152,19 @@ impl Queue {
         let seqs: Vec<Seq> = attempt.receipts.iter().map(|(seq, _)| *seq).collect();
         let new_visible_at_ms = now_ms + u64::from(visibility_timeout_seconds) * 1000;
         for seq in &seqs {
-            let Some(message) = self.messages.get_mut(seq) else {
+            let Some(MessageState::InFlight { visible_at_ms }) = self.messages.get(*seq).map(|m| m.state) else {
                 continue;
             };
-            if let MessageState::InFlight { visible_at_ms } = message.state {
-                self.in_flight.remove(&(visible_at_ms, *seq));
-                message.state = MessageState::InFlight { visible_at_ms: new_visible_at_ms };
-                self.in_flight.insert((new_visible_at_ms, *seq));
-            }
+            self.in_flight.remove(&(visible_at_ms, *seq));
+            self.messages
+                .update(*seq, |message| message.state = MessageState::InFlight { visible_at_ms: new_visible_at_ms });
+            self.in_flight.insert((new_visible_at_ms, *seq));
         }
         Some(seqs)
     }
 
     pub fn remember_receive_attempt(&mut self, attempt_id: String, seqs: &[Seq], now_ms: u64) {
-        let receipts = seqs.iter().filter_map(|seq| self.messages.get(seq).map(|m| (*seq, m.receive_count))).collect();
+        let receipts = seqs.iter().filter_map(|seq| self.messages.get(*seq).map(|m| (*seq, m.receive_count))).collect();
         let expires_ms = now_ms + crate::limits::DEDUPLICATION_WINDOW_MS;
         if let Some(old) = self.receive_attempts.get(&attempt_id) {
             self.receive_attempt_expiry.remove(&(old.expires_ms, attempt_id.clone()));

@@ -26,21 +26,31 @@ pub struct Message {
     /// When the message entered this queue; retention counts from here. Equal to `sent_ms`
     /// except after a move task, or a move to a FIFO dead-letter queue, which restart it.
     pub enqueued_ms: u64,
-    pub first_receive_ms: Option<u64>,
+    /// When it was first received, `NEVER_RECEIVED` before that (an `Option` would cost 8 bytes
+    /// more per message).
+    first_receive_ms: u64,
     /// Also the receive generation carried by receipt handles.
     pub receive_count: u32,
     /// When the current receive happened; bounds how far its visibility may be extended.
     pub received_ms: u64,
     pub state: MessageState,
-    /// Its contents while it carries them: arriving (a send, an import), or decoded from a
-    /// snapshot of format 2. `None` in a queue or the outbox: the store holds them.
-    pub contents: Option<Box<BodyRecord>>,
+    /// Its contents, or where they are stored, while it is on its way: see [`Carried`]. `None`
+    /// in a queue or the outbox (the store holds the contents under its key there).
+    carried: Option<Box<Carried>>,
     /// FIFO fields and the dead-letter source, for the messages that have any.
     extra: Option<Box<MessageExtra>>,
+}
+
+const NEVER_RECEIVED: u64 = u64::MAX;
+
+/// What a message carries while it is not settled in a queue or the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Carried {
+    /// Its contents: arriving (a send, an import), or decoded from a snapshot of format 2.
+    Contents(BodyRecord),
     /// Where its contents are stored while it is between queues (taken out of one, not yet in
-    /// another or in the outbox): the next place moves them there. `None` in a queue, and for
-    /// a message that arrives with its contents (a send, an import).
-    pub stored_at: Option<BodyKey>,
+    /// another or in the outbox): the next place moves them there.
+    StoredAt(BodyKey),
 }
 
 /// What only some messages have.
@@ -67,20 +77,44 @@ impl Message {
             sender_id,
             sent_ms: now_ms,
             enqueued_ms: now_ms,
-            first_receive_ms: None,
+            first_receive_ms: NEVER_RECEIVED,
             receive_count: 0,
             received_ms: 0,
             state: MessageState::Visible,
-            contents: None,
+            carried: None,
             extra: None,
-            stored_at: None,
         }
     }
 
     /// The same message carrying `contents`.
     pub fn with_contents(mut self, contents: BodyRecord) -> Message {
-        self.contents = Some(Box::new(contents));
+        self.restore_contents(contents);
         self
+    }
+
+    /// When it was first received, if it has been.
+    pub fn first_receive_ms(&self) -> Option<u64> {
+        (self.first_receive_ms != NEVER_RECEIVED).then_some(self.first_receive_ms)
+    }
+
+    /// Notes a receive at `now_ms`: the first one sets the first-receive time.
+    pub fn note_receive(&mut self, now_ms: u64) {
+        if self.first_receive_ms == NEVER_RECEIVED {
+            self.first_receive_ms = now_ms;
+        }
+    }
+
+    /// The contents it carries, if any (none in a queue: the store holds them).
+    pub fn contents(&self) -> Option<&BodyRecord> {
+        match self.carried.as_deref() {
+            Some(Carried::Contents(contents)) => Some(contents),
+            _ => None,
+        }
+    }
+
+    /// Notes that its contents are stored under `key` until it settles somewhere else.
+    pub fn set_stored_at(&mut self, key: BodyKey) {
+        self.carried = Some(Box::new(Carried::StoredAt(key)));
     }
 
     /// The same message with `extra`'s fields.
@@ -123,38 +157,45 @@ impl Message {
     /// Where its contents come from as it enters a queue or the outbox. Contents it carries
     /// are taken out: from here on the store holds them.
     pub fn arriving(&mut self) -> Arriving {
-        match self.stored_at.take() {
-            Some(from) => Arriving::StoredAt(from),
-            None => Arriving::Carried(self.take_contents()),
+        match self.carried.take().map(|carried| *carried) {
+            Some(Carried::StoredAt(from)) => Arriving::StoredAt(from),
+            Some(Carried::Contents(contents)) => Arriving::Carried(contents),
+            None => Arriving::Carried(no_contents()),
         }
     }
 
     /// Does it carry its contents (see [`Message::contents`])?
     pub fn carries_contents(&self) -> bool {
-        self.contents.is_some()
+        self.contents().is_some()
     }
 
     /// Takes its contents out (none if it carries none).
     pub fn take_contents(&mut self) -> BodyRecord {
-        self.contents.take().map(|contents| *contents).unwrap_or_else(|| BodyRecord {
-            body: empty_body(),
-            attributes: MessageAttributes::new(),
-            system_attributes: MessageAttributes::new(),
-        })
+        match self.carried.take().map(|carried| *carried) {
+            Some(Carried::Contents(contents)) => contents,
+            other => {
+                self.carried = other.map(Box::new);
+                no_contents()
+            }
+        }
     }
 
     /// Gives it back contents read from the store.
     pub fn restore_contents(&mut self, record: BodyRecord) {
-        self.contents = Some(Box::new(record));
+        self.carried = Some(Box::new(Carried::Contents(record)));
     }
 
     /// Prepares a message for another queue (a dead-letter queue, or back out of one): it
     /// starts there unreceived, and a FIFO destination gives it a new sequence number.
     pub fn restart_receives(&mut self) {
         self.receive_count = 0;
-        self.first_receive_ms = None;
+        self.first_receive_ms = NEVER_RECEIVED;
         self.set_sequence_number(None);
     }
+}
+
+fn no_contents() -> BodyRecord {
+    BodyRecord { body: empty_body(), attributes: MessageAttributes::new(), system_attributes: MessageAttributes::new() }
 }
 
 /// The serialized form of a message: every field in line, as snapshots of formats 1 to 3 hold
@@ -206,7 +247,7 @@ static NO_ATTRIBUTES: MessageAttributes = MessageAttributes::new();
 
 impl Serialize for Message {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let contents = self.contents.as_deref();
+        let contents = self.contents();
         let extra = self.extra.as_deref();
         MessageWireRef {
             message_id: &self.message_id,
@@ -217,7 +258,7 @@ impl Serialize for Message {
             sender_id: &self.sender_id,
             sent_ms: self.sent_ms,
             enqueued_ms: self.enqueued_ms,
-            first_receive_ms: self.first_receive_ms,
+            first_receive_ms: self.first_receive_ms(),
             receive_count: self.receive_count,
             received_ms: self.received_ms,
             state: &self.state,
@@ -233,12 +274,12 @@ impl Serialize for Message {
 impl From<MessageWire> for Message {
     fn from(wire: MessageWire) -> Message {
         // SQS refuses empty bodies: an empty one means the contents are in the store.
-        let contents = (!wire.body.is_empty()).then(|| {
-            Box::new(BodyRecord {
+        let carried = (!wire.body.is_empty()).then(|| {
+            Box::new(Carried::Contents(BodyRecord {
                 body: wire.body,
                 attributes: wire.attributes,
                 system_attributes: wire.system_attributes,
-            })
+            }))
         });
         let extra = MessageExtra {
             group_id: wire.group_id,
@@ -252,13 +293,12 @@ impl From<MessageWire> for Message {
             sender_id: wire.sender_id,
             sent_ms: wire.sent_ms,
             enqueued_ms: wire.enqueued_ms,
-            first_receive_ms: wire.first_receive_ms,
+            first_receive_ms: wire.first_receive_ms.unwrap_or(NEVER_RECEIVED),
             receive_count: wire.receive_count,
             received_ms: wire.received_ms,
             state: wire.state,
-            contents,
+            carried,
             extra: extra.boxed(),
-            stored_at: None,
         }
     }
 }
@@ -275,7 +315,7 @@ mod tests {
     fn test_a_queued_message_keeps_only_its_index_in_line() {
         // Contents and the rare fields are one pointer each; a regression here multiplies by
         // every message of a backlog.
-        assert!(std::mem::size_of::<Message>() <= 176, "{}", std::mem::size_of::<Message>());
+        assert!(std::mem::size_of::<Message>() <= 128, "{}", std::mem::size_of::<Message>());
     }
 
     #[test]

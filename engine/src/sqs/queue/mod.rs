@@ -4,6 +4,7 @@
 //! Every set here is ordered, so the same commands give the same state and the same answers
 //! on every replica.
 
+mod arena;
 pub mod config;
 mod fifo;
 mod message;
@@ -12,12 +13,14 @@ mod receipt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 pub use config::{DeduplicationScope, QueueConfig, RedriveAllowPolicy, RedrivePolicy, ThroughputLimit};
 pub use fifo::{DeduplicationEntry, Group};
 pub use message::{Message, MessageExtra};
 pub use receipt::ReceiptHandle;
+
+use arena::{Derived, MessageArena, SeqOf};
 
 use crate::bodies::{BodyEffect, BodyKey};
 use crate::error::{SqsError, SqsResult};
@@ -53,7 +56,8 @@ pub struct MessageCounts {
     pub delayed: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "QueueWire")]
 pub struct Queue {
     pub name: String,
     pub arn: String,
@@ -66,12 +70,10 @@ pub struct Queue {
     pub last_purge_ms: Option<u64>,
     next_seq: Seq,
     next_sequence_number: u128,
-    /// Boxed so the tree's nodes stay small: lookups and removals touch few cache lines.
-    messages: BTreeMap<Seq, Box<Message>>,
-    visible: BTreeSet<Seq>,
+    /// The messages by position, with which are visible and their retention order.
+    messages: MessageArena,
     delayed: BTreeSet<(u64, Seq)>,
     in_flight: BTreeSet<(u64, Seq)>,
-    by_enqueued: BTreeSet<(u64, Seq)>,
     groups: BTreeMap<String, Group>,
     /// FIFO groups whose head is visible and which have nothing in flight, by head position.
     available_groups: BTreeSet<(Seq, String)>,
@@ -81,8 +83,125 @@ pub struct Queue {
     receive_attempt_expiry: BTreeSet<(u64, String)>,
     last_sender_id: Option<Arc<str>>,
     /// What the store must do for this queue's messages since the engine last took it.
-    #[serde(skip)]
     body_effects: Vec<BodyEffect>,
+}
+
+/// The serialized form of a queue, as every snapshot has held it: the visible set and the
+/// retention order in full, although the arena derives both from the messages.
+#[derive(Deserialize)]
+#[serde(rename = "Queue")]
+struct QueueWire {
+    name: String,
+    arn: String,
+    incarnation: u64,
+    config: QueueConfig,
+    tags: BTreeMap<String, String>,
+    created_ms: u64,
+    last_modified_ms: u64,
+    last_purge_ms: Option<u64>,
+    next_seq: Seq,
+    next_sequence_number: u128,
+    messages: MessageArena,
+    #[allow(dead_code)]
+    visible: Derived<Seq>,
+    delayed: BTreeSet<(u64, Seq)>,
+    in_flight: BTreeSet<(u64, Seq)>,
+    #[allow(dead_code)]
+    by_enqueued: Derived<(u64, Seq)>,
+    groups: BTreeMap<String, Group>,
+    available_groups: BTreeSet<(Seq, String)>,
+    deduplication: BTreeMap<String, DeduplicationEntry>,
+    deduplication_expiry: BTreeSet<(u64, String)>,
+    receive_attempts: BTreeMap<String, fifo::ReceiveAttempt>,
+    receive_attempt_expiry: BTreeSet<(u64, String)>,
+    last_sender_id: Option<Arc<str>>,
+}
+
+/// [`QueueWire`] borrowed from a queue.
+#[derive(Serialize)]
+#[serde(rename = "Queue", bound(serialize = "SeqOf<V>: Serialize, SeqOf<E>: Serialize"))]
+struct QueueWireRef<'a, V, E> {
+    name: &'a String,
+    arn: &'a String,
+    incarnation: u64,
+    config: &'a QueueConfig,
+    tags: &'a BTreeMap<String, String>,
+    created_ms: u64,
+    last_modified_ms: u64,
+    last_purge_ms: Option<u64>,
+    next_seq: Seq,
+    next_sequence_number: u128,
+    messages: &'a MessageArena,
+    visible: SeqOf<V>,
+    delayed: &'a BTreeSet<(u64, Seq)>,
+    in_flight: &'a BTreeSet<(u64, Seq)>,
+    by_enqueued: SeqOf<E>,
+    groups: &'a BTreeMap<String, Group>,
+    available_groups: &'a BTreeSet<(Seq, String)>,
+    deduplication: &'a BTreeMap<String, DeduplicationEntry>,
+    deduplication_expiry: &'a BTreeSet<(u64, String)>,
+    receive_attempts: &'a BTreeMap<String, fifo::ReceiveAttempt>,
+    receive_attempt_expiry: &'a BTreeSet<(u64, String)>,
+    last_sender_id: &'a Option<Arc<str>>,
+}
+
+impl Serialize for Queue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let messages = &self.messages;
+        QueueWireRef {
+            name: &self.name,
+            arn: &self.arn,
+            incarnation: self.incarnation,
+            config: &self.config,
+            tags: &self.tags,
+            created_ms: self.created_ms,
+            last_modified_ms: self.last_modified_ms,
+            last_purge_ms: self.last_purge_ms,
+            next_seq: self.next_seq,
+            next_sequence_number: self.next_sequence_number,
+            messages,
+            visible: SeqOf(messages.visible_count(), || messages.visible_seqs()),
+            delayed: &self.delayed,
+            in_flight: &self.in_flight,
+            by_enqueued: SeqOf(messages.len(), || messages.by_enqueued()),
+            groups: &self.groups,
+            available_groups: &self.available_groups,
+            deduplication: &self.deduplication,
+            deduplication_expiry: &self.deduplication_expiry,
+            receive_attempts: &self.receive_attempts,
+            receive_attempt_expiry: &self.receive_attempt_expiry,
+            last_sender_id: &self.last_sender_id,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl From<QueueWire> for Queue {
+    fn from(wire: QueueWire) -> Queue {
+        Queue {
+            name: wire.name,
+            arn: wire.arn,
+            incarnation: wire.incarnation,
+            config: wire.config,
+            tags: wire.tags,
+            created_ms: wire.created_ms,
+            last_modified_ms: wire.last_modified_ms,
+            last_purge_ms: wire.last_purge_ms,
+            next_seq: wire.next_seq,
+            next_sequence_number: wire.next_sequence_number,
+            messages: wire.messages,
+            delayed: wire.delayed,
+            in_flight: wire.in_flight,
+            groups: wire.groups,
+            available_groups: wire.available_groups,
+            deduplication: wire.deduplication,
+            deduplication_expiry: wire.deduplication_expiry,
+            receive_attempts: wire.receive_attempts,
+            receive_attempt_expiry: wire.receive_attempt_expiry,
+            last_sender_id: wire.last_sender_id,
+            body_effects: Vec::new(),
+        }
+    }
 }
 
 impl Queue {
@@ -98,11 +217,9 @@ impl Queue {
             last_purge_ms: None,
             next_seq: 1,
             next_sequence_number: 1,
-            messages: BTreeMap::new(),
-            visible: BTreeSet::new(),
+            messages: MessageArena::new(),
             delayed: BTreeSet::new(),
             in_flight: BTreeSet::new(),
-            by_enqueued: BTreeSet::new(),
             groups: BTreeMap::new(),
             available_groups: BTreeSet::new(),
             deduplication: BTreeMap::new(),
@@ -134,7 +251,8 @@ impl Queue {
     /// Notes the release of every message's contents (the messages themselves stay).
     fn release_messages(&mut self) {
         let incarnation = self.incarnation;
-        self.body_effects.extend(self.messages.keys().map(|&seq| BodyEffect::Release(BodyKey { incarnation, seq })));
+        self.body_effects
+            .extend(self.messages.iter().map(|(seq, _)| BodyEffect::Release(BodyKey { incarnation, seq })));
     }
 
     pub fn is_fifo(&self) -> bool {
@@ -150,7 +268,7 @@ impl Queue {
     }
 
     pub fn message(&self, seq: Seq) -> Option<&Message> {
-        self.messages.get(&seq).map(|m| &**m)
+        self.messages.get(seq)
     }
 
     /// Counts as they are at `now_ms`, without changing state.
@@ -158,14 +276,15 @@ impl Queue {
         let due_delayed = self.delayed.range(..(now_ms.saturating_add(1), 0)).count();
         let due_in_flight = self.in_flight.range(..(now_ms.saturating_add(1), 0)).count();
         let mut counts = MessageCounts {
-            visible: self.visible.len() + due_delayed + due_in_flight,
+            visible: self.messages.visible_count() + due_delayed + due_in_flight,
             in_flight: self.in_flight.len() - due_in_flight,
             delayed: self.delayed.len() - due_delayed,
         };
         // Messages past their retention are gone at `now_ms`, even before `advance` removes them.
         let retention_ms = u64::from(self.config.retention_seconds) * 1000;
         if let Some(expired_up_to_ms) = now_ms.checked_sub(retention_ms) {
-            for (_, seq) in self.by_enqueued.range(..(expired_up_to_ms.saturating_add(1), 0)) {
+            for (_, seq) in self.messages.by_enqueued().take_while(|(enqueued_ms, _)| *enqueued_ms <= expired_up_to_ms)
+            {
                 let Some(message) = self.messages.get(seq) else {
                     continue;
                 };
@@ -188,7 +307,7 @@ impl Queue {
             // At the in-flight limit a FIFO receive returns nothing until a timeout ends.
             return due(&self.in_flight).min(cap);
         }
-        let ready = if self.is_fifo() { self.available_groups.len() } else { self.visible.len() };
+        let ready = if self.is_fifo() { self.available_groups.len() } else { self.messages.visible_count() };
         ready.saturating_add(due(&self.delayed)).saturating_add(due(&self.in_flight)).min(cap)
     }
 
@@ -198,7 +317,7 @@ impl Queue {
         [
             self.delayed.first().map(|(at, _)| *at),
             self.in_flight.first().map(|(at, _)| *at),
-            self.by_enqueued.first().map(|(enqueued, _)| enqueued + retention_ms),
+            self.messages.first_by_enqueued().map(|(enqueued, _)| enqueued + retention_ms),
             self.deduplication_expiry.first().map(|(at, _)| *at),
             self.receive_attempt_expiry.first().map(|(at, _)| *at),
         ]
@@ -226,7 +345,7 @@ impl Queue {
             self.group_in_flight_ended(seq);
         }
         let retention_ms = u64::from(self.config.retention_seconds) * 1000;
-        while let Some(&(enqueued_ms, seq)) = self.by_enqueued.first() {
+        while let Some((enqueued_ms, seq)) = self.messages.first_by_enqueued() {
             if enqueued_ms.saturating_add(retention_ms) > now_ms {
                 break;
             }
@@ -236,14 +355,14 @@ impl Queue {
     }
 
     fn make_visible(&mut self, seq: Seq) {
-        let Some(message) = self.messages.get_mut(&seq) else {
-            debug_assert!(false, "timer for a missing message");
-            return;
-        };
-        message.state = MessageState::Visible;
-        self.visible.insert(seq);
-        if let Some(group_id) = message.group_id().map(str::to_string) {
-            self.refresh_group(&group_id);
+        let group_id = self.messages.update(seq, |message| {
+            message.state = MessageState::Visible;
+            message.group_id().map(str::to_string)
+        });
+        match group_id {
+            None => debug_assert!(false, "timer for a missing message"),
+            Some(Some(group_id)) => self.refresh_group(&group_id),
+            Some(None) => {}
         }
     }
 
@@ -256,18 +375,16 @@ impl Queue {
             self.next_sequence_number += 1;
         }
         message.state = if delay_seconds == 0 {
-            self.visible.insert(seq);
             MessageState::Visible
         } else {
             let visible_at_ms = now_ms + u64::from(delay_seconds) * 1000;
             self.delayed.insert((visible_at_ms, seq));
             MessageState::Delayed { visible_at_ms }
         };
-        self.by_enqueued.insert((message.enqueued_ms, seq));
         let group_id = if self.is_fifo() { message.group_id().map(str::to_string) } else { None };
         let arriving = message.arriving();
         self.body_effects.push(arriving.effect(self.body_key(seq)));
-        self.messages.insert(seq, Box::new(message));
+        self.messages.insert(seq, message);
         if let Some(group_id) = group_id {
             self.groups.entry(group_id.clone()).or_default().messages.insert(seq);
             self.refresh_group(&group_id);
@@ -278,13 +395,11 @@ impl Queue {
     /// Removes a message from every index. Returns it, naming where its contents are: they are
     /// released unless the message is enqueued elsewhere (or put in the outbox) in the same entry.
     pub fn remove(&mut self, seq: Seq) -> Option<Message> {
-        let mut message = *self.messages.remove(&seq)?;
-        message.stored_at = Some(self.body_key(seq));
+        let mut message = self.messages.remove(seq)?;
+        message.set_stored_at(self.body_key(seq));
         self.body_effects.push(BodyEffect::Release(self.body_key(seq)));
         match message.state {
-            MessageState::Visible => {
-                self.visible.remove(&seq);
-            }
+            MessageState::Visible => {}
             MessageState::Delayed { visible_at_ms } => {
                 self.delayed.remove(&(visible_at_ms, seq));
             }
@@ -292,7 +407,6 @@ impl Queue {
                 self.in_flight.remove(&(visible_at_ms, seq));
             }
         }
-        self.by_enqueued.remove(&(message.enqueued_ms, seq));
         if let Some(group_id) = message.group_id() {
             self.remove_from_group(group_id, seq, matches!(message.state, MessageState::InFlight { .. }));
         }
@@ -303,10 +417,8 @@ impl Queue {
     pub fn purge(&mut self, now_ms: u64) {
         self.release_messages();
         self.messages.clear();
-        self.visible.clear();
         self.delayed.clear();
         self.in_flight.clear();
-        self.by_enqueued.clear();
         self.groups.clear();
         self.available_groups.clear();
         self.receive_attempts.clear();
@@ -324,23 +436,23 @@ impl Queue {
         if self.is_fifo() {
             return self.fifo_candidates(max);
         }
-        self.visible.iter().take(max).copied().collect()
+        self.messages.visible_seqs().take(max).collect()
     }
 
     /// Marks a visible message received: in flight until `now_ms + visibility_timeout_seconds`.
     pub fn mark_received(&mut self, seq: Seq, visibility_timeout_seconds: u32, now_ms: u64) -> ReceiptHandle {
         let visible_at_ms = now_ms + u64::from(visibility_timeout_seconds) * 1000;
-        let Some(message) = self.messages.get_mut(&seq) else {
+        let received = self.messages.update(seq, |message| {
+            debug_assert_eq!(message.state, MessageState::Visible);
+            message.state = MessageState::InFlight { visible_at_ms };
+            message.receive_count += 1;
+            message.received_ms = now_ms;
+            message.note_receive(now_ms);
+            (message.receive_count, message.group_id().map(str::to_string))
+        });
+        let Some((receive_count, group_id)) = received else {
             unreachable!("candidates are messages of this queue");
         };
-        debug_assert_eq!(message.state, MessageState::Visible);
-        self.visible.remove(&seq);
-        message.state = MessageState::InFlight { visible_at_ms };
-        message.receive_count += 1;
-        message.received_ms = now_ms;
-        message.first_receive_ms.get_or_insert(now_ms);
-        let receive_count = message.receive_count;
-        let group_id = message.group_id().map(str::to_string);
         let receipt = self.receipt(seq, receive_count);
         self.in_flight.insert((visible_at_ms, seq));
         if let Some(group_id) = group_id {
@@ -367,7 +479,7 @@ impl Queue {
         if receipt.incarnation != self.incarnation || other_name {
             return HandleTarget::OtherQueue;
         }
-        let Some(message) = self.messages.get(&receipt.seq) else {
+        let Some(message) = self.messages.get(receipt.seq) else {
             return HandleTarget::Gone;
         };
         let in_flight = matches!(message.state, MessageState::InFlight { visible_at_ms } if visible_at_ms > now_ms);
@@ -381,7 +493,7 @@ impl Queue {
     /// Sets the visibility of an in-flight message to end `timeout_seconds` from `now_ms`. A
     /// message that is not in flight is left as it is: there is no visibility to change.
     pub fn change_visibility(&mut self, seq: Seq, timeout_seconds: u32, now_ms: u64) -> SqsResult<()> {
-        let Some(message) = self.messages.get_mut(&seq) else {
+        let Some(message) = self.messages.get(seq) else {
             return Ok(());
         };
         let MessageState::InFlight { visible_at_ms } = message.state else {
@@ -407,25 +519,26 @@ impl Queue {
             self.make_visible(seq);
             self.group_in_flight_ended(seq);
         } else {
-            message.state = MessageState::InFlight { visible_at_ms: new_visible_at_ms };
+            self.messages
+                .update(seq, |message| message.state = MessageState::InFlight { visible_at_ms: new_visible_at_ms });
             self.in_flight.insert((new_visible_at_ms, seq));
         }
         Ok(())
     }
 
     /// Every message, in queue order (for move tasks and tests).
-    pub fn messages(&self) -> impl Iterator<Item = (&Seq, &Message)> {
-        self.messages.iter().map(|(seq, message)| (seq, &**message))
+    pub fn messages(&self) -> impl Iterator<Item = (Seq, &Message)> {
+        self.messages.iter()
     }
 
     /// Every message, to take or give back contents (nothing else may change through it).
-    pub(crate) fn messages_mut(&mut self) -> impl Iterator<Item = (&Seq, &mut Message)> {
-        self.messages.iter_mut().map(|(seq, message)| (seq, &mut **message))
+    pub(crate) fn messages_mut(&mut self) -> impl Iterator<Item = (Seq, &mut Message)> {
+        self.messages.iter_mut()
     }
 
     /// Visible messages at or before `max_seq`, oldest first (for move tasks).
     pub fn visible_up_to(&self, max_seq: Seq, max: usize) -> Vec<Seq> {
-        self.visible.range(..=max_seq).take(max).copied().collect()
+        self.messages.visible_seqs().take_while(|&seq| seq <= max_seq).take(max).collect()
     }
 
     /// The sender id as a shared string: consecutive messages of one sender share one copy.
