@@ -320,6 +320,9 @@ impl<S: GroupService> Cluster<S> {
         let wait = Duration::from_millis(limits::LEADER_WAIT_MS);
         let mut leader =
             broker.raft().leader(wait).await.ok_or(CallError::Cluster(ClusterError::NoLeader { group }))?;
+        // The term this node knew `leader` in: a refusal from `leader` followed by its own
+        // election in a later term is a change too.
+        let mut term = broker.raft().status().term;
         // Whether `leader` is another node's word rather than this node's Raft's (whose
         // changes then say nothing about it).
         let mut hinted = false;
@@ -336,7 +339,7 @@ impl<S: GroupService> Cluster<S> {
                     // A reply that is ready wins over a leader change seen at the same time.
                     biased;
                     result = forwarded => result,
-                    elected = broker.raft().leader_change(leader) => {
+                    elected = broker.raft().leader_change(leader, None) => {
                         return Err(CallError::Cluster(ClusterError::OutcomeUnknown {
                             group,
                             reason: format!("node {elected} was elected while the call to node {leader} was unanswered"),
@@ -354,8 +357,8 @@ impl<S: GroupService> Cluster<S> {
                         Some(named) => (leader, hinted) = (named, true),
                         None => {
                             let wait = Duration::from_millis(limits::LEADER_WAIT_MS);
-                            match tokio::time::timeout(wait, broker.raft().leader_change(leader)).await {
-                                Ok(elected) => leader = elected,
+                            match tokio::time::timeout(wait, broker.raft().leader_change(leader, Some(term))).await {
+                                Ok(elected) => (leader, term) = (elected, broker.raft().status().term),
                                 Err(_) => return result,
                             }
                         }

@@ -47,9 +47,10 @@ pub trait GroupRaft: Send + Sync + 'static {
     fn status(&self) -> RaftStatus;
     /// The leader, waiting up to `wait` while there is none.
     fn leader(&self, wait: Duration) -> BoxFuture<'_, Option<u64>>;
-    /// Resolves with the leader once this replica knows one other than `from`: the group has
-    /// elected someone else. Never resolves while `from` leads (or none is known).
-    fn leader_change(&self, from: u64) -> BoxFuture<'_, u64>;
+    /// Resolves with the leader once this replica knows one other than `from` (the group has
+    /// elected someone else) or, given `after_term`, any leader of a later term (`from` may have
+    /// been elected again). Never resolves while `from` leads in that term (or none is known).
+    fn leader_change(&self, from: u64, after_term: Option<u64>) -> BoxFuture<'_, u64>;
     /// Starts the group with `members` unless it has a vote or log already.
     fn initialize(&self, members: BTreeMap<u64, NodeInfo>) -> BoxFuture<'_, Result<bool, String>>;
     fn shutdown(&self) -> BoxFuture<'_, Result<(), String>>;
@@ -112,12 +113,18 @@ where
         })
     }
 
-    fn leader_change(&self, from: u64) -> BoxFuture<'_, u64> {
+    fn leader_change(&self, from: u64, after_term: Option<u64>) -> BoxFuture<'_, u64> {
         Box::pin(async move {
             // The server metrics change with votes and roles only, not with every apply.
             let mut server = self.server_metrics();
             loop {
-                if let Some(leader) = server.borrow_watched().current_leader.filter(|&leader| leader != from) {
+                let changed = {
+                    let metrics = server.borrow_watched();
+                    // The term from the full metrics, published with the server metrics.
+                    let later = after_term.is_some_and(|term| self.metrics().borrow_watched().current_term > term);
+                    metrics.current_leader.filter(|&leader| leader != from || later)
+                };
+                if let Some(leader) = changed {
                     return leader;
                 }
                 if server.changed().await.is_err() {

@@ -20,20 +20,22 @@ use shoal_raft::state::{GroupState, Shared};
 use shoal_raft::{GroupId, NodeInfo, Proposal, Response};
 use shoal_sharding::Shards;
 
-/// A group's Raft that knows who leads (as the test sets it) and proposes nothing.
+/// A group's Raft that knows who leads and in which term (as the test sets it) and proposes
+/// nothing.
 struct SetLeader {
-    leader: tokio::sync::watch::Sender<u64>,
+    /// (leader, term)
+    leader: tokio::sync::watch::Sender<(u64, u64)>,
     me: u64,
 }
 
 impl SetLeader {
-    /// This replica learns that `leader` leads.
+    /// This replica learns that `leader` leads, in a term later than the last it knew.
     fn elect(&self, leader: u64) {
-        self.leader.send_replace(leader);
+        self.leader.send_modify(|(current, term)| (*current, *term) = (leader, *term + 1));
     }
 
     fn current(&self) -> u64 {
-        *self.leader.borrow()
+        self.leader.borrow().0
     }
 }
 
@@ -54,7 +56,7 @@ impl GroupRaft for SetLeader {
         RaftStatus {
             state: "test".into(),
             leader: Some(self.current()),
-            term: 1,
+            term: self.leader.borrow().1,
             last_log_index: None,
             last_applied: None,
             snapshot: None,
@@ -67,11 +69,12 @@ impl GroupRaft for SetLeader {
         Box::pin(async move { Some(leader) })
     }
 
-    fn leader_change(&self, from: u64) -> BoxFuture<'_, u64> {
+    fn leader_change(&self, from: u64, after_term: Option<u64>) -> BoxFuture<'_, u64> {
         let mut leader = self.leader.subscribe();
         Box::pin(async move {
-            let changed = leader.wait_for(|&leader| leader != from).await;
-            *changed.expect("the sender lives as long as the replica")
+            let later = |term: u64| after_term.is_some_and(|after| term > after);
+            let changed = leader.wait_for(|&(leader, term)| leader != from || later(term)).await;
+            changed.expect("the sender lives as long as the replica").0
         })
     }
 
@@ -183,7 +186,7 @@ fn host(cluster: &Cluster<Echo>, group: GroupId, leader: u64) -> Arc<SetLeader> 
     let clock = ClusterClock::system();
     let state = GroupState::new(EngineConfig::new("000000000000", "us-east-1"));
     let shared = Shared::new(group, state, clock.clone(), shoal_raft::bodies::MemoryBodies::new()).unwrap();
-    let raft = Arc::new(SetLeader { leader: tokio::sync::watch::Sender::new(leader), me: cluster.node_id });
+    let raft = Arc::new(SetLeader { leader: tokio::sync::watch::Sender::new((leader, 1)), me: cluster.node_id });
     let stopping = Arc::new(AtomicBool::new(false));
     cluster.host(Arc::new(Broker::new(cluster.node_id, group, raft.clone(), shared, stopping, clock)));
     raft
@@ -248,6 +251,26 @@ async fn test_a_call_refused_as_not_leader_goes_once_more_to_the_leader_elected_
     let ran = call.await.unwrap().unwrap();
     assert_eq!(ran, Ran { node: 1, group: 2, request: "moved".into() });
     assert_eq!(*transport.sent.lock().unwrap(), vec![(2, 2)], "the refused forward crossed once");
+}
+
+#[tokio::test]
+async fn test_a_call_refused_by_a_leader_elected_again_in_a_later_term_goes_to_it_again() {
+    let transport = Arc::new(Loopback::default());
+    let (one, two) = (node(1, &transport), node(2, &transport));
+    let one_view = host(&one, 2, 2);
+    let two_view = host(&two, 2, 1);
+    // Node 2 refuses (naming node 1, the caller itself); then node 2 is elected again, in a
+    // later term: the same node id, which node 1 must not take for "no change".
+    let started = std::time::Instant::now();
+    let call = tokio::spawn(async move { call(&one, 2, "again").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    two_view.elect(2);
+    one_view.elect(2);
+    let ran = tokio::time::timeout(Duration::from_secs(5), call).await.expect("not stuck").unwrap().unwrap();
+    assert_eq!(ran, Ran { node: 2, group: 2, request: "again".into() });
+    assert_eq!(*transport.sent.lock().unwrap(), vec![(2, 2), (2, 2)]);
+    // Without the term it waited out the leader wait (3 s) and failed.
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
 }
 
 #[tokio::test]
