@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::message::MessageAttributes;
+use crate::message::{MessageAttributes, MessageId};
 
 /// Names the stored contents of one message of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -46,6 +46,19 @@ pub struct BodyRecord {
     pub attributes: MessageAttributes,
     /// The system attributes the sender set (`AWSTraceHeader`).
     pub system_attributes: MessageAttributes,
+    /// What never changes about the message, where the record has it: stored after the rest
+    /// (a record written before it existed has none), so it is not part of this encoding.
+    #[serde(skip)]
+    pub header: Option<MessageHeader>,
+}
+
+/// What never changes about a message after its send, kept with its contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageHeader {
+    pub message_id: MessageId,
+    pub md5_of_body: [u8; 16],
+    pub sender_id: Arc<str>,
+    pub sent_ms: u64,
 }
 
 /// What applying an entry asks of the store, in order.

@@ -296,9 +296,16 @@ pub fn install_section(store: &dyn BodyStore, group: GroupId, input: &mut dyn io
     Ok(stale)
 }
 
-/// Encodes a record as stored: format number, then postcard.
+/// Encodes a record as stored: format number, then postcard, then the postcard of the header
+/// where the record has one. A reader that knows no header stops before it: postcard's
+/// `from_bytes` reads what the type needs and leaves the rest (pinned by a test), so records
+/// with a header are read by builds from before it.
 pub fn encode_record(record: &BodyRecord) -> io::Result<Vec<u8>> {
-    postcard::to_extend(record, vec![BODY_FORMAT]).map_err(io::Error::other)
+    let bytes = postcard::to_extend(record, vec![BODY_FORMAT]).map_err(io::Error::other)?;
+    match &record.header {
+        Some(header) => postcard::to_extend(header, bytes).map_err(io::Error::other),
+        None => Ok(bytes),
+    }
 }
 
 /// Decodes a stored record, refusing a format this build does not know.
@@ -306,7 +313,15 @@ pub fn decode_record(bytes: &[u8]) -> io::Result<BodyRecord> {
     let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
     match bytes.split_first() {
         Some((&BODY_FORMAT, rest)) => {
-            postcard::from_bytes(rest).map_err(|error| invalid(format!("a stored message body: {error}")))
+            let (mut record, header): (BodyRecord, &[u8]) =
+                postcard::take_from_bytes(rest).map_err(|error| invalid(format!("a stored message body: {error}")))?;
+            if !header.is_empty() {
+                record.header = Some(
+                    postcard::from_bytes(header)
+                        .map_err(|error| invalid(format!("a stored message header: {error}")))?,
+                );
+            }
+            Ok(record)
         }
         Some((format, _)) => Err(invalid(format!(
             "a stored message body of format {format}; this build reads format {BODY_FORMAT}: upgrade this node"

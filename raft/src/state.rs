@@ -316,6 +316,12 @@ fn fill_contents(group: GroupId, response: &mut Response, records: &BTreeMap<Bod
         };
         message.body = record.body.clone();
         message.attributes = record.attributes.clone();
+        if let Some(header) = &record.header {
+            message.message_id = header.message_id.to_string();
+            message.md5_of_body = hex::encode(header.md5_of_body);
+            message.system_attributes.insert("SenderId".to_string(), header.sender_id.to_string());
+            message.system_attributes.insert("SentTimestamp".to_string(), header.sent_ms.to_string());
+        }
         if let Some(trace) = record.system_attributes.get("AWSTraceHeader").and_then(|value| value.string_value.clone())
         {
             message.system_attributes.insert("AWSTraceHeader".to_string(), trace);

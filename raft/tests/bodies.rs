@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use shoal_engine::bodies::{BodyEffect, BodyKey, BodyRecord};
+use shoal_engine::bodies::{BodyEffect, BodyKey, BodyRecord, MessageHeader};
 use shoal_engine::command::{ReceiveRequest, SendEntry};
-use shoal_engine::message::AttributeValue;
+use shoal_engine::message::{AttributeValue, MessageId};
 use shoal_engine::{Command, EngineConfig, LogEntry, Reply};
 use shoal_raft::bodies::{
     decode_record, encode_record, install_section, migrate, read_section, write_section, BatchBodies, BodyStore,
@@ -22,7 +22,7 @@ fn record(body: &str) -> Arc<BodyRecord> {
         "n".to_string(),
         AttributeValue { data_type: "String".into(), string_value: Some(body.len().to_string()), binary_value: None },
     )]);
-    Arc::new(BodyRecord { body: Arc::from(body), attributes, system_attributes: BTreeMap::new() })
+    Arc::new(BodyRecord { body: Arc::from(body), attributes, system_attributes: BTreeMap::new(), header: None })
 }
 
 fn key(incarnation: u64, seq: u64) -> BodyKey {
@@ -68,6 +68,26 @@ fn test_a_record_of_an_unknown_format_is_refused() {
     let error = decode_record(&bytes).unwrap_err();
     assert!(error.to_string().contains("format 9"), "{error}");
     assert!(decode_record(&[]).is_err());
+}
+
+#[test]
+fn test_a_record_keeps_its_header_after_what_earlier_builds_read() {
+    let header = MessageHeader {
+        message_id: MessageId::new("0f8b6f1e-9c1a-4d2b-8e3f-123456789abc"),
+        md5_of_body: [7; 16],
+        sender_id: Arc::from("AIDASENDER"),
+        sent_ms: 1_700_000_000_123,
+    };
+    let with_header = BodyRecord { header: Some(header), ..(*record("x")).clone() };
+    let bytes = encode_record(&with_header).unwrap();
+    assert_eq!(decode_record(&bytes).unwrap(), with_header);
+    assert_eq!(decode_record(&encode_record(&record("x")).unwrap()).unwrap().header, None, "a record from before");
+    // A build from before the header decodes the record as it did (postcard reads what the
+    // type needs and ignores what follows): the compatibility the header rests on.
+    let earlier: BodyRecord = postcard::from_bytes(&bytes[1..]).unwrap();
+    assert_eq!(earlier, *record("x"));
+    // A cut header is refused, not read as none.
+    assert!(decode_record(&bytes[..bytes.len() - 3]).is_err());
 }
 
 #[test]

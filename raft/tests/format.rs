@@ -136,6 +136,7 @@ fn sample_state_with_contents() -> GroupState {
         body: Arc::from("hello"),
         attributes: BTreeMap::new(),
         system_attributes: BTreeMap::new(),
+        header: None,
     };
     let missing = state.engine.restore_contents(|_| Some(body.clone()));
     assert!(missing.is_empty());

@@ -67,6 +67,7 @@ mod tests {
             body: Arc::from("body"),
             attributes: MessageAttributes::new(),
             system_attributes: MessageAttributes::new(),
+            header: None,
         };
         let mut message = Message::new(MessageId::new("m"), [0; 16], Arc::from("sender"), SENT_MS)
             .with_contents(contents)

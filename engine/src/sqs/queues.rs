@@ -191,6 +191,7 @@ mod tests {
             body: Arc::from("body"),
             attributes: MessageAttributes::new(),
             system_attributes: MessageAttributes::new(),
+            header: None,
         };
         let message = Message::new(MessageId::new("m"), [0; 16], Arc::from("sender"), now_ms).with_contents(contents);
         queue.enqueue(message, 0, now_ms);

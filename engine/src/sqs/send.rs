@@ -138,6 +138,7 @@ impl MessageHandler<'_> {
             body: Arc::from(entry.body.as_str()),
             attributes: entry.attributes.clone(),
             system_attributes: entry.system_attributes.clone(),
+            header: None,
         };
         let extra = MessageExtra {
             group_id: entry.group_id.clone(),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::MessageState;
-use crate::bodies::{empty_body, Arriving, BodyKey, BodyRecord};
+use crate::bodies::{empty_body, Arriving, BodyKey, BodyRecord, MessageHeader};
 use crate::message::{MessageAttributes, MessageId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -159,9 +159,25 @@ impl Message {
     pub fn arriving(&mut self) -> Arriving {
         match self.carried.take().map(|carried| *carried) {
             Some(Carried::StoredAt(from)) => Arriving::StoredAt(from),
-            Some(Carried::Contents(contents)) => Arriving::Carried(contents),
-            None => Arriving::Carried(no_contents()),
+            Some(Carried::Contents(contents)) => Arriving::Carried(self.with_header(contents)),
+            None => Arriving::Carried(self.with_header(no_contents())),
         }
+    }
+
+    /// What never changes about it, as the store keeps it with its contents.
+    pub fn header(&self) -> MessageHeader {
+        MessageHeader {
+            message_id: self.message_id.clone(),
+            md5_of_body: self.md5_of_body,
+            sender_id: self.sender_id.clone(),
+            sent_ms: self.sent_ms,
+        }
+    }
+
+    /// `contents` with its header, to be stored.
+    fn with_header(&self, mut contents: BodyRecord) -> BodyRecord {
+        contents.header.get_or_insert_with(|| self.header());
+        contents
     }
 
     /// Does it carry its contents (see [`Message::contents`])?
@@ -172,7 +188,7 @@ impl Message {
     /// Takes its contents out (none if it carries none).
     pub fn take_contents(&mut self) -> BodyRecord {
         match self.carried.take().map(|carried| *carried) {
-            Some(Carried::Contents(contents)) => contents,
+            Some(Carried::Contents(contents)) => self.with_header(contents),
             other => {
                 self.carried = other.map(Box::new);
                 no_contents()
@@ -195,7 +211,12 @@ impl Message {
 }
 
 fn no_contents() -> BodyRecord {
-    BodyRecord { body: empty_body(), attributes: MessageAttributes::new(), system_attributes: MessageAttributes::new() }
+    BodyRecord {
+        body: empty_body(),
+        attributes: MessageAttributes::new(),
+        system_attributes: MessageAttributes::new(),
+        header: None,
+    }
 }
 
 /// The serialized form of a message: every field in line, as snapshots of formats 1 to 3 hold
@@ -279,6 +300,7 @@ impl From<MessageWire> for Message {
                 body: wire.body,
                 attributes: wire.attributes,
                 system_attributes: wire.system_attributes,
+                header: None,
             }))
         });
         let extra = MessageExtra {
@@ -342,6 +364,7 @@ mod tests {
             body: Arc::from("hello"),
             attributes: MessageAttributes::new(),
             system_attributes: MessageAttributes::new(),
+            header: None,
         };
         for message in [message(), message().with_extra(extra).with_contents(contents)] {
             let json = serde_json::to_value(&message).unwrap();
