@@ -257,6 +257,10 @@ impl<S: GroupService> Cluster<S> {
             bytes += size;
             kept += 1;
             entry.delivery.message.restore_contents(record);
+            if entry.delivery.message.header().is_none() {
+                // Sent without it, the message would arrive with no id: keep it until it has one.
+                return Err(format!("outbox entry {} is stored without its header", entry.position));
+            }
         }
         entries.truncate(kept);
         Ok(entries)

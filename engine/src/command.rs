@@ -232,6 +232,30 @@ pub struct ReceivedMessage {
     pub body_key: Option<BodyKey>,
 }
 
+impl ReceivedMessage {
+    /// Fills in what the store keeps of the message: body, attributes, the trace header and,
+    /// where the engine left them out, id, MD5, sender and sent time. `false` when `record`
+    /// lacks a header the reply needs.
+    pub fn fill(&mut self, record: &crate::bodies::BodyRecord) -> bool {
+        self.body = record.body.clone();
+        self.attributes = record.attributes.clone();
+        if let Some(trace) = record.system_attributes.get("AWSTraceHeader").and_then(|value| value.string_value.clone())
+        {
+            self.system_attributes.insert("AWSTraceHeader".to_string(), trace);
+        }
+        match &record.header {
+            Some(header) => {
+                self.message_id = header.message_id.to_string();
+                self.md5_of_body = hex::encode(header.md5_of_body);
+                self.system_attributes.insert("SenderId".to_string(), header.sender_id.to_string());
+                self.system_attributes.insert("SentTimestamp".to_string(), header.sent_ms.to_string());
+                true
+            }
+            None => !self.message_id.is_empty(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchFailure {
     pub id: String,

@@ -208,7 +208,8 @@ fn dead_letter_queue_with(count: usize) -> Harness {
 #[test]
 fn test_message_move_task_moves_messages_back_to_their_source_at_the_rate() {
     let mut h = dead_letter_queue_with(5);
-    let ids: Vec<String> = h.engine.queue("dlq").unwrap().messages().map(|(_, m)| m.message_id.to_string()).collect();
+    let seqs: Vec<u64> = h.engine.queue("dlq").unwrap().messages().map(|(seq, _)| seq).collect();
+    let ids: Vec<String> = seqs.into_iter().map(|seq| h.message_id("dlq", seq)).collect();
     let handle = h.start_move_task("dlq", None, Some(2)).unwrap();
     // One second's worth moves at the start, then one message per 1/rate seconds.
     assert_eq!((h.counts("dlq").0, h.counts("src").0), (3, 2));

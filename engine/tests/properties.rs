@@ -643,8 +643,8 @@ fn run_redrive(fifo: bool, ops: &[RedriveOp]) {
     }
     assert_eq!(h.engine.queue(source).unwrap().len(), 0);
     let mut dead: BTreeSet<String> = BTreeSet::new();
-    for (_, message) in h.engine.queue(dead_letter_queue).unwrap().messages() {
-        let message_id = message.message_id.to_string();
+    for (seq, message) in h.engine.queue(dead_letter_queue).unwrap().messages() {
+        let message_id = h.message_id(dead_letter_queue, seq);
         assert!(dead.insert(message_id.clone()), "{message_id} twice in the dead-letter queue");
         assert_eq!(receives.get(&message_id), Some(&MAX_RECEIVE_COUNT));
         assert_eq!(message.dead_letter_source_arn(), Some(arn(source).as_str()));

@@ -287,22 +287,36 @@ async fn test_a_follower_that_was_down_catches_up_from_the_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_a_follower_that_was_down_catches_up_through_a_snapshot() {
     let servers = Server::start_cluster(3, &[], &["--snapshot-entries", "20"]).await;
-    // Snapshots of format 3: the follower's contents come in the body section.
+    // Snapshots of format 4: the follower's contents and headers come in the body section.
     common::await_newest_write_level(&servers).await;
-    catch_up_through_a_snapshot(servers, 3).await;
+    catch_up_through_a_snapshot(servers, 4).await;
+}
+
+/// Starts a cluster held at write `level` (as while a node of an older build is in it) and
+/// checks a follower catches up through a snapshot of `format`.
+async fn catch_up_held_at(level: u32, format: u16) {
+    let level_text = level.to_string();
+    let held = [("SHOAL_WRITE_LEVEL_MAX", level_text.as_str())];
+    let servers = Server::start_cluster(3, &held, &["--snapshot-entries", "20"]).await;
+    tokio::time::sleep(Duration::from_millis(shoal_cluster::limits::WRITE_LEVEL_POLL_MS + 500)).await;
+    for server in &servers {
+        assert_eq!(status(server).await["write_level"].as_u64(), Some(u64::from(level)));
+    }
+    catch_up_through_a_snapshot(servers, format).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_a_cluster_held_at_write_level_1_sends_snapshots_an_older_build_reads() {
-    // As while a node of the build before snapshot format 3 is in the cluster: every snapshot
-    // is of format 2, its contents read back from the store into the file.
-    let held = [("SHOAL_WRITE_LEVEL_MAX", "1")];
-    let servers = Server::start_cluster(3, &held, &["--snapshot-entries", "20"]).await;
-    tokio::time::sleep(Duration::from_millis(shoal_cluster::limits::WRITE_LEVEL_POLL_MS + 500)).await;
-    for server in &servers {
-        assert_eq!(status(server).await["write_level"].as_u64(), Some(1));
-    }
-    catch_up_through_a_snapshot(servers, 2).await;
+    // Before snapshot format 3: every snapshot is of format 2, its contents read back from the
+    // store into the file.
+    catch_up_held_at(1, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_cluster_held_at_write_level_2_writes_every_header_into_its_snapshots() {
+    // Before snapshot format 4: every snapshot is of format 3, each message's header read back
+    // from the store into the file, which the follower folds into its store again.
+    catch_up_held_at(2, 3).await;
 }
 
 /// Kills a follower of group 1, sends until the leader has purged what the follower lacks,

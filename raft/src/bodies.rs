@@ -26,7 +26,7 @@ use std::fmt::Debug;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use shoal_engine::bodies::{BodyEffect, BodyKey, BodyRecord};
+use shoal_engine::bodies::{BodyEffect, BodyKey, BodyRecord, MessageHeader};
 
 use crate::GroupId;
 
@@ -158,6 +158,50 @@ impl BatchBodies {
         released.sort_unstable();
         store.write(group, &puts, &released)
     }
+}
+
+/// Adds the headers a state carried in memory (a snapshot of format 3 or before) to the records
+/// `store` holds under their keys (read, then written with the header), and flushes. Returns
+/// the headers whose record is not there, for the state to keep in memory: a section read
+/// after the snapshot lacks the records of messages deleted or moved since (the log the node
+/// applies next says so; a moved message keeps its header in memory to its new place).
+pub fn fold_headers(
+    store: &dyn BodyStore,
+    group: GroupId,
+    headers: Vec<(BodyKey, MessageHeader)>,
+) -> io::Result<Vec<(BodyKey, MessageHeader)>> {
+    let mut kept = Vec::new();
+    for chunk in headers.chunks(FILL_BATCH) {
+        let keys: Vec<BodyKey> = chunk.iter().map(|(key, _)| *key).collect();
+        let mut batch = Vec::with_capacity(chunk.len());
+        for ((key, header), record) in chunk.iter().zip(store.read(group, &keys)?) {
+            match record {
+                Some(mut record) => {
+                    record.header = Some(header.clone());
+                    batch.push((*key, Arc::new(record)));
+                }
+                None => kept.push((*key, header.clone())),
+            }
+        }
+        store.write(group, &batch, &[])?;
+    }
+    store.flush()?;
+    Ok(kept)
+}
+
+/// Folds the headers `state` carries in memory into `store` (see [`fold_headers`]); those
+/// without a record go back to the state.
+pub fn fold_state_headers(store: &dyn BodyStore, group: GroupId, engine: &mut shoal_engine::Engine) -> io::Result<()> {
+    let headers = engine.take_headers();
+    if headers.is_empty() {
+        return Ok(());
+    }
+    let count = headers.len();
+    let mut kept: HashMap<BodyKey, MessageHeader> = fold_headers(store, group, headers)?.into_iter().collect();
+    let in_memory = kept.len();
+    engine.restore_headers(|key| kept.remove(&key));
+    tracing::info!(group, count, in_memory, "message headers of a format 3 state moved to the store");
+    Ok(())
 }
 
 /// Puts the contents a state carried in memory (a snapshot of format 2) into `store`, removes

@@ -36,22 +36,23 @@ pub const PROPOSAL_FORMAT_OLDEST: u16 = 2;
 /// layout is refused at start.
 pub const STORE_FORMAT: u16 = 1;
 
-/// The newest format this build writes for snapshot files (at write level 2; see
+/// The newest format this build writes for snapshot files (at write level 3; see
 /// [`snapshot_format_at`]).
-pub const SNAPSHOT_FORMAT: u16 = 3;
+pub const SNAPSHOT_FORMAT: u16 = 4;
 /// Magic of snapshot format 1, which carried no format number.
 pub const SNAPSHOT_MAGIC_FORMAT_1: &[u8; 8] = b"SHLSNAP1";
 /// Magic of every later snapshot format; the format number follows.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"SHLSNAPV";
 
-/// The snapshot format a node writes at write `level` (agreed by the cluster layer): format 3
-/// needs every node to read it, below that format 2 is written, contents filled in from the
-/// store.
+/// The snapshot format a node writes at write `level` (agreed by the cluster layer): format 4
+/// (headers only in the store) needs every node to read it at level 3; format 3 (no contents,
+/// headers in line, read back from the store) at level 2; below that format 2, contents in line
+/// too.
 pub fn snapshot_format_at(level: u32) -> u16 {
-    if level >= 2 {
-        3
-    } else {
-        2
+    match level {
+        3.. => 4,
+        2 => 3,
+        _ => 2,
     }
 }
 

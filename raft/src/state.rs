@@ -126,6 +126,7 @@ impl Shared {
             let count = crate::bodies::migrate(&*bodies, group, carried, state.engine.body_keys())?;
             tracing::info!(group, count, "message contents of a format 2 snapshot moved to the store");
         }
+        crate::bodies::fold_state_headers(&*bodies, group, &mut state.engine)?;
         Ok(Arc::new(Shared {
             group,
             state: RwLock::new(state),
@@ -143,11 +144,12 @@ impl Shared {
     }
 
     /// A copy of the applied state for a snapshot file of `format`: of format 2, with every
-    /// message's contents read back from the store. Called between applies, so the store holds
+    /// message's contents read back from the store; of format 3, with every message's header
+    /// (format 4 keeps headers in the store only). Called between applies, so the store holds
     /// exactly what the copy names.
     pub fn snapshot_copy(&self, format: u16) -> io::Result<GroupState> {
         let mut state = self.read().clone();
-        if format < 3 {
+        if format < 4 {
             let keys: Vec<BodyKey> = state.engine.body_keys().collect();
             let mut records = std::collections::HashMap::with_capacity(keys.len());
             for chunk in keys.chunks(1024) {
@@ -157,10 +159,14 @@ impl Shared {
                     }
                 }
             }
-            let missing = state.engine.restore_contents(|key| records.remove(&key));
+            let missing = if format < 3 {
+                state.engine.restore_contents(|key| records.remove(&key))
+            } else {
+                state.engine.restore_headers(|key| records.remove(&key).and_then(|record| record.header))
+            };
             if !missing.is_empty() {
                 return Err(io::Error::other(format!(
-                    "group {}: {} messages' contents are missing from the store (first {:?})",
+                    "group {}: {} messages' contents or headers are missing from the store (first {:?})",
                     self.group,
                     missing.len(),
                     missing[0]
@@ -276,6 +282,7 @@ impl Shared {
                 crate::bodies::migrate(&*self.bodies, self.group, carried, state.engine.body_keys())?;
             }
         }
+        crate::bodies::fold_state_headers(&*self.bodies, self.group, &mut state.engine)?;
         *self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
         self.pollers.wake_everyone();
         self.applied.notify_waiters();
@@ -314,17 +321,8 @@ fn fill_contents(group: GroupId, response: &mut Response, records: &BTreeMap<Bod
             missing = Some(key);
             continue;
         };
-        message.body = record.body.clone();
-        message.attributes = record.attributes.clone();
-        if let Some(header) = &record.header {
-            message.message_id = header.message_id.to_string();
-            message.md5_of_body = hex::encode(header.md5_of_body);
-            message.system_attributes.insert("SenderId".to_string(), header.sender_id.to_string());
-            message.system_attributes.insert("SentTimestamp".to_string(), header.sent_ms.to_string());
-        }
-        if let Some(trace) = record.system_attributes.get("AWSTraceHeader").and_then(|value| value.string_value.clone())
-        {
-            message.system_attributes.insert("AWSTraceHeader".to_string(), trace);
+        if !message.fill(record) {
+            missing = Some(key);
         }
     }
     if let Some(key) = missing {

@@ -131,14 +131,17 @@ fn sample_state_with_contents() -> GroupState {
     };
     let send = Command::SendMessage { queue: "q".into(), entry };
     let _ = state.apply(1, &Proposal::Engine(Arc::new(LogEntry::new(1_700_000_000_000, send))));
-    let _ = state.engine.take_body_effects();
-    let body = shoal_engine::bodies::BodyRecord {
-        body: Arc::from("hello"),
-        attributes: BTreeMap::new(),
-        system_attributes: BTreeMap::new(),
-        header: None,
-    };
-    let missing = state.engine.restore_contents(|_| Some(body.clone()));
+    let stored = state
+        .engine
+        .take_body_effects()
+        .into_iter()
+        .find_map(|effect| match effect {
+            shoal_engine::bodies::BodyEffect::Store(_, record) => Some((*record).clone()),
+            _ => None,
+        })
+        .expect("the send stores its record");
+    assert_eq!(&*stored.body, "hello");
+    let missing = state.engine.restore_contents(|_| Some(stored.clone()));
     assert!(missing.is_empty());
     assert_eq!(state.engine.clone().take_contents().len(), 1, "one message, with its contents");
     state
@@ -157,9 +160,10 @@ fn test_snapshot_files_carry_their_format_before_the_body() {
     assert_eq!(&bytes[..8], b"SHLSNAPV");
     assert_eq!(u16::from_be_bytes([bytes[8], bytes[9]]), SNAPSHOT_FORMAT);
     let (meta, state, format) = read_back(&bytes).unwrap();
-    assert_eq!((meta, format), (sample_meta(), 3));
+    assert_eq!((meta, format), (sample_meta(), SNAPSHOT_FORMAT));
     assert_eq!(state.engine, sample_state().engine);
-    assert!(state.engine.clone().take_contents().is_empty(), "format 3 holds no contents");
+    assert!(state.engine.clone().take_contents().is_empty(), "format 4 holds no contents");
+    assert!(state.engine.clone().take_headers().is_empty(), "nor headers");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use shoal_sharding::GroupId;
 
-use crate::bodies::{outbox_key, BodyEffect, BodyKey, BodyRecord};
+use crate::bodies::{outbox_key, BodyEffect, BodyKey, BodyRecord, MessageHeader};
 use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
 use crate::config::EngineConfig;
 use crate::error::EngineError;
@@ -101,43 +101,67 @@ impl Engine {
         queued.chain(self.outbox.entries().map(|entry| outbox_key(entry.position)))
     }
 
+    /// Calls `each` with every message held, in queues and in the outbox, and its key.
+    fn each_message_mut(&mut self, mut each: impl FnMut(BodyKey, &mut crate::sqs::queue::Message)) {
+        for queue in self.sqs.queues.values_mut() {
+            let incarnation = queue.incarnation;
+            for (seq, message) in queue.messages_mut() {
+                each(BodyKey { incarnation, seq }, message);
+            }
+        }
+        for entry in self.outbox.entries_mut() {
+            each(outbox_key(entry.position), &mut entry.delivery.message);
+        }
+    }
+
     /// Takes out the contents its messages still carry (a state decoded from a snapshot of
     /// format 2, which kept them in memory), for the store.
     pub fn take_contents(&mut self) -> Vec<(BodyKey, BodyRecord)> {
         let mut taken = Vec::new();
-        for queue in self.sqs.queues.values_mut() {
-            let incarnation = queue.incarnation;
-            for (seq, message) in queue.messages_mut() {
-                if message.carries_contents() {
-                    taken.push((BodyKey { incarnation, seq }, message.take_contents()));
-                }
+        self.each_message_mut(|key, message| {
+            if message.carries_contents() {
+                taken.push((key, message.take_contents()));
             }
-        }
-        for entry in self.outbox.entries_mut() {
-            if entry.delivery.message.carries_contents() {
-                taken.push((outbox_key(entry.position), entry.delivery.message.take_contents()));
-            }
-        }
+        });
+        taken
+    }
+
+    /// Takes out the headers its messages carry alone (a state decoded from a snapshot of
+    /// format 3 or before, which kept them in memory), for the store to keep with contents.
+    pub fn take_headers(&mut self) -> Vec<(BodyKey, MessageHeader)> {
+        let mut taken = Vec::new();
+        self.each_message_mut(|key, message| taken.extend(message.take_header().map(|header| (key, header))));
         taken
     }
 
     /// Gives every message the contents `read` finds under its key (to write a snapshot of
-    /// format 2, which keeps them); returns the keys it found nothing under.
+    /// format 2, which keeps them); returns the keys it found nothing, or no header, under.
     pub fn restore_contents(&mut self, mut read: impl FnMut(BodyKey) -> Option<BodyRecord>) -> Vec<BodyKey> {
         let mut missing = Vec::new();
-        let mut restore = |key: BodyKey, message: &mut crate::sqs::queue::Message| match read(key) {
-            Some(record) => message.restore_contents(record),
-            None => missing.push(key),
-        };
-        for queue in self.sqs.queues.values_mut() {
-            let incarnation = queue.incarnation;
-            for (seq, message) in queue.messages_mut() {
-                restore(BodyKey { incarnation, seq }, message);
+        self.each_message_mut(|key, message| match read(key) {
+            Some(record) => {
+                message.restore_contents(record);
+                if message.header().is_none() {
+                    missing.push(key);
+                }
             }
-        }
-        for entry in self.outbox.entries_mut() {
-            restore(outbox_key(entry.position), &mut entry.delivery.message);
-        }
+            None => missing.push(key),
+        });
+        missing
+    }
+
+    /// Gives every message without a header the one `read` finds under its key (to write a
+    /// snapshot of format 3, which keeps them in line); returns the keys it found none under.
+    pub fn restore_headers(&mut self, mut read: impl FnMut(BodyKey) -> Option<MessageHeader>) -> Vec<BodyKey> {
+        let mut missing = Vec::new();
+        self.each_message_mut(|key, message| {
+            if message.header().is_none() {
+                match read(key) {
+                    Some(header) => message.restore_header(header),
+                    None => missing.push(key),
+                }
+            }
+        });
         missing
     }
 

@@ -115,8 +115,13 @@ fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
     let message = queue.message(seq)?;
     let receipt = queue.receipt(seq, message.receive_count);
     let mut system = BTreeMap::new();
-    system.insert("SenderId".to_string(), message.sender_id.to_string());
-    system.insert("SentTimestamp".to_string(), message.sent_ms.to_string());
+    // A message in a queue carries no header either: id, MD5, sender and sent time come from
+    // the store with its contents (`ReceivedMessage::fill`).
+    let header = message.header();
+    if let Some(header) = header {
+        system.insert("SenderId".to_string(), header.sender_id.to_string());
+        system.insert("SentTimestamp".to_string(), header.sent_ms.to_string());
+    }
     system.insert("ApproximateReceiveCount".to_string(), message.receive_count.to_string());
     if let Some(first) = message.first_receive_ms() {
         system.insert("ApproximateFirstReceiveTimestamp".to_string(), first.to_string());
@@ -144,10 +149,10 @@ fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
         system.insert("DeadLetterQueueSourceArn".to_string(), arn.to_string());
     }
     Some(ReceivedMessage {
-        message_id: message.message_id.to_string(),
+        message_id: header.map(|h| h.message_id.to_string()).unwrap_or_default(),
         receipt_handle: receipt.encode(),
         body: contents.map_or_else(empty_body, |c| c.body.clone()),
-        md5_of_body: hex::encode(message.md5_of_body),
+        md5_of_body: header.map(|h| hex::encode(h.md5_of_body)).unwrap_or_default(),
         attributes: contents.map(|c| c.attributes.clone()).unwrap_or_default(),
         system_attributes: system,
         body_key: Some(queue.body_key(seq)),

@@ -83,14 +83,7 @@ pub fn fill_received(outcome: &mut Outcome, stored: &Stored) {
         for message in messages {
             let key = message.body_key.expect("a received message names its contents");
             let record = stored.get(&key).unwrap_or_else(|| panic!("{key:?} received but not stored"));
-            message.body = record.body.clone();
-            message.attributes = record.attributes.clone();
-            if let Some(trace) = record.system_attributes.get("AWSTraceHeader") {
-                message.system_attributes.insert(
-                    "AWSTraceHeader".to_string(),
-                    trace.string_value.clone().expect("a trace header is a string"),
-                );
-            }
+            assert!(message.fill(record), "{key:?} is stored without the header its reply needs");
         }
     }
 }
@@ -112,6 +105,13 @@ impl Default for Harness {
 }
 
 impl Harness {
+    /// The id of message `seq` of `queue`, from the store (the engine keeps ids there).
+    pub fn message_id(&self, queue: &str, seq: u64) -> String {
+        let key = self.engine.queue(queue).expect("a queue").body_key(seq);
+        let record = self.stored.get(&key).unwrap_or_else(|| panic!("{key:?} not stored"));
+        record.header.as_ref().expect("a stored message has a header").message_id.to_string()
+    }
+
     pub fn new() -> Harness {
         Harness { engine: Engine::new(engine_config()), now_ms: START_MS, next_message: 1, stored: Stored::new() }
     }

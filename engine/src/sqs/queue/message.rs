@@ -18,12 +18,7 @@ use crate::message::{MessageAttributes, MessageId};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(from = "MessageWire")]
 pub struct Message {
-    pub message_id: MessageId,
-    pub md5_of_body: [u8; 16],
-    /// Shared by every message of a sender.
-    pub sender_id: Arc<str>,
-    pub sent_ms: u64,
-    /// When the message entered this queue; retention counts from here. Equal to `sent_ms`
+    /// When the message entered this queue; retention counts from here. Equal to the sent time
     /// except after a move task, or a move to a FIFO dead-letter queue, which restart it.
     pub enqueued_ms: u64,
     /// When it was first received, `NEVER_RECEIVED` before that (an `Option` would cost 8 bytes
@@ -46,11 +41,17 @@ const NEVER_RECEIVED: u64 = u64::MAX;
 /// What a message carries while it is not settled in a queue or the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Carried {
-    /// Its contents: arriving (a send, an import), or decoded from a snapshot of format 2.
+    /// Its contents, with its header: arriving (a send, an import), or decoded from a snapshot
+    /// of format 2.
     Contents(BodyRecord),
+    /// Its header alone: a send's before its contents are attached, or a message decoded from a
+    /// snapshot of format 3 or before (whose header the state machine then folds into the
+    /// stored record).
+    Header(MessageHeader),
     /// Where its contents are stored while it is between queues (taken out of one, not yet in
-    /// another or in the outbox): the next place moves them there.
-    StoredAt(BodyKey),
+    /// another or in the outbox): the next place moves them there. With the header it kept in
+    /// memory, if it kept one (see `Header`).
+    StoredAt(BodyKey, Option<MessageHeader>),
 }
 
 /// What only some messages have.
@@ -69,27 +70,34 @@ impl MessageExtra {
 }
 
 impl Message {
-    /// A message as a send or a test makes it: unreceived, visible, carrying `contents`.
+    /// A message as a send or a test makes it: unreceived, visible, sent at `now_ms`, carrying
+    /// its header until it is given contents.
     pub fn new(message_id: MessageId, md5_of_body: [u8; 16], sender_id: Arc<str>, now_ms: u64) -> Message {
+        let header = MessageHeader { message_id, md5_of_body, sender_id, sent_ms: now_ms };
         Message {
-            message_id,
-            md5_of_body,
-            sender_id,
-            sent_ms: now_ms,
             enqueued_ms: now_ms,
             first_receive_ms: NEVER_RECEIVED,
             receive_count: 0,
             received_ms: 0,
             state: MessageState::Visible,
-            carried: None,
+            carried: Some(Box::new(Carried::Header(header))),
             extra: None,
         }
     }
 
-    /// The same message carrying `contents`.
+    /// The same message carrying `contents` (which keep the header it has).
     pub fn with_contents(mut self, contents: BodyRecord) -> Message {
         self.restore_contents(contents);
         self
+    }
+
+    /// What never changes about it, while it carries that (never in a queue: the store has it).
+    pub fn header(&self) -> Option<&MessageHeader> {
+        match self.carried.as_deref()? {
+            Carried::Contents(contents) => contents.header.as_ref(),
+            Carried::Header(header) | Carried::StoredAt(_, Some(header)) => Some(header),
+            Carried::StoredAt(_, None) => None,
+        }
     }
 
     /// When it was first received, if it has been.
@@ -112,9 +120,11 @@ impl Message {
         }
     }
 
-    /// Notes that its contents are stored under `key` until it settles somewhere else.
+    /// Notes that its contents are stored under `key` until it settles somewhere else (a
+    /// header it keeps in memory goes with it).
     pub fn set_stored_at(&mut self, key: BodyKey) {
-        self.carried = Some(Box::new(Carried::StoredAt(key)));
+        let header = self.take_header();
+        self.carried = Some(Box::new(Carried::StoredAt(key, header)));
     }
 
     /// The same message with `extra`'s fields.
@@ -158,26 +168,15 @@ impl Message {
     /// are taken out: from here on the store holds them.
     pub fn arriving(&mut self) -> Arriving {
         match self.carried.take().map(|carried| *carried) {
-            Some(Carried::StoredAt(from)) => Arriving::StoredAt(from),
-            Some(Carried::Contents(contents)) => Arriving::Carried(self.with_header(contents)),
-            None => Arriving::Carried(self.with_header(no_contents())),
+            Some(Carried::StoredAt(from, header)) => {
+                // The record moves as it is; a header kept in memory stays there.
+                self.carried = header.map(|header| Box::new(Carried::Header(header)));
+                Arriving::StoredAt(from)
+            }
+            Some(Carried::Contents(contents)) => Arriving::Carried(contents),
+            Some(Carried::Header(header)) => Arriving::Carried(BodyRecord { header: Some(header), ..no_contents() }),
+            None => Arriving::Carried(no_contents()),
         }
-    }
-
-    /// What never changes about it, as the store keeps it with its contents.
-    pub fn header(&self) -> MessageHeader {
-        MessageHeader {
-            message_id: self.message_id.clone(),
-            md5_of_body: self.md5_of_body,
-            sender_id: self.sender_id.clone(),
-            sent_ms: self.sent_ms,
-        }
-    }
-
-    /// `contents` with its header, to be stored.
-    fn with_header(&self, mut contents: BodyRecord) -> BodyRecord {
-        contents.header.get_or_insert_with(|| self.header());
-        contents
     }
 
     /// Does it carry its contents (see [`Message::contents`])?
@@ -188,7 +187,7 @@ impl Message {
     /// Takes its contents out (none if it carries none).
     pub fn take_contents(&mut self) -> BodyRecord {
         match self.carried.take().map(|carried| *carried) {
-            Some(Carried::Contents(contents)) => self.with_header(contents),
+            Some(Carried::Contents(contents)) => contents,
             other => {
                 self.carried = other.map(Box::new);
                 no_contents()
@@ -196,9 +195,33 @@ impl Message {
         }
     }
 
-    /// Gives it back contents read from the store.
-    pub fn restore_contents(&mut self, record: BodyRecord) {
+    /// Gives it back contents read from the store, keeping the header it carries if the
+    /// record has none.
+    pub fn restore_contents(&mut self, mut record: BodyRecord) {
+        if record.header.is_none() {
+            record.header = self.header().cloned();
+        }
         self.carried = Some(Box::new(Carried::Contents(record)));
+    }
+
+    /// Takes out the header it carries alone (from a snapshot of format 3 or before), for the
+    /// store to keep with its contents.
+    pub fn take_header(&mut self) -> Option<MessageHeader> {
+        match self.carried.take().map(|carried| *carried) {
+            Some(Carried::Header(header)) => Some(header),
+            other => {
+                self.carried = other.map(Box::new);
+                None
+            }
+        }
+    }
+
+    /// Gives it back its header read from the store (to write a snapshot of format 3 or
+    /// before, which holds every header in line).
+    pub fn restore_header(&mut self, header: MessageHeader) {
+        if self.carried.is_none() {
+            self.carried = Some(Box::new(Carried::Header(header)));
+        }
     }
 
     /// Prepares a message for another queue (a dead-letter queue, or back out of one): it
@@ -266,18 +289,24 @@ struct MessageWireRef<'a> {
 
 static NO_ATTRIBUTES: MessageAttributes = MessageAttributes::new();
 
+/// The id written for a message whose header is in the store (snapshot format 4): real ids are
+/// never empty.
+const PLACEHOLDER_ID: &str = "";
+
 impl Serialize for Message {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let contents = self.contents();
         let extra = self.extra.as_deref();
+        let header = self.header();
+        let placeholder_id = MessageId::Other(PLACEHOLDER_ID.into());
         MessageWireRef {
-            message_id: &self.message_id,
+            message_id: header.map_or(&placeholder_id, |h| &h.message_id),
             body: contents.map_or("", |c| &c.body),
-            md5_of_body: &self.md5_of_body,
+            md5_of_body: header.map_or(&[0; 16], |h| &h.md5_of_body),
             attributes: contents.map_or(&NO_ATTRIBUTES, |c| &c.attributes),
             system_attributes: contents.map_or(&NO_ATTRIBUTES, |c| &c.system_attributes),
-            sender_id: &self.sender_id,
-            sent_ms: self.sent_ms,
+            sender_id: header.map_or("", |h| &h.sender_id),
+            sent_ms: header.map_or(0, |h| h.sent_ms),
             enqueued_ms: self.enqueued_ms,
             first_receive_ms: self.first_receive_ms(),
             receive_count: self.receive_count,
@@ -294,15 +323,25 @@ impl Serialize for Message {
 
 impl From<MessageWire> for Message {
     fn from(wire: MessageWire) -> Message {
+        let placeholder = wire.message_id == MessageId::Other(PLACEHOLDER_ID.into());
+        let header = MessageHeader {
+            message_id: wire.message_id,
+            md5_of_body: wire.md5_of_body,
+            sender_id: wire.sender_id,
+            sent_ms: wire.sent_ms,
+        };
+        let header = (!placeholder).then_some(header);
         // SQS refuses empty bodies: an empty one means the contents are in the store.
-        let carried = (!wire.body.is_empty()).then(|| {
-            Box::new(Carried::Contents(BodyRecord {
+        let carried = if wire.body.is_empty() {
+            header.map(|header| Box::new(Carried::Header(header)))
+        } else {
+            Some(Box::new(Carried::Contents(BodyRecord {
                 body: wire.body,
                 attributes: wire.attributes,
                 system_attributes: wire.system_attributes,
-                header: None,
-            }))
-        });
+                header,
+            })))
+        };
         let extra = MessageExtra {
             group_id: wire.group_id,
             deduplication_id: wire.deduplication_id,
@@ -310,10 +349,6 @@ impl From<MessageWire> for Message {
             dead_letter_source_arn: wire.dead_letter_source_arn,
         };
         Message {
-            message_id: wire.message_id,
-            md5_of_body: wire.md5_of_body,
-            sender_id: wire.sender_id,
-            sent_ms: wire.sent_ms,
             enqueued_ms: wire.enqueued_ms,
             first_receive_ms: wire.first_receive_ms.unwrap_or(NEVER_RECEIVED),
             receive_count: wire.receive_count,
@@ -337,7 +372,7 @@ mod tests {
     fn test_a_queued_message_keeps_only_its_index_in_line() {
         // Contents and the rare fields are one pointer each; a regression here multiplies by
         // every message of a backlog.
-        assert!(std::mem::size_of::<Message>() <= 128, "{}", std::mem::size_of::<Message>());
+        assert!(std::mem::size_of::<Message>() <= 64, "{}", std::mem::size_of::<Message>());
     }
 
     #[test]
