@@ -10,14 +10,11 @@ use std::time::Duration;
 use shoal_engine::command::{ReceiveRequest, ReceivedMessage};
 use shoal_engine::{Command, Engine, LogEntry, Reply};
 use shoal_raft::clock::ClusterClock;
-use shoal_raft::format::{FixedLevel, WriteLevelSource};
 use shoal_raft::state::Shared;
 use shoal_raft::{GroupId, Proposal, Response};
 
-use crate::batch::Batcher;
 use crate::error::{ClusterError, GroupError, Leader};
 use crate::flow::{Consumption, FlowControl};
-use crate::level::{BATCH_LEVEL, WRITE_LEVEL_OLDEST};
 use crate::limits;
 use crate::replica::{GroupRaft, WriteError};
 
@@ -42,10 +39,6 @@ pub struct Broker {
     flow_control: FlowControl,
     /// What each queue's consumers took lately, for flow control.
     consumption: Arc<Consumption>,
-    /// The level the cluster writes at: whether commands share entries.
-    write_level: Arc<dyn WriteLevelSource>,
-    /// Commands waiting to share an entry.
-    batcher: Arc<Batcher>,
 }
 
 impl Broker {
@@ -70,15 +63,7 @@ impl Broker {
             clock,
             flow_control: FlowControl::default(),
             consumption: Arc::new(Consumption::default()),
-            write_level: Arc::new(FixedLevel(WRITE_LEVEL_OLDEST)),
-            batcher: Arc::new(Batcher::default()),
         }
-    }
-
-    /// The same broker writing at the cluster's agreed level (the oldest by default).
-    pub fn with_write_level(mut self, write_level: Arc<dyn WriteLevelSource>) -> Broker {
-        self.write_level = write_level;
-        self
     }
 
     /// The same broker with producer flow control on or off (on by default).
@@ -129,24 +114,13 @@ impl Broker {
     }
 
     /// Proposes a command, stamped with the cluster clock, and waits until a majority has it
-    /// and this replica has applied it: from write level `BATCH_LEVEL` in an entry with the
-    /// other commands proposed meanwhile (see `batch`), below it in an entry of its own.
+    /// and this replica has applied it.
     pub async fn propose(&self, command: Command) -> Result<Reply, GroupError> {
-        let entry = Arc::new(LogEntry::new(self.clock.now_ms(), command));
+        let proposal = Proposal::Engine(Arc::new(LogEntry::new(self.clock.now_ms(), command)));
         let group = self.group;
-        let written = if self.write_level.write_level() >= BATCH_LEVEL {
-            self.batcher.propose(&self.raft, entry).await
-        } else {
-            match self.raft.write(Proposal::Engine(entry)).await {
-                Ok(Response::Engine(outcome)) => Ok(outcome),
-                Ok(other) => {
-                    return Err(GroupError::Internal(format!("unexpected reply from the state machine: {other:?}")))
-                }
-                Err(error) => Err(error),
-            }
-        };
-        match written {
-            Ok(outcome) => Ok(outcome?),
+        match self.raft.write(proposal).await {
+            Ok(Response::Engine(outcome)) => Ok(outcome?),
+            Ok(other) => Err(GroupError::Internal(format!("unexpected reply from the state machine: {other:?}"))),
             Err(WriteError::NotLeader(leader)) => {
                 let leader = leader.map(|(node, info)| Leader { node, address: info.addr });
                 Err(GroupError::Cluster(ClusterError::NotLeader { group, node: self.node_id(), leader }))

@@ -151,8 +151,7 @@ impl<S: GroupService> Cluster<S> {
                 .with_context(|| format!("starting raft group {group}"))?;
             groups.insert(group, (raft.clone(), snapshots));
             let broker = Broker::new(config.node_id, group, Arc::new(raft), shared, stopping.clone(), clock.clone())
-                .with_flow_control(config.flow_control)
-                .with_write_level(level.clone());
+                .with_flow_control(config.flow_control);
             cluster.host(Arc::new(broker));
         }
         let listener = tokio::net::TcpListener::bind(config.raft_addr)

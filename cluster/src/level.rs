@@ -15,7 +15,6 @@
 //! | 1 | 3 | 2 | 1 |
 //! | 2 | 3 | 3 (no message contents in the file; a body section follows it in a transfer) | 1 |
 //! | 3 | 3 | 4 (as 3, but a message's header, id to sent time, only in the store's record) | 1 |
-//! | 4 | 4 for several commands in one entry (`batch`), 3 for the rest | 4 | 1 |
 //!
 //! A format change adds a level here, keeps writing the previous formats below it, and its
 //! tests start a cluster whose peers answer the previous level.
@@ -27,9 +26,7 @@ use std::sync::Mutex;
 use futures::future::BoxFuture;
 
 /// The highest level this build reads and writes.
-pub const WRITE_LEVEL_MAX: u32 = 4;
-/// The level from which a leader writes several commands in one entry (proposal format 4).
-pub const BATCH_LEVEL: u32 = 4;
+pub const WRITE_LEVEL_MAX: u32 = 3;
 /// The level of a node that has not answered, or whose build predates `Hello`.
 pub const WRITE_LEVEL_OLDEST: u32 = 1;
 

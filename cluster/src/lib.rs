@@ -7,7 +7,6 @@
 //!   type configuration, so the simulation runs it as the node does.
 //! - [`grpc`]: the node's wiring: RocksDB, snapshot files, the gRPC service and transport.
 //! - [`replica`]: a hosted group's Raft as the cluster uses it (propose, read index, leader).
-//! - [`batch`]: many clients' commands in one Raft entry, written while earlier ones commit.
 //! - [`broker`]: one hosted group: proposals stamped with the cluster clock, reads of its
 //!   applied state, read index, long polling.
 //! - [`flow`]: producer flow control, holding sends to queues whose consumers fall behind.
@@ -22,7 +21,6 @@
 //! Architecture invariant: this crate knows nothing of a wire protocol (HTTP, AWS JSON or XML);
 //! a front door such as `shoal-api` depends on it, never the other way.
 
-pub mod batch;
 pub mod broker;
 pub mod call;
 pub mod cluster;

@@ -90,15 +90,3 @@ const _: () = assert!(SEND_ADMISSION_WAIT_MS < CALL_TIMEOUT_MS);
 pub fn consumer_active() -> std::time::Duration {
     std::time::Duration::from_millis(CONSUMER_ACTIVE_MS)
 }
-
-/// Entries of one group being written at once, each carrying the commands that arrived while the
-/// earlier ones were being written (`batch`): fewer means larger batches and fewer entries, more
-/// means less waiting for a slot.
-pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
-/// Commands in one entry at most.
-pub const BATCH_COMMANDS_MAX: usize = 64;
-/// Estimated bytes of the commands of one entry: a batch stops before passing it (a larger
-/// command goes alone), so an entry stays far below the `CALL_BYTES_MAX / 4` an append assumes.
-pub const BATCH_BYTES_MAX: usize = 1024 * 1024;
-const _: () = assert!(2 * BATCH_BYTES_MAX <= CALL_BYTES_MAX / 4);
-const _: () = assert!(BATCH_COMMANDS_MAX as u64 <= RAFT_MAX_PAYLOAD_ENTRIES);

@@ -54,8 +54,6 @@ pub trait GroupRaft: Send + Sync + 'static {
     /// Starts the group with `members` unless it has a vote or log already.
     fn initialize(&self, members: BTreeMap<u64, NodeInfo>) -> BoxFuture<'_, Result<bool, String>>;
     fn shutdown(&self) -> BoxFuture<'_, Result<(), String>>;
-    /// Runs `task` on the group's runtime, detached.
-    fn spawn(&self, task: BoxFuture<'static, ()>);
 }
 
 impl<C, SM> GroupRaft for openraft::Raft<C, SM>
@@ -152,9 +150,5 @@ where
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { openraft::Raft::shutdown(self).await.map_err(|error| error.to_string()) })
-    }
-
-    fn spawn(&self, task: BoxFuture<'static, ()>) {
-        drop(<C::AsyncRuntime as openraft::AsyncRuntime>::spawn(task));
     }
 }

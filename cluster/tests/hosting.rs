@@ -85,10 +85,6 @@ impl GroupRaft for SetLeader {
     fn shutdown(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
-
-    fn spawn(&self, task: BoxFuture<'static, ()>) {
-        tokio::spawn(task);
-    }
 }
 
 /// Answers with the node and group that ran the request.

@@ -8,7 +8,6 @@
 //! |---|---|
 //! | proposal 2 | (before envelopes) the postcard encoding of `Proposal` itself, variant 0 or 1 first |
 //! | proposal 3 | envelope: variant 2, the format number, then the postcard body; body layout as format 2 |
-//! | proposal 4 | as 3, with a third body variant: several engine entries in one (`Proposal::Engines`); only such entries are written as format 4, from write level 4, and every other proposal is still written as format 3 |
 //! | snapshot 1 | (before envelopes) magic `SHLSNAP1`, metadata, bincode of the group state |
 //! | snapshot 2 | magic `SHLSNAPV`, the format number (u16, big endian), then as format 1 |
 //! | snapshot 3 | as format 2, but messages hold no contents (an empty body): they are in the body store, and a transfer sends them after the file as a body section (`bodies.rs`); written from write level 2 |
@@ -26,12 +25,8 @@ use shoal_engine::LogEntry;
 
 use crate::types::{ClusterInfo, Proposal};
 
-/// The newest format this build writes for a log entry's application data: format 4 for
-/// several engine commands in one entry, format 3 ([`PROPOSAL_FORMAT_SINGLE`]) for every other.
-pub const PROPOSAL_FORMAT: u16 = 4;
-/// The format of a proposal that is not a batch of engine commands (format 4 changed nothing
-/// for those, so a node of an older build reads them).
-pub const PROPOSAL_FORMAT_SINGLE: u16 = 3;
+/// The format this build writes for a log entry's application data.
+pub const PROPOSAL_FORMAT: u16 = 3;
 /// The oldest proposal format this build reads.
 pub const PROPOSAL_FORMAT_OLDEST: u16 = 2;
 
@@ -76,9 +71,8 @@ impl WriteLevelSource for FixedLevel {
     }
 }
 
-// The engine's own number in each entry names the command layout, which was last changed with
-// proposal format 3 (format 4 only adds the batch around entries).
-const _: () = assert!(FORMAT_VERSION == PROPOSAL_FORMAT_SINGLE);
+// The engine's own number in each entry is the proposal format.
+const _: () = assert!(FORMAT_VERSION == PROPOSAL_FORMAT);
 
 /// How a proposal travels and is stored. Variants 0 and 1 are format 2, written before there was
 /// an envelope (postcard puts the variant index first, so they are told apart from the envelope
@@ -94,30 +88,27 @@ enum Wire<'a> {
     },
 }
 
-/// The body of formats 3 and 4 (4 adds `Engines`): the proposal as it is in memory.
+/// The body of format 3: the proposal as it is in memory.
 #[derive(Serialize)]
 enum BodyRef<'a> {
     Engine(&'a LogEntry),
     SetCluster(&'a ClusterInfo),
-    Engines(&'a [Arc<LogEntry>]),
 }
 
 #[derive(Deserialize)]
 enum Body {
     Engine(LogEntry),
     SetCluster(ClusterInfo),
-    Engines(Vec<LogEntry>),
 }
 
 impl Serialize for Proposal {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (format, body) = match self {
-            Proposal::Engine(entry) => (PROPOSAL_FORMAT_SINGLE, BodyRef::Engine(entry.as_ref())),
-            Proposal::SetCluster(info) => (PROPOSAL_FORMAT_SINGLE, BodyRef::SetCluster(info)),
-            Proposal::Engines(entries) => (PROPOSAL_FORMAT, BodyRef::Engines(entries)),
+        let body = match self {
+            Proposal::Engine(entry) => BodyRef::Engine(entry.as_ref()),
+            Proposal::SetCluster(info) => BodyRef::SetCluster(info),
         };
         let body = postcard::to_stdvec(&body).map_err(serde::ser::Error::custom)?;
-        Wire::Envelope { format, body: Cow::Owned(body) }.serialize(serializer)
+        Wire::Envelope { format: PROPOSAL_FORMAT, body: Cow::Owned(body) }.serialize(serializer)
     }
 }
 
@@ -150,16 +141,9 @@ pub enum FormatError {
 
 fn decode_envelope(format: u16, body: &[u8]) -> Result<Proposal, FormatError> {
     match format {
-        3 | 4 => match postcard::from_bytes::<Body>(body) {
+        3 => match postcard::from_bytes::<Body>(body) {
             Ok(Body::Engine(entry)) => Ok(Proposal::Engine(Arc::new(entry))),
             Ok(Body::SetCluster(info)) => Ok(Proposal::SetCluster(info)),
-            // A batch in a format-3 envelope was never written: refused, not guessed at.
-            Ok(Body::Engines(entries)) if format == 4 => {
-                Ok(Proposal::Engines(entries.into_iter().map(Arc::new).collect()))
-            }
-            Ok(Body::Engines(_)) => {
-                Err(FormatError::Corrupt { format, reason: "a batch of commands in format 3".to_string() })
-            }
             Err(error) => Err(FormatError::Corrupt { format, reason: error.to_string() }),
         },
         _ => Err(FormatError::UnknownProposalFormat { format }),

@@ -26,7 +26,7 @@ use openraft::{EntryPayload, OptionalSend};
 use serde::{Deserialize, Serialize};
 use shoal_engine::bodies::{BodyKey, BodyRecord};
 use shoal_engine::command::ReceivedMessage;
-use shoal_engine::{Engine, EngineConfig, EngineError, Outcome, Reply};
+use shoal_engine::{Engine, EngineConfig, EngineError, Reply};
 use tokio::sync::Notify;
 
 use crate::bodies::{BatchBodies, BodyStore};
@@ -58,9 +58,6 @@ impl GroupState {
     pub fn apply(&mut self, group: GroupId, proposal: &Proposal) -> Response {
         match proposal {
             Proposal::Engine(entry) => Response::Engine(self.engine.apply(entry)),
-            Proposal::Engines(entries) => {
-                Response::Engines(entries.iter().map(|entry| self.engine.apply(entry)).collect())
-            }
             Proposal::SetCluster(info) if group == shoal_sharding::METADATA_GROUP => {
                 Response::Cluster(self.cluster.get_or_insert_with(|| info.clone()).clone())
             }
@@ -186,12 +183,7 @@ impl Shared {
 
     /// Applies one committed proposal; `applied_batch` after the batch it is part of.
     pub fn apply(&self, proposal: &Proposal) -> Response {
-        let entries = match proposal {
-            Proposal::Engine(entry) => std::slice::from_ref(entry),
-            Proposal::Engines(entries) => entries.as_slice(),
-            Proposal::SetCluster(_) => &[],
-        };
-        for entry in entries {
+        if let Proposal::Engine(entry) = proposal {
             self.clock.observe(entry.time_ms);
             self.pollers.note(&entry.command);
         }
@@ -211,18 +203,11 @@ impl Shared {
     /// group like a failed log write.
     pub fn settle<'a>(&self, replies: impl IntoIterator<Item = &'a mut Response>) -> io::Result<()> {
         let batch = std::mem::take(&mut *self.batch.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        let mut showing: Vec<&mut Outcome> = replies
-            .into_iter()
-            .flat_map(|reply| match reply {
-                Response::Engine(outcome) => std::slice::from_mut(outcome),
-                Response::Engines(outcomes) => outcomes.as_mut_slice(),
-                Response::Cluster(_) | Response::Nothing => &mut [],
-            })
-            .filter(|outcome| !received_messages(outcome).is_empty())
-            .collect();
+        let mut showing: Vec<&mut Response> =
+            replies.into_iter().filter(|reply| !received_messages(reply).is_empty()).collect();
         if !showing.is_empty() {
             let keys: Vec<BodyKey> =
-                showing.iter().flat_map(|outcome| received_messages(outcome)).filter_map(|m| m.body_key).collect();
+                showing.iter().flat_map(|reply| received_messages(reply)).filter_map(|m| m.body_key).collect();
             let records = batch.read(&*self.bodies, self.group, &keys)?;
             for reply in &mut showing {
                 fill_contents(self.group, reply, &records);
@@ -312,10 +297,10 @@ impl Shared {
     }
 }
 
-/// The received messages of a command's outcome, whose contents the store fills in.
-fn received_messages(outcome: &Outcome) -> &[ReceivedMessage] {
-    match outcome {
-        Ok(Reply::Received(messages)) => messages,
+/// The received messages of a reply, whose contents the store fills in.
+fn received_messages(response: &Response) -> &[ReceivedMessage] {
+    match response {
+        Response::Engine(Ok(Reply::Received(messages))) => messages,
         _ => &[],
     }
 }
@@ -323,8 +308,8 @@ fn received_messages(outcome: &Outcome) -> &[ReceivedMessage] {
 /// Sets each received message's body and attributes to what the store holds under its key. A
 /// reply whose contents cannot all be found is withheld: an error instead (the store lost what
 /// it must hold; the messages come back when their visibility timeout ends).
-fn fill_contents(group: GroupId, outcome: &mut Outcome, records: &BTreeMap<BodyKey, Arc<BodyRecord>>) {
-    let Ok(Reply::Received(messages)) = outcome else {
+fn fill_contents(group: GroupId, response: &mut Response, records: &BTreeMap<BodyKey, Arc<BodyRecord>>) {
+    let Response::Engine(Ok(Reply::Received(messages))) = response else {
         return;
     };
     let mut missing = None;
@@ -342,9 +327,9 @@ fn fill_contents(group: GroupId, outcome: &mut Outcome, records: &BTreeMap<BodyK
     }
     if let Some(key) = missing {
         tracing::error!(group, ?key, "a received message's contents are missing from the store");
-        *outcome = Err(EngineError::StorageFailure(format!(
+        *response = Response::Engine(Err(EngineError::StorageFailure(format!(
             "group {group}: the contents of {key:?} are missing from the store"
-        )));
+        ))));
     }
 }
 

@@ -27,10 +27,6 @@ pub enum Proposal {
     /// A command for the engine of a data group, stamped with the leader's clock. Shared, so
     /// the log cache, the state machine and every follower's stream hold one copy.
     Engine(Arc<LogEntry>),
-    /// Commands of several clients proposed together (format 4, from write level 4): applied in
-    /// order, each as if it were an entry of its own, so a batch costs one entry's append,
-    /// fsync and replication round.
-    Engines(Vec<Arc<LogEntry>>),
     /// Records the cluster's configuration in the metadata group; the first one wins.
     SetCluster(ClusterInfo),
 }
@@ -39,7 +35,6 @@ impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Proposal::Engine(entry) => write!(f, "engine command at {} ms", entry.time_ms),
-            Proposal::Engines(entries) => write!(f, "{} engine commands", entries.len()),
             Proposal::SetCluster(info) => write!(f, "cluster of {} data groups", info.data_groups),
         }
     }
@@ -49,8 +44,6 @@ impl fmt::Display for Proposal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     Engine(Outcome),
-    /// The outcome of each command of an `Engines` proposal, in order.
-    Engines(Vec<Outcome>),
     /// The cluster configuration in force after a `SetCluster`.
     Cluster(ClusterInfo),
     /// Membership changes and entries a group does not take.

@@ -289,35 +289,6 @@ fn test_a_group_stores_what_it_is_sent_answers_receives_from_the_store_and_relea
     assert!(store.keys(1).unwrap().is_empty());
 }
 
-#[test]
-fn test_commands_in_one_entry_apply_in_order_each_answered_and_filled_from_the_store() {
-    let store = MemoryBodies::new();
-    let state = GroupState::new(EngineConfig::new("000000000000", "us-east-1"));
-    let shared = Shared::new(1, state, ClusterClock::system(), store.clone()).unwrap();
-    let time_ms = 1_700_000_000_000;
-    let entries = [
-        Command::CreateQueue { name: "q".into(), attributes: BTreeMap::new(), tags: BTreeMap::new() },
-        send("first"),
-        receive(),
-        Command::PurgeQueue { queue: "missing".into() },
-        send("second"),
-    ];
-    let batch =
-        Proposal::Engines(entries.into_iter().map(|command| Arc::new(LogEntry::new(time_ms, command))).collect());
-    let mut reply = shared.apply(&batch);
-    shared.settle([&mut reply]).unwrap();
-    let Response::Engines(outcomes) = &reply else { panic!("{reply:?}") };
-    assert_eq!(outcomes.len(), 5, "one outcome per command");
-    assert!(matches!(outcomes[0], Ok(Reply::QueueCreated { .. })), "{:?}", outcomes[0]);
-    assert!(matches!(outcomes[1], Ok(Reply::Sent(_))), "{:?}", outcomes[1]);
-    // The receive saw the send before it in the same entry, and its contents came from the store.
-    let Ok(Reply::Received(messages)) = &outcomes[2] else { panic!("{:?}", outcomes[2]) };
-    assert_eq!(messages.iter().map(|m| m.body.to_string()).collect::<Vec<_>>(), ["first"]);
-    assert!(outcomes[3].is_err(), "one command's refusal stays its own");
-    assert!(matches!(outcomes[4], Ok(Reply::Sent(_))), "{:?}", outcomes[4]);
-    assert_eq!(store.keys(1).unwrap().len(), 2, "both sends are stored");
-}
-
 fn queue_with_redrive(name: &str, dead_letters: &str) -> Command {
     let policy =
         format!(r#"{{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:{dead_letters}","maxReceiveCount":1}}"#);

@@ -11,7 +11,7 @@ use openraft::entry::RaftEntry;
 use openraft::type_config::alias::{EntryOf, SnapshotMetaOf, StoredMembershipOf};
 use shoal_engine::command::{SendEntry, FORMAT_VERSION};
 use shoal_engine::{Command, EngineConfig, LogEntry};
-use shoal_raft::format::{FormatError, PROPOSAL_FORMAT, PROPOSAL_FORMAT_SINGLE, SNAPSHOT_FORMAT};
+use shoal_raft::format::{FormatError, PROPOSAL_FORMAT, SNAPSHOT_FORMAT};
 use shoal_raft::state::{read_snapshot, write_snapshot, GroupState};
 use shoal_raft::{ClusterInfo, Proposal, TypeConfig};
 
@@ -64,34 +64,10 @@ fn test_format_3_is_an_envelope_with_the_format_number_first() {
     let bytes = postcard::to_stdvec(&sample_send(FORMAT_VERSION)).unwrap();
     assert_eq!(hex::encode(&bytes), FORMAT_3_SEND);
     assert_eq!(bytes[0], 2, "the envelope variant");
-    assert_eq!(bytes[1], PROPOSAL_FORMAT_SINGLE as u8, "the format number, before the body");
+    assert_eq!(bytes[1], PROPOSAL_FORMAT as u8, "the format number, before the body");
     assert_eq!(decode(FORMAT_3_SEND).unwrap(), sample_send(FORMAT_VERSION));
     let cluster = postcard::to_stdvec(&sample_cluster()).unwrap();
     assert_eq!(postcard::from_bytes::<Proposal>(&cluster).unwrap(), sample_cluster());
-}
-
-/// Format 4: the same envelope, the body's third variant: the sample send, then the cluster's
-/// configuration is not an engine entry, so a second send stamped a millisecond later.
-fn sample_batch() -> Proposal {
-    let Proposal::Engine(send) = sample_send(FORMAT_VERSION) else { unreachable!() };
-    let later = LogEntry { time_ms: send.time_ms + 1, ..(*send).clone() };
-    Proposal::Engines(vec![send, Arc::new(later)])
-}
-
-const FORMAT_4_BATCH: &str = "02044a02020380d095ffbc310806712e6669666f00036d2d310568656c6c6f010500000001016701730381d095ffbc310806712e6669666f00036d2d310568656c6c6f01050000000101670173";
-
-#[test]
-fn test_format_4_carries_several_engine_entries_and_only_they_use_it() {
-    let bytes = postcard::to_stdvec(&sample_batch()).unwrap();
-    assert_eq!(hex::encode(&bytes), FORMAT_4_BATCH);
-    assert_eq!(bytes[1], PROPOSAL_FORMAT as u8);
-    assert_eq!(decode(FORMAT_4_BATCH).unwrap(), sample_batch());
-    // A single entry is still format 3, which older builds read.
-    assert_eq!(postcard::to_stdvec(&sample_send(FORMAT_VERSION)).unwrap()[1], PROPOSAL_FORMAT_SINGLE as u8);
-    // A batch in a format-3 envelope was never written: refused, not read as one.
-    let mut mislabelled = bytes.clone();
-    mislabelled[1] = PROPOSAL_FORMAT_SINGLE as u8;
-    assert!(postcard::from_bytes::<Proposal>(&mislabelled).is_err());
 }
 
 #[test]

@@ -223,7 +223,6 @@ pub async fn run(
     let shards = Shards::new(DATA_GROUPS)?;
     let names = Arc::new(QueueNames::new(&shards));
     let clock = Arc::new(ClusterClock::new(Arc::new(SimClocks)));
-    let write_level = Arc::new(WriteLevel::in_memory());
     let cluster = Cluster::new(ClusterParts {
         node_id: id,
         shards,
@@ -232,7 +231,7 @@ pub async fn run(
         account_id: ACCOUNT.into(),
         region: REGION.into(),
         service: Arc::new(SimService { names: names.clone() }),
-        write_level: write_level.clone(),
+        write_level: Arc::new(WriteLevel::in_memory()),
     });
     let stopping = Arc::new(AtomicBool::new(false));
     let mut rafts = BTreeMap::new();
@@ -247,9 +246,7 @@ pub async fn run(
         let shared = state_machine.shared.clone();
         let raft = SimRaft::new(id, raft_config(snapshots), network, LogStore { disk }, state_machine).await?;
         rafts.insert(group, raft.clone());
-        let broker = Broker::new(id, group, Arc::new(raft), shared, stopping.clone(), clock.clone())
-            .with_write_level(write_level.clone());
-        cluster.host(Arc::new(broker));
+        cluster.host(Arc::new(Broker::new(id, group, Arc::new(raft), shared, stopping.clone(), clock.clone())));
     }
     cluster.bootstrap().await?;
     for worker in cluster.workers() {
