@@ -151,18 +151,13 @@ impl Shared {
         let mut state = self.read().clone();
         if format < 4 {
             let keys: Vec<BodyKey> = state.engine.body_keys().collect();
-            let mut records = std::collections::HashMap::with_capacity(keys.len());
-            for chunk in keys.chunks(1024) {
-                for (key, record) in chunk.iter().zip(self.bodies.read(self.group, chunk)?) {
-                    if let Some(record) = record {
-                        records.insert(*key, record);
-                    }
-                }
-            }
             let missing = if format < 3 {
+                let mut records = self.read_records(&keys, Some)?;
                 state.engine.restore_contents(|key| records.remove(&key))
             } else {
-                state.engine.restore_headers(|key| records.remove(&key).and_then(|record| record.header))
+                // Format 3 holds headers, not contents: only they are kept in memory.
+                let mut headers = self.read_records(&keys, |record| record.header)?;
+                state.engine.restore_headers(|key| headers.remove(&key))
             };
             if !missing.is_empty() {
                 return Err(io::Error::other(format!(
@@ -174,6 +169,23 @@ impl Shared {
             }
         }
         Ok(state)
+    }
+
+    /// What `keep` takes of the stored record of each of `keys`, read in chunks.
+    fn read_records<T>(
+        &self,
+        keys: &[BodyKey],
+        keep: impl Fn(BodyRecord) -> Option<T>,
+    ) -> io::Result<std::collections::HashMap<BodyKey, T>> {
+        let mut kept = std::collections::HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(1024) {
+            for (key, record) in chunk.iter().zip(self.bodies.read(self.group, chunk)?) {
+                if let Some(value) = record.and_then(&keep) {
+                    kept.insert(*key, value);
+                }
+            }
+        }
+        Ok(kept)
     }
 
     /// The applied state. Keep the guard short: applying waits for it.

@@ -54,6 +54,16 @@ enum Carried {
     StoredAt(BodyKey, Option<MessageHeader>),
 }
 
+impl Carried {
+    fn into_header(self) -> Option<MessageHeader> {
+        match self {
+            Carried::Contents(contents) => contents.header,
+            Carried::Header(header) | Carried::StoredAt(_, Some(header)) => Some(header),
+            Carried::StoredAt(_, None) => None,
+        }
+    }
+}
+
 /// What only some messages have.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageExtra {
@@ -198,10 +208,16 @@ impl Message {
     /// Gives it back contents read from the store, keeping the header it carries if the
     /// record has none.
     pub fn restore_contents(&mut self, mut record: BodyRecord) {
+        let Some(slot) = self.carried.as_deref_mut() else {
+            self.carried = Some(Box::new(Carried::Contents(record)));
+            return;
+        };
+        // The header moves over and the box is reused: a send makes every message this way.
+        let previous = std::mem::replace(slot, Carried::Contents(no_contents()));
         if record.header.is_none() {
-            record.header = self.header().cloned();
+            record.header = previous.into_header();
         }
-        self.carried = Some(Box::new(Carried::Contents(record)));
+        *slot = Carried::Contents(record);
     }
 
     /// Takes out the header it carries alone (from a snapshot of format 3 or before), for the
