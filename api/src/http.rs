@@ -29,7 +29,18 @@ enum Protocol {
 }
 
 pub fn router(cluster: Arc<Cluster>) -> Router {
-    Router::new().route("/_shoal/status", axum::routing::get(status)).fallback(handle).with_state(cluster)
+    Router::new()
+        .route("/_shoal/status", axum::routing::get(status))
+        .route("/_shoal/raft-stats", axum::routing::get(raft_stats))
+        .fallback(handle)
+        .with_state(cluster)
+}
+
+/// `GET /_shoal/raft-stats`: openraft's statistics of every group on this node (batch sizes,
+/// the time entries spend between the stages of a commit), as text, for finding where a
+/// commit's time goes.
+async fn raft_stats(State(cluster): State<Arc<Cluster>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], cluster.raft_stats().await).into_response()
 }
 
 /// `GET /_shoal/status`: this node's view of every Raft group, for operators and tests.

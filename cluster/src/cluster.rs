@@ -293,6 +293,16 @@ impl<S: GroupService> Cluster<S> {
         })
     }
 
+    /// openraft's runtime statistics of every group this node hosts, as text.
+    pub async fn raft_stats(&self) -> String {
+        let mut text = String::new();
+        for broker in self.brokers() {
+            let stats = broker.raft().raft_stats().await.unwrap_or_else(|error| format!("unavailable: {error}"));
+            text.push_str(&format!("group {} ({}):\n{stats}\n\n", broker.group, broker.raft().status().state));
+        }
+        text
+    }
+
     /// The groups this node hosts now.
     pub fn brokers(&self) -> Vec<Arc<Broker>> {
         self.hosted.read().unwrap_or_else(|poisoned| poisoned.into_inner()).values().cloned().collect()

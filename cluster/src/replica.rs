@@ -54,6 +54,10 @@ pub trait GroupRaft: Send + Sync + 'static {
     /// Starts the group with `members` unless it has a vote or log already.
     fn initialize(&self, members: BTreeMap<u64, NodeInfo>) -> BoxFuture<'_, Result<bool, String>>;
     fn shutdown(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// openraft's statistics since the replica started, as text: batch sizes, and how long the
+    /// entries took from each stage of their life to the next (proposed, received by the core,
+    /// submitted to the log, persisted, committed, applied).
+    fn raft_stats(&self) -> BoxFuture<'_, Result<String, String>>;
 }
 
 impl<C, SM> GroupRaft for openraft::Raft<C, SM>
@@ -150,5 +154,13 @@ where
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { openraft::Raft::shutdown(self).await.map_err(|error| error.to_string()) })
+    }
+
+    fn raft_stats(&self) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let mut stats = openraft::Raft::runtime_stats(self).await.map_err(|fatal| fatal.to_string())?;
+            stats.build_log_stage_histograms();
+            Ok(stats.display().human_readable().to_string())
+        })
     }
 }

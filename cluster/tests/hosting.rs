@@ -85,6 +85,10 @@ impl GroupRaft for SetLeader {
     fn shutdown(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
+
+    fn raft_stats(&self) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async { Err("not used".into()) })
+    }
 }
 
 /// Answers with the node and group that ran the request.

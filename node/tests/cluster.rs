@@ -121,6 +121,18 @@ async fn test_any_node_serves_any_queue_across_groups() {
         let listed: BTreeSet<String> = listed.iter().map(|url| url.rsplit('/').next().unwrap().to_string()).collect();
         assert_eq!(listed, names.iter().cloned().collect::<BTreeSet<_>>(), "every node lists every group's queues");
     }
+    // Each node reports openraft's statistics for each of its groups; the leaders' include the
+    // time entries took between the stages of a commit.
+    let mut all = String::new();
+    for server in &servers {
+        let stats = common::admin_get(server, "/_shoal/raft-stats").await.expect("raft statistics");
+        for group in 0..=3 {
+            assert!(stats.contains(&format!("group {group} (")), "group {group} missing from:\n{stats}");
+        }
+        assert!(!stats.contains("unavailable"), "a group's statistics are missing:\n{stats}");
+        all.push_str(&stats);
+    }
+    assert!(all.contains("proposed→received") && all.contains("committed→applied"), "no log stages in:\n{all}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -591,18 +591,25 @@ pub fn binary_attribute(data_type: &str, value: &[u8]) -> MessageAttributeValue 
 
 /// `GET /_shoal/status` of a node, or null when it does not answer.
 pub async fn status(server: &Server) -> serde_json::Value {
+    admin_get(server, "/_shoal/status")
+        .await
+        .and_then(|body| serde_json::from_str(&body).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// The body of `GET path` on a node's HTTP port, or `None` when it does not answer in time.
+pub async fn admin_get(server: &Server, path: &str) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let fetch = async {
         let mut stream = tokio::net::TcpStream::connect(server.address()).await.ok()?;
-        let request = "GET /_shoal/status HTTP/1.1\r\nHost: shoal\r\nConnection: close\r\n\r\n";
+        let request = format!("GET {path} HTTP/1.1\r\nHost: shoal\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.ok()?;
         let text = String::from_utf8_lossy(&response).into_owned();
-        let (_, body) = text.split_once("\r\n\r\n")?;
-        serde_json::from_str(body).ok()
+        text.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
     };
-    tokio::time::timeout(Duration::from_secs(2), fetch).await.ok().flatten().unwrap_or(serde_json::Value::Null)
+    tokio::time::timeout(Duration::from_secs(2), fetch).await.ok().flatten()
 }
 
 /// Waits until every server writes at this build's highest write level (agreed a few seconds
