@@ -19,6 +19,7 @@ pub mod limits;
 pub mod message;
 pub mod outbox;
 pub mod placement;
+pub mod sns;
 pub mod sqs;
 
 // The paths these modules had before SQS moved into `sqs/`; other crates use them.

@@ -83,3 +83,15 @@ const _: () = assert!(MOVE_TASKS_LISTED_MAX as usize <= MOVE_TASKS_KEPT);
 /// overflow (about 146 million years after 1970; a broken clock cannot panic the engine).
 pub const TIME_MS_MAX: u64 = u64::MAX / 4;
 const _: () = assert!(TIME_MS_MAX.checked_add(RETENTION_SECONDS_MAX as u64 * 1000 * 4).is_some());
+
+/// SNS filter policies: at most this many keys holding match conditions (in each branch of an
+/// `$or`), this many combinations of values (the product over the keys of each key's number of
+/// conditions, summed over the branches of an `$or`), and this many bytes of JSON.
+pub const FILTER_POLICY_KEYS_MAX: usize = 5;
+pub const FILTER_POLICY_COMBINATIONS_MAX: usize = 150;
+pub const FILTER_POLICY_BYTES_MAX: usize = 256 * 1024;
+/// Numbers in filter policies lie within +-10^9.
+pub const FILTER_POLICY_NUMBER_ABS_MAX: f64 = 1e9;
+/// Nesting of a MessageBody policy (objects within objects, `$or` within `$or`); deeper is
+/// refused as too complex, so parsing and matching stay bounded.
+pub const FILTER_POLICY_DEPTH_MAX: usize = 16;
