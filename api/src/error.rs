@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use shoal_cluster::{ClusterError, GroupError};
+use shoal_engine::error::SnsError;
 use shoal_engine::{EngineError, SqsError};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -180,10 +181,25 @@ impl From<SqsError> for ApiError {
     }
 }
 
+impl From<SnsError> for ApiError {
+    /// SNS's codes: the Query code is the code itself.
+    fn from(error: SnsError) -> ApiError {
+        let message = error.to_string();
+        let (code, status) = match error {
+            SnsError::InvalidParameter(_) => ("InvalidParameter", 400),
+            SnsError::NotFound(_) => ("NotFound", 404),
+            SnsError::ResourceNotFound => ("ResourceNotFound", 404),
+            SnsError::TagLimitExceeded => ("TagLimitExceeded", 400),
+        };
+        ApiError::new(code, code, status, message)
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> ApiError {
         match error {
             EngineError::Sqs(error) => ApiError::from(error),
+            EngineError::Sns(error) => ApiError::from(error),
             // A node of another build wrote an entry this one cannot read: the server's fault,
             // which the operator must hear of.
             EngineError::UnknownLogFormat { .. } | EngineError::StorageFailure(_) => {

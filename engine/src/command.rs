@@ -117,6 +117,29 @@ pub enum Command {
         positions: Vec<u64>,
         refused: Vec<u64>,
     },
+    // SNS. Written in proposal format 4 only (`shoal_raft::format`), so a node of a build without
+    // SNS refuses such an entry by its format number rather than misreading it.
+    CreateTopic {
+        name: String,
+        attributes: BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
+    },
+    DeleteTopic {
+        topic: String,
+    },
+    SetTopicAttributes {
+        topic: String,
+        attribute: String,
+        value: String,
+    },
+    TagTopic {
+        topic: String,
+        tags: BTreeMap<String, String>,
+    },
+    UntagTopic {
+        topic: String,
+        keys: Vec<String>,
+    },
 }
 
 impl Command {
@@ -142,8 +165,25 @@ impl Command {
             | Command::CancelMessageMoveTask { .. }
             | Command::ImportMessages { .. }
             | Command::AckOutbox { .. }
-            | Command::Tick => None,
+            | Command::Tick
+            | Command::CreateTopic { .. }
+            | Command::DeleteTopic { .. }
+            | Command::SetTopicAttributes { .. }
+            | Command::TagTopic { .. }
+            | Command::UntagTopic { .. } => None,
         }
+    }
+
+    /// Is this an SNS action (written in proposal format 4 only)?
+    pub fn is_sns(&self) -> bool {
+        matches!(
+            self,
+            Command::CreateTopic { .. }
+                | Command::DeleteTopic { .. }
+                | Command::SetTopicAttributes { .. }
+                | Command::TagTopic { .. }
+                | Command::UntagTopic { .. }
+        )
     }
 
     /// Whose long polls this command, once applied, may have given something to receive. A
@@ -158,6 +198,7 @@ impl Command {
             | Command::UntagQueue { .. }
             | Command::AddPermission { .. }
             | Command::RemovePermission { .. } => Wakes::Nobody,
+            command if command.is_sns() => Wakes::Nobody,
             // Any other command about a queue feeds that queue (deleting it ends its polls with
             // an error; a delete unblocks a FIFO group); one about no queue may feed any.
             command => command.queue().map_or(Wakes::Everyone, Wakes::Queue),

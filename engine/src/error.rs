@@ -14,9 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits;
 
-/// Why the engine did not apply a log entry. SQS code returns `SqsError` and converts here, at
-/// the engine's boundary (`Engine::apply`); SNS's errors will be a variant `Sns(SnsError)` of
-/// their own beside `Sqs`.
+/// Why the engine did not apply a log entry. SQS code returns `SqsError` and SNS code
+/// `SnsError`; each converts here, at the engine's boundary (`Engine::apply`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum EngineError {
     /// SQS refused the action: the client's error, with AWS's text.
@@ -31,6 +30,39 @@ pub enum EngineError {
     /// when its visibility timeout ends). Not the client's fault.
     #[error("the contents of a message could not be read: {0}")]
     StorageFailure(String),
+    /// SNS refused the action: the client's error, with AWS's text.
+    #[error(transparent)]
+    Sns(#[from] SnsError),
+}
+
+/// SNS's refusals. As for `SqsError`, each variant is one AWS error code and its Display the
+/// message SNS sends, which for SNS always carries its whole text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum SnsError {
+    /// "Invalid parameter: ..." (the whole message).
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The topic (or subscription) named does not exist (the whole message).
+    #[error("{0}")]
+    NotFound(String),
+    /// A tagging call named a resource that does not exist.
+    #[error("Resource does not exist")]
+    ResourceNotFound,
+    #[error("Could not complete request: tag quota of per resource exceeded")]
+    TagLimitExceeded,
+}
+
+pub type SnsResult<T> = Result<T, SnsError>;
+
+impl SnsError {
+    /// "Invalid parameter: `what`".
+    pub fn invalid_parameter(what: impl fmt::Display) -> SnsError {
+        SnsError::InvalidParameter(format!("Invalid parameter: {what}"))
+    }
+
+    pub fn topic_not_found() -> SnsError {
+        SnsError::NotFound("Topic does not exist".to_string())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -84,6 +84,16 @@ const _: () = assert!(MOVE_TASKS_LISTED_MAX as usize <= MOVE_TASKS_KEPT);
 pub const TIME_MS_MAX: u64 = u64::MAX / 4;
 const _: () = assert!(TIME_MS_MAX.checked_add(RETENTION_SECONDS_MAX as u64 * 1000 * 4).is_some());
 
+/// SNS topics: names 1 to 256 characters (a `.fifo` suffix included), 50 tags, a policy of at
+/// most 30 KiB, a display name of at most 100 characters; ListTopics pages of 100. AWS allows
+/// 100,000 topics per account; one data group holds at most that many.
+pub const TOPIC_NAME_LENGTH_MAX: usize = 256;
+pub const TOPIC_TAGS_MAX: usize = 50;
+pub const TOPIC_POLICY_BYTES_MAX: usize = 30 * 1024;
+pub const TOPIC_DISPLAY_NAME_LENGTH_MAX: usize = 100;
+pub const TOPICS_PER_GROUP_MAX: usize = 100_000;
+pub const LIST_TOPICS_PAGE: usize = 100;
+
 /// SNS filter policies: at most this many keys holding match conditions (in each branch of an
 /// `$or`), this many combinations of values (the product over the keys of each key's number of
 /// conditions, summed over the branches of an `$or`), and this many bytes of JSON.

@@ -8,9 +8,12 @@
 //! |---|---|
 //! | proposal 2 | (before envelopes) the postcard encoding of `Proposal` itself, variant 0 or 1 first |
 //! | proposal 3 | envelope: variant 2, the format number, then the postcard body; body layout as format 2 |
+//! | proposal 4 | as 3, and the command may be an SNS action (new `Command` variants after the others); only entries holding an SNS action are written as format 4, from write level 4, and every other is still written as format 3 |
 //! | snapshot 1 | (before envelopes) magic `SHLSNAP1`, metadata, bincode of the group state |
 //! | snapshot 2 | magic `SHLSNAPV`, the format number (u16, big endian), then as format 1 |
 //! | snapshot 3 | as format 2, but messages hold no contents (an empty body): they are in the body store, and a transfer sends them after the file as a body section (`bodies.rs`); written from write level 2 |
+//! | snapshot 4 | as 3, but a message's header (id, MD5, sender, sent time) is in the store's record only; written from write level 3 |
+//! | snapshot 5 | as 4, followed by the bincode of the group's SNS state (topics); written from write level 4 |
 //!
 //! A change to the layout of a command, the engine, or openraft's types bumps the format here,
 //! keeps the old layout's types in a module of their own, and adds the migration; the golden-bytes
@@ -25,8 +28,12 @@ use shoal_engine::LogEntry;
 
 use crate::types::{ClusterInfo, Proposal};
 
-/// The format this build writes for a log entry's application data.
-pub const PROPOSAL_FORMAT: u16 = 3;
+/// The newest format this build writes for a log entry's application data: format 4 for an
+/// entry holding an SNS action, format 3 ([`PROPOSAL_FORMAT_WITHOUT_SNS`]) for every other.
+pub const PROPOSAL_FORMAT: u16 = 4;
+/// The format of an entry that holds no SNS action (format 4 changed nothing for those, so a
+/// node of an older build reads them).
+pub const PROPOSAL_FORMAT_WITHOUT_SNS: u16 = 3;
 /// The oldest proposal format this build reads.
 pub const PROPOSAL_FORMAT_OLDEST: u16 = 2;
 
@@ -36,21 +43,22 @@ pub const PROPOSAL_FORMAT_OLDEST: u16 = 2;
 /// layout is refused at start.
 pub const STORE_FORMAT: u16 = 1;
 
-/// The newest format this build writes for snapshot files (at write level 3; see
+/// The newest format this build writes for snapshot files (at write level 4; see
 /// [`snapshot_format_at`]).
-pub const SNAPSHOT_FORMAT: u16 = 4;
+pub const SNAPSHOT_FORMAT: u16 = 5;
 /// Magic of snapshot format 1, which carried no format number.
 pub const SNAPSHOT_MAGIC_FORMAT_1: &[u8; 8] = b"SHLSNAP1";
 /// Magic of every later snapshot format; the format number follows.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"SHLSNAPV";
 
-/// The snapshot format a node writes at write `level` (agreed by the cluster layer): format 4
-/// (headers only in the store) needs every node to read it at level 3; format 3 (no contents,
-/// headers in line, read back from the store) at level 2; below that format 2, contents in line
-/// too.
+/// The snapshot format a node writes at write `level` (agreed by the cluster layer): format 5
+/// (topics after the state) needs every node to read it at level 4; format 4 (headers only in
+/// the store) at level 3; format 3 (no contents, headers in line, read back from the store) at
+/// level 2; below that format 2, contents in line too.
 pub fn snapshot_format_at(level: u32) -> u16 {
     match level {
-        3.. => 4,
+        4.. => 5,
+        3 => 4,
         2 => 3,
         _ => 2,
     }
@@ -71,8 +79,9 @@ impl WriteLevelSource for FixedLevel {
     }
 }
 
-// The engine's own number in each entry is the proposal format.
-const _: () = assert!(FORMAT_VERSION == PROPOSAL_FORMAT);
+// The engine's own number in each entry names the command layout of format 3, which format 4
+// only extends with new variants.
+const _: () = assert!(FORMAT_VERSION == PROPOSAL_FORMAT_WITHOUT_SNS);
 
 /// How a proposal travels and is stored. Variants 0 and 1 are format 2, written before there was
 /// an envelope (postcard puts the variant index first, so they are told apart from the envelope
@@ -88,7 +97,7 @@ enum Wire<'a> {
     },
 }
 
-/// The body of format 3: the proposal as it is in memory.
+/// The body of formats 3 and 4: the proposal as it is in memory.
 #[derive(Serialize)]
 enum BodyRef<'a> {
     Engine(&'a LogEntry),
@@ -103,12 +112,13 @@ enum Body {
 
 impl Serialize for Proposal {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let body = match self {
-            Proposal::Engine(entry) => BodyRef::Engine(entry.as_ref()),
-            Proposal::SetCluster(info) => BodyRef::SetCluster(info),
+        let (format, body) = match self {
+            Proposal::Engine(entry) if entry.command.is_sns() => (PROPOSAL_FORMAT, BodyRef::Engine(entry.as_ref())),
+            Proposal::Engine(entry) => (PROPOSAL_FORMAT_WITHOUT_SNS, BodyRef::Engine(entry.as_ref())),
+            Proposal::SetCluster(info) => (PROPOSAL_FORMAT_WITHOUT_SNS, BodyRef::SetCluster(info)),
         };
         let body = postcard::to_stdvec(&body).map_err(serde::ser::Error::custom)?;
-        Wire::Envelope { format: PROPOSAL_FORMAT, body: Cow::Owned(body) }.serialize(serializer)
+        Wire::Envelope { format, body: Cow::Owned(body) }.serialize(serializer)
     }
 }
 
@@ -141,7 +151,11 @@ pub enum FormatError {
 
 fn decode_envelope(format: u16, body: &[u8]) -> Result<Proposal, FormatError> {
     match format {
-        3 => match postcard::from_bytes::<Body>(body) {
+        3 | 4 => match postcard::from_bytes::<Body>(body) {
+            // An SNS action in a format-3 envelope was never written: refused, not guessed at.
+            Ok(Body::Engine(entry)) if format == 3 && entry.command.is_sns() => {
+                Err(FormatError::Corrupt { format, reason: "an SNS action in format 3".to_string() })
+            }
             Ok(Body::Engine(entry)) => Ok(Proposal::Engine(Arc::new(entry))),
             Ok(Body::SetCluster(info)) => Ok(Proposal::SetCluster(info)),
             Err(error) => Err(FormatError::Corrupt { format, reason: error.to_string() }),

@@ -625,8 +625,8 @@ fn bincode_config() -> SnapshotConfig {
     bincode::config::standard().with_limit::<{ limits::SNAPSHOT_BYTES_MAX }>()
 }
 
-/// Writes a snapshot of `format` (2 or 3, which share the layout; the state given must suit
-/// it): magic, format number, metadata, state.
+/// Writes a snapshot of `format` (2 to 5, which share the layout; the state given must suit
+/// it): magic, format number, metadata, state, and from format 5 the topics.
 pub fn write_snapshot(
     writer: &mut impl Write,
     meta: &SnapshotMetaOf<TypeConfig>,
@@ -640,6 +640,13 @@ pub fn write_snapshot(
     writer.write_all(&(meta_bytes.len() as u64).to_le_bytes())?;
     writer.write_all(&meta_bytes)?;
     bincode::serde::encode_into_std_write(state, writer, bincode_config()).map_err(io::Error::other)?;
+    let sns = state.engine.sns_state();
+    if format >= 5 {
+        bincode::serde::encode_into_std_write(sns, writer, bincode_config()).map_err(io::Error::other)?;
+    } else if !sns.is_empty() {
+        // SNS actions are refused below the level that writes format 5: nothing to lose here.
+        return Err(io::Error::other(format!("snapshot format {format} cannot hold topics")));
+    }
     writer.flush()
 }
 
@@ -673,7 +680,7 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
     }
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::new(file);
-    // Formats 1 to 3 share the layout after the header; a later format decodes here by number.
+    // Formats 1 to 4 share the layout after the header; format 5 adds the topics after it.
     let format = read_format(&mut reader)?;
     let mut len = [0u8; 8];
     reader.read_exact(&mut len)?;
@@ -684,7 +691,12 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
     let mut meta_bytes = vec![0u8; len as usize];
     reader.read_exact(&mut meta_bytes)?;
     let meta = postcard::from_bytes(&meta_bytes).map_err(|e| invalid(&e.to_string()))?;
-    let state =
+    let mut state: GroupState =
         bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;
+    if format >= 5 {
+        let sns =
+            bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;
+        state.engine.set_sns_state(sns);
+    }
     Ok((meta, state, format))
 }

@@ -11,7 +11,7 @@ use openraft::entry::RaftEntry;
 use openraft::type_config::alias::{EntryOf, SnapshotMetaOf, StoredMembershipOf};
 use shoal_engine::command::{SendEntry, FORMAT_VERSION};
 use shoal_engine::{Command, EngineConfig, LogEntry};
-use shoal_raft::format::{FormatError, PROPOSAL_FORMAT, SNAPSHOT_FORMAT};
+use shoal_raft::format::{FormatError, PROPOSAL_FORMAT, PROPOSAL_FORMAT_WITHOUT_SNS, SNAPSHOT_FORMAT};
 use shoal_raft::state::{read_snapshot, write_snapshot, GroupState};
 use shoal_raft::{ClusterInfo, Proposal, TypeConfig};
 
@@ -64,10 +64,37 @@ fn test_format_3_is_an_envelope_with_the_format_number_first() {
     let bytes = postcard::to_stdvec(&sample_send(FORMAT_VERSION)).unwrap();
     assert_eq!(hex::encode(&bytes), FORMAT_3_SEND);
     assert_eq!(bytes[0], 2, "the envelope variant");
-    assert_eq!(bytes[1], PROPOSAL_FORMAT as u8, "the format number, before the body");
+    assert_eq!(bytes[1], PROPOSAL_FORMAT_WITHOUT_SNS as u8, "the format number, before the body");
     assert_eq!(decode(FORMAT_3_SEND).unwrap(), sample_send(FORMAT_VERSION));
     let cluster = postcard::to_stdvec(&sample_cluster()).unwrap();
     assert_eq!(postcard::from_bytes::<Proposal>(&cluster).unwrap(), sample_cluster());
+}
+
+/// An SNS action: CreateTopic with one attribute and one tag, at the sample's time.
+fn sample_create_topic() -> Proposal {
+    let command = Command::CreateTopic {
+        name: "t".into(),
+        attributes: BTreeMap::from([("DisplayName".to_string(), "d".to_string())]),
+        tags: BTreeMap::from([("k".to_string(), "v".to_string())]),
+    };
+    Proposal::Engine(Arc::new(LogEntry::new(1_700_000_000_000, command)))
+}
+
+/// Format 4: the format-3 envelope around a command of the variants SNS added.
+const FORMAT_4_CREATE_TOPIC: &str = "02041f000380d095ffbc31140174010b446973706c61794e616d65016401016b0176";
+
+#[test]
+fn test_format_4_carries_sns_actions_and_only_they_use_it() {
+    let bytes = postcard::to_stdvec(&sample_create_topic()).unwrap();
+    assert_eq!(hex::encode(&bytes), FORMAT_4_CREATE_TOPIC);
+    assert_eq!(bytes[1], PROPOSAL_FORMAT as u8);
+    assert_eq!(decode(FORMAT_4_CREATE_TOPIC).unwrap(), sample_create_topic());
+    // Every other entry is still format 3, which older builds read.
+    assert_eq!(postcard::to_stdvec(&sample_send(FORMAT_VERSION)).unwrap()[1], PROPOSAL_FORMAT_WITHOUT_SNS as u8);
+    // An SNS action in a format-3 envelope was never written: refused, not read as one.
+    let mut mislabelled = bytes.clone();
+    mislabelled[1] = PROPOSAL_FORMAT_WITHOUT_SNS as u8;
+    assert!(postcard::from_bytes::<Proposal>(&mislabelled).is_err());
 }
 
 #[test]
@@ -162,8 +189,29 @@ fn test_snapshot_files_carry_their_format_before_the_body() {
     let (meta, state, format) = read_back(&bytes).unwrap();
     assert_eq!((meta, format), (sample_meta(), SNAPSHOT_FORMAT));
     assert_eq!(state.engine, sample_state().engine);
-    assert!(state.engine.clone().take_contents().is_empty(), "format 4 holds no contents");
+    assert!(state.engine.clone().take_contents().is_empty(), "format 5 holds no contents");
     assert!(state.engine.clone().take_headers().is_empty(), "nor headers");
+}
+
+#[test]
+fn test_snapshot_format_5_keeps_the_topics_and_older_formats_cannot() {
+    let mut state = sample_state();
+    let _ = state.apply(1, &sample_create_topic());
+    assert!(state.engine.topic_attributes("t").is_ok(), "the topic exists");
+    let mut bytes = Vec::new();
+    write_snapshot(&mut bytes, &sample_meta(), &state, 5).unwrap();
+    let (_, read, format) = read_back(&bytes).unwrap();
+    assert_eq!(format, 5);
+    assert_eq!(read.engine, state.engine, "topics included");
+    assert_eq!(read.engine.topic_tags("t").unwrap(), BTreeMap::from([("k".to_string(), "v".to_string())]));
+    // Format 4 has no place for topics: writing one that would drop them is refused.
+    let error = write_snapshot(&mut Vec::new(), &sample_meta(), &state, 4).unwrap_err().to_string();
+    assert!(error.contains("cannot hold topics"), "{error}");
+    // Without topics, format 4 is written as before, and reads back with none.
+    let mut bytes = Vec::new();
+    write_snapshot(&mut bytes, &sample_meta(), &sample_state(), 4).unwrap();
+    let (_, read, _) = read_back(&bytes).unwrap();
+    assert!(read.engine.sns_state().is_empty());
 }
 
 #[test]

@@ -159,14 +159,18 @@ pub struct StateMachine {
     membership: StoredMembershipOf<SimTypes>,
 }
 
+/// A state as the simulation's snapshots hold it: the group state, then its topics (which the
+/// group state's own encoding leaves out, as snapshot files write them after it).
 fn encode_state(state: &GroupState) -> io::Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(state, bincode::config::standard()).map_err(io::Error::other)
+    bincode::serde::encode_to_vec((state, state.engine.sns_state()), bincode::config::standard())
+        .map_err(io::Error::other)
 }
 
 fn decode_state(bytes: &[u8]) -> io::Result<GroupState> {
-    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
-        .map(|(state, _)| state)
-        .map_err(io::Error::other)
+    let ((mut state, sns), _): ((GroupState, shoal_engine::sns::SnsState), usize) =
+        bincode::serde::decode_from_slice(bytes, bincode::config::standard()).map_err(io::Error::other)?;
+    state.engine.set_sns_state(sns);
+    Ok(state)
 }
 
 impl StateMachine {

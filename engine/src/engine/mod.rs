@@ -2,8 +2,9 @@
 //!
 //! Each service meets the engine in a file of its own here: `sqs.rs` hands SQS's actions to
 //! SQS's handlers (`crate::sqs`), lending them the parts of the engine they use, and answers
-//! the reads other crates make of queues. SNS will get `sns.rs` beside it.
+//! the reads other crates make of queues. `sns.rs` does the same for SNS.
 
+mod sns;
 mod sqs;
 
 use std::collections::BTreeSet;
@@ -17,6 +18,7 @@ use crate::config::EngineConfig;
 use crate::error::EngineError;
 use crate::outbox::{Outbox, OutboxEntry, QueueDelivery};
 use crate::placement::Ring;
+use crate::sns::SnsState;
 use crate::sqs::SqsState;
 
 /// Architecture invariant: a snapshot is this struct in bincode: its fields in order, nested
@@ -40,6 +42,10 @@ pub struct Engine {
     redrive_paused: BTreeSet<String>,
     #[serde(skip)]
     ring: Ring,
+    /// Topics. Not in this struct's bincode: snapshot format 5 writes it after the rest (see
+    /// `shoal_raft::format`), so every older snapshot reads as an engine without topics.
+    #[serde(skip)]
+    sns: SnsState,
 }
 
 impl Engine {
@@ -51,6 +57,7 @@ impl Engine {
             outbox: Outbox::default(),
             redrive_paused: BTreeSet::new(),
             ring: Ring::default(),
+            sns: SnsState::new(),
         }
     }
 
@@ -79,7 +86,8 @@ impl Engine {
                 self.tick_sqs(now_ms);
                 Ok(Reply::Done)
             }
-            // Every other command is an SQS action. SNS actions will get an arm of their own.
+            command if command.is_sns() => return self.apply_sns(command, now_ms).map_err(EngineError::Sns),
+            // Every other command is an SQS action.
             command => self.apply_sqs(command, now_ms),
         };
         self.refile_sqs();

@@ -92,7 +92,14 @@ impl Engine {
             Command::CancelMessageMoveTask { task_handle } => sqs
                 .cancel_message_move_task(task_handle)
                 .map(|moved| Reply::MoveTaskCancelled { approximate_number_of_messages_moved: moved }),
-            Command::ImportMessages { .. } | Command::AckOutbox { .. } | Command::Tick => {
+            Command::ImportMessages { .. }
+            | Command::AckOutbox { .. }
+            | Command::Tick
+            | Command::CreateTopic { .. }
+            | Command::DeleteTopic { .. }
+            | Command::SetTopicAttributes { .. }
+            | Command::TagTopic { .. }
+            | Command::UntagTopic { .. } => {
                 debug_assert!(false, "not an SQS action: {command:?}");
                 Err(SqsError::UnsupportedOperation("The command is not an SQS action.".to_string()))
             }

@@ -1,0 +1,293 @@
+//! Topics: creating them (idempotent for equal attributes and tags), their attributes and tags,
+//! deleting them, and the reads GetTopicAttributes and ListTopics make.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::EngineConfig;
+use crate::error::{SnsError, SnsResult};
+use crate::limits;
+
+/// The topics of one data group. Written to snapshots after the rest of the engine (snapshot
+/// format 5; see `shoal_raft::format`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SnsState {
+    topics: BTreeMap<String, Topic>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topic {
+    /// The attributes set on it, by name, as given (the defaults are not stored).
+    attributes: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    created_ms: u64,
+}
+
+/// Attributes CreateTopic and SetTopicAttributes take.
+const SETTABLE: &[&str] = &[
+    "DisplayName",
+    "Policy",
+    "DeliveryPolicy",
+    "KmsMasterKeyId",
+    "SignatureVersion",
+    "TracingConfig",
+    "FifoTopic",
+    "ContentBasedDeduplication",
+    "ArchivePolicy",
+    "FifoThroughputScope",
+];
+
+/// Attributes only CreateTopic takes.
+const CREATE_ONLY: &[&str] = &["FifoTopic"];
+
+pub fn topic_arn(config: &EngineConfig, name: &str) -> String {
+    format!("arn:aws:sns:{}:{}:{name}", config.region, config.account_id)
+}
+
+/// The topic an ARN of the engine's account and region names, if it is one.
+pub fn topic_name_from_arn<'a>(config: &EngineConfig, arn: &'a str) -> Option<&'a str> {
+    let prefix = format!("arn:aws:sns:{}:{}:", config.region, config.account_id);
+    arn.strip_prefix(prefix.as_str()).filter(|name| !name.is_empty() && !name.contains(':'))
+}
+
+fn is_true(attributes: &BTreeMap<String, String>, name: &str) -> bool {
+    attributes.get(name).is_some_and(|value| value.eq_ignore_ascii_case("true"))
+}
+
+/// A topic's name: 1 to 256 of `A-Z a-z 0-9 _ -`, and for a FIFO topic (and only for one) the
+/// suffix `.fifo` within those 256.
+fn check_name(name: &str, fifo: bool) -> SnsResult<()> {
+    let stem = if fifo { name.strip_suffix(".fifo") } else { Some(name) };
+    let valid = stem.is_some_and(|stem| {
+        !stem.is_empty()
+            && name.len() <= limits::TOPIC_NAME_LENGTH_MAX
+            && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(SnsError::invalid_parameter("Topic Name"))
+    }
+}
+
+/// One attribute's value, as CreateTopic and SetTopicAttributes check it.
+fn check_attribute(name: &str, value: &str, fifo: bool) -> SnsResult<()> {
+    let reason = |reason: &str| Err(SnsError::invalid_parameter(format!("Attributes Reason: {name}: {reason}")));
+    match name {
+        "SignatureVersion" if !matches!(value, "1" | "2") => reason("must be 1 or 2"),
+        "TracingConfig" if !matches!(value, "PassThrough" | "Active") => reason("must be PassThrough or Active"),
+        "FifoTopic" | "ContentBasedDeduplication"
+            if !matches!(value.to_ascii_lowercase().as_str(), "true" | "false") =>
+        {
+            reason("must be true or false")
+        }
+        "ContentBasedDeduplication" if !fifo && value.eq_ignore_ascii_case("true") => {
+            reason("content-based deduplication is only for FIFO topics")
+        }
+        "FifoThroughputScope" if !fifo => reason("only FIFO topics have a throughput scope"),
+        "FifoThroughputScope" if !matches!(value, "Topic" | "MessageGroup") => reason("must be Topic or MessageGroup"),
+        "ArchivePolicy" if !fifo => reason("only FIFO topics can be archived"),
+        "Policy" if value.len() > limits::TOPIC_POLICY_BYTES_MAX => reason("is too long"),
+        "Policy" | "DeliveryPolicy" | "ArchivePolicy" if !value.is_empty() => {
+            match serde_json::from_str::<serde_json::Value>(value) {
+                Ok(serde_json::Value::Object(_)) => Ok(()),
+                _ => reason("must be a JSON object"),
+            }
+        }
+        "DisplayName" if value.chars().count() > limits::TOPIC_DISPLAY_NAME_LENGTH_MAX => reason("is too long"),
+        _ => Ok(()),
+    }
+}
+
+fn check_tags(tags: &BTreeMap<String, String>) -> SnsResult<()> {
+    for (key, value) in tags {
+        if key.is_empty() || key.chars().count() > limits::TAG_KEY_LENGTH_MAX {
+            return Err(SnsError::invalid_parameter("Tags Reason: a tag key must be 1 to 128 characters"));
+        }
+        if value.chars().count() > limits::TAG_VALUE_LENGTH_MAX {
+            return Err(SnsError::invalid_parameter("Tags Reason: a tag value must be at most 256 characters"));
+        }
+    }
+    Ok(())
+}
+
+impl SnsState {
+    pub fn new() -> SnsState {
+        SnsState::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.topics.is_empty()
+    }
+
+    pub fn topic(&self, name: &str) -> SnsResult<&Topic> {
+        self.topics.get(name).ok_or_else(SnsError::topic_not_found)
+    }
+
+    /// The names of the topics, in order, from `after` (exclusive).
+    pub fn topic_names_after<'a>(&'a self, after: Option<&'a str>) -> impl Iterator<Item = &'a str> + 'a {
+        let start = match after {
+            Some(name) => std::ops::Bound::Excluded(name),
+            None => std::ops::Bound::Unbounded,
+        };
+        self.topics.range::<str, _>((start, std::ops::Bound::Unbounded)).map(|(name, _)| name.as_str())
+    }
+
+    /// CreateTopic: a new topic, or the existing one when nothing given differs from it.
+    pub fn create_topic(
+        &mut self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+        now_ms: u64,
+    ) -> SnsResult<()> {
+        let fifo = is_true(attributes, "FifoTopic");
+        check_name(name, fifo || name.ends_with(".fifo"))?;
+        if fifo != name.ends_with(".fifo") {
+            return Err(SnsError::invalid_parameter("Topic Name"));
+        }
+        for (attribute, value) in attributes {
+            if !SETTABLE.contains(&attribute.as_str()) {
+                return Err(SnsError::invalid_parameter(format!("Attributes Reason: Unknown attribute {attribute}")));
+            }
+            check_attribute(attribute, value, fifo)?;
+        }
+        check_tags(tags)?;
+        if let Some(existing) = self.topics.get(name) {
+            if attributes.iter().any(|(attribute, value)| existing.attribute(attribute) != Some(value.as_str())) {
+                return Err(SnsError::invalid_parameter(
+                    "Attributes Reason: Topic already exists with different attributes",
+                ));
+            }
+            if tags.iter().any(|(key, value)| existing.tags.get(key).is_some_and(|held| held != value)) {
+                return Err(SnsError::invalid_parameter("Tags Reason: Topic already exists with different tags"));
+            }
+            let mut merged = existing.tags.clone();
+            merged.extend(tags.iter().map(|(key, value)| (key.clone(), value.clone())));
+            if merged.len() > limits::TOPIC_TAGS_MAX {
+                return Err(SnsError::TagLimitExceeded);
+            }
+            self.topics.get_mut(name).expect("checked above").tags = merged;
+            return Ok(());
+        }
+        if tags.len() > limits::TOPIC_TAGS_MAX {
+            return Err(SnsError::TagLimitExceeded);
+        }
+        if self.topics.len() >= limits::TOPICS_PER_GROUP_MAX {
+            return Err(SnsError::invalid_parameter("Topic Reason: the group holds as many topics as it can"));
+        }
+        let topic = Topic { attributes: attributes.clone(), tags: tags.clone(), created_ms: now_ms };
+        self.topics.insert(name.to_string(), topic);
+        Ok(())
+    }
+
+    /// DeleteTopic: idempotent, a missing topic is not an error.
+    pub fn delete_topic(&mut self, name: &str) {
+        self.topics.remove(name);
+    }
+
+    pub fn set_topic_attribute(&mut self, name: &str, attribute: &str, value: &str) -> SnsResult<()> {
+        let topic = self.topics.get_mut(name).ok_or_else(SnsError::topic_not_found)?;
+        if !SETTABLE.contains(&attribute) || CREATE_ONLY.contains(&attribute) {
+            return Err(SnsError::invalid_parameter("AttributeName"));
+        }
+        check_attribute(attribute, value, topic.is_fifo())?;
+        topic.attributes.insert(attribute.to_string(), value.to_string());
+        Ok(())
+    }
+
+    pub fn tag_topic(&mut self, name: &str, tags: &BTreeMap<String, String>) -> SnsResult<()> {
+        let topic = self.topics.get_mut(name).ok_or(SnsError::ResourceNotFound)?;
+        check_tags(tags)?;
+        let mut merged = topic.tags.clone();
+        merged.extend(tags.iter().map(|(key, value)| (key.clone(), value.clone())));
+        if merged.len() > limits::TOPIC_TAGS_MAX {
+            return Err(SnsError::TagLimitExceeded);
+        }
+        topic.tags = merged;
+        Ok(())
+    }
+
+    pub fn untag_topic(&mut self, name: &str, keys: &[String]) -> SnsResult<()> {
+        let topic = self.topics.get_mut(name).ok_or(SnsError::ResourceNotFound)?;
+        for key in keys {
+            topic.tags.remove(key);
+        }
+        Ok(())
+    }
+}
+
+impl Topic {
+    pub fn is_fifo(&self) -> bool {
+        is_true(&self.attributes, "FifoTopic")
+    }
+
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+
+    pub fn created_ms(&self) -> u64 {
+        self.created_ms
+    }
+
+    fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
+
+    /// Every attribute GetTopicAttributes returns: those set, the defaults of those not set,
+    /// and the computed ones.
+    pub fn attributes(&self, config: &EngineConfig, name: &str) -> BTreeMap<String, String> {
+        let arn = topic_arn(config, name);
+        let mut all = BTreeMap::new();
+        all.insert("TopicArn".to_string(), arn.clone());
+        all.insert("Owner".to_string(), config.account_id.clone());
+        all.insert("DisplayName".to_string(), String::new());
+        all.insert("Policy".to_string(), default_policy(config, &arn));
+        all.insert("EffectiveDeliveryPolicy".to_string(), DEFAULT_DELIVERY_POLICY.to_string());
+        all.insert("SubscriptionsConfirmed".to_string(), "0".to_string());
+        all.insert("SubscriptionsPending".to_string(), "0".to_string());
+        all.insert("SubscriptionsDeleted".to_string(), "0".to_string());
+        if self.is_fifo() {
+            all.insert("FifoTopic".to_string(), "true".to_string());
+            all.insert("ContentBasedDeduplication".to_string(), "false".to_string());
+        }
+        for (attribute, value) in &self.attributes {
+            all.insert(attribute.clone(), value.clone());
+        }
+        if let Some(policy) = self.attribute("DeliveryPolicy").filter(|policy| !policy.is_empty()) {
+            all.insert("EffectiveDeliveryPolicy".to_string(), policy.to_string());
+        }
+        all
+    }
+}
+
+/// The delivery policy of a topic that sets none (AWS's default for HTTP/S).
+pub const DEFAULT_DELIVERY_POLICY: &str = r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}"#;
+
+/// The access policy of a topic that sets none: its owner may do everything to it.
+fn default_policy(config: &EngineConfig, arn: &str) -> String {
+    let actions = [
+        "SNS:GetTopicAttributes",
+        "SNS:SetTopicAttributes",
+        "SNS:AddPermission",
+        "SNS:RemovePermission",
+        "SNS:DeleteTopic",
+        "SNS:Subscribe",
+        "SNS:ListSubscriptionsByTopic",
+        "SNS:Publish",
+    ];
+    serde_json::json!({
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [{
+            "Sid": "__default_statement_ID",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": actions,
+            "Resource": arn,
+            "Condition": {"StringEquals": {"AWS:SourceOwner": config.account_id}},
+        }],
+    })
+    .to_string()
+}
