@@ -1,5 +1,6 @@
-//! The HTTP front door: tells the SQS JSON 1.0 protocol from the Query protocol, reads the
-//! body with a bound, runs the action, and renders the reply or error in the caller's protocol.
+//! The HTTP front door: tells the SQS JSON 1.0 protocol from the Query protocol (and, in the
+//! Query protocol, SQS from SNS), reads the body with a bound, runs the action, and renders the
+//! reply or error in the caller's protocol and service.
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ use crate::error::ApiError;
 use crate::limits;
 use crate::query::{form, xml};
 use crate::service::ApiCluster as Cluster;
+use crate::sns::query_model::MODEL as SNS_MODEL;
+use crate::sns::{self, SnsAction};
 use crate::sqs::query_model::MODEL as SQS_MODEL;
 use crate::sqs::{self, RequestContext, SqsAction};
 
@@ -52,30 +55,57 @@ async fn status(State(cluster): State<Arc<Cluster>>) -> Response {
 async fn handle(State(cluster): State<Arc<Cluster>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let protocol = if headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
-    let result = serve(&cluster, &uri, &headers, body, protocol).await;
+    let (service, result) = serve(&cluster, &uri, &headers, body, protocol).await;
     match result {
         Ok((action, reply)) => success(protocol, action, &reply, &request_id),
-        Err(error) => failure(protocol, &error, &request_id),
+        Err(error) => failure(protocol, service, &error, &request_id),
     }
 }
 
-async fn serve(
+/// The service a request is for, as far as it is known (SQS until the request says otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Sqs,
+    Sns,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Sqs(SqsAction),
+    Sns(SnsAction),
+}
+
+type Served = Result<(Action, Value), ApiError>;
+
+async fn serve(cluster: &Cluster, uri: &Uri, headers: &HeaderMap, body: Body, protocol: Protocol) -> (Service, Served) {
+    let read_timeout = Duration::from_millis(limits::HTTP_BODY_READ_TIMEOUT_MS);
+    let body = match tokio::time::timeout(read_timeout, to_bytes(body, limits::HTTP_BODY_BYTES_MAX)).await {
+        Err(_) => return (Service::Sqs, Err(ApiError::request_timeout(limits::HTTP_BODY_READ_TIMEOUT_MS))),
+        Ok(Err(_)) => return (Service::Sqs, Err(ApiError::too_large(limits::HTTP_BODY_BYTES_MAX))),
+        Ok(Ok(body)) => body,
+    };
+    // (A SigV4 check goes here: after the body is read, before anything is parsed.)
+    if protocol == Protocol::Json {
+        return (Service::Sqs, serve_sqs(cluster, uri, headers, parse_json(headers, uri, &body)).await);
+    }
+    // Bounded while parsing: one more than the model accepts is enough to refuse the request.
+    let pairs = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).chain(form_urlencoded::parse(&body));
+    let params: Vec<(String, String)> =
+        pairs.take(form::MAX_QUERY_PARAMS + 1).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    match service_of(headers, uri, &params).as_str() {
+        "sqs" => (Service::Sqs, serve_sqs(cluster, uri, headers, parse_query(&params)).await),
+        "sns" => (Service::Sns, serve_sns(cluster, &params).await),
+        other => (Service::Sqs, Err(ApiError::unsupported_service(other))),
+    }
+}
+
+async fn serve_sqs(
     cluster: &Cluster,
     uri: &Uri,
     headers: &HeaderMap,
-    body: Body,
-    protocol: Protocol,
-) -> Result<(SqsAction, Value), ApiError> {
-    let read_timeout = Duration::from_millis(limits::HTTP_BODY_READ_TIMEOUT_MS);
-    let body = tokio::time::timeout(read_timeout, to_bytes(body, limits::HTTP_BODY_BYTES_MAX))
-        .await
-        .map_err(|_| ApiError::request_timeout(limits::HTTP_BODY_READ_TIMEOUT_MS))?
-        .map_err(|_| ApiError::too_large(limits::HTTP_BODY_BYTES_MAX))?;
-    // (A SigV4 check goes here: after the body is read, before anything is parsed.)
-    let (action, mut members) = match protocol {
-        Protocol::Json => parse_json(headers, uri, &body)?,
-        Protocol::Query => parse_query(headers, uri, &body)?,
-    };
+    parsed: Result<(SqsAction, Map<String, Value>), ApiError>,
+) -> Served {
+    let (action, mut members) = parsed?;
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let context = RequestContext { base_url: format!("http://{host}") };
     let path = uri.path().trim_matches('/');
@@ -83,7 +113,28 @@ async fn serve(
         members.insert("QueueUrl".into(), json!(format!("{}/{path}", context.base_url)));
     }
     let reply = sqs::dispatch(cluster, &context, action, &members).await?;
-    Ok((action, reply))
+    Ok((Action::Sqs(action), reply))
+}
+
+async fn serve_sns(cluster: &Cluster, params: &[(String, String)]) -> Served {
+    let Some(name) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.as_str()) else {
+        return Err(ApiError::missing_action());
+    };
+    let action = SnsAction::from_name(name).ok_or_else(|| ApiError::invalid_action(name))?;
+    let members = query_members(form::form_to_json(&SNS_MODEL, action, params))?;
+    let reply = sns::dispatch(cluster, action, &members).await?;
+    Ok((Action::Sns(action), reply))
+}
+
+/// The request object a Query form became, or the error for a form that did not fit.
+fn query_members(converted: Result<Value, form::QueryError>) -> Result<Map<String, Value>, ApiError> {
+    match converted {
+        Ok(Value::Object(members)) => Ok(members),
+        Ok(_) => Ok(Map::new()),
+        Err(form::QueryError::UnknownAction(action)) => Err(ApiError::invalid_action(&action)),
+        Err(form::QueryError::MissingParameter { name }) => Err(ApiError::missing_parameter(&name)),
+        Err(error) => Err(ApiError::malformed(error.to_string())),
+    }
 }
 
 /// The service named in the SigV4 credential scope (`AKID/DATE/REGION/SERVICE/aws4_request`),
@@ -172,55 +223,44 @@ fn service_of(headers: &HeaderMap, uri: &Uri, params: &[(String, String)]) -> St
     }
 }
 
-fn parse_query(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<(SqsAction, Map<String, Value>), ApiError> {
-    // Bounded while parsing: one more than the model accepts is enough to refuse the request.
-    let pairs = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).chain(form_urlencoded::parse(body));
-    let params: Vec<(String, String)> =
-        pairs.take(form::MAX_QUERY_PARAMS + 1).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let service = service_of(headers, uri, &params);
-    if service != "sqs" {
-        return Err(ApiError::unsupported_service(&service));
-    }
+fn parse_query(params: &[(String, String)]) -> Result<(SqsAction, Map<String, Value>), ApiError> {
     let Some(name) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.as_str()) else {
         return Err(ApiError::missing_action());
     };
     let action = SqsAction::from_name(name).ok_or_else(|| ApiError::invalid_action(name))?;
-    let members = match form::form_to_json(&SQS_MODEL, action, &params) {
-        Ok(Value::Object(members)) => members,
-        Ok(_) => Map::new(),
-        Err(form::QueryError::UnknownAction(action)) => return Err(ApiError::invalid_action(&action)),
-        Err(form::QueryError::MissingParameter { name }) => return Err(ApiError::missing_parameter(&name)),
-        Err(error) => return Err(ApiError::malformed(error.to_string())),
-    };
+    let members = query_members(form::form_to_json(&SQS_MODEL, action, params))?;
     Ok((action, members))
 }
 
-fn success(protocol: Protocol, action: SqsAction, reply: &Value, request_id: &str) -> Response {
-    let (content_type, body) = match protocol {
-        Protocol::Json => (JSON_CONTENT_TYPE, reply.to_string()),
-        Protocol::Query => ("text/xml", xml::json_to_xml_response(&SQS_MODEL, action, reply, request_id)),
+fn success(protocol: Protocol, action: Action, reply: &Value, request_id: &str) -> Response {
+    let (content_type, body) = match (protocol, action) {
+        (Protocol::Json, _) => (JSON_CONTENT_TYPE, reply.to_string()),
+        (Protocol::Query, Action::Sqs(action)) => {
+            ("text/xml", xml::json_to_xml_response(&SQS_MODEL, action, reply, request_id))
+        }
+        (Protocol::Query, Action::Sns(action)) => {
+            ("text/xml", xml::json_to_xml_response(&SNS_MODEL, action, reply, request_id))
+        }
     };
     respond(StatusCode::OK, content_type, body, request_id, None)
 }
 
-fn failure(protocol: Protocol, error: &ApiError, request_id: &str) -> Response {
+fn failure(protocol: Protocol, service: Service, error: &ApiError, request_id: &str) -> Response {
     if error.status >= 500 {
         tracing::warn!(code = %error.code, message = %error.message, "request failed");
     }
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let namespace = match service {
+        Service::Sqs => SQS_MODEL.namespace,
+        Service::Sns => SNS_MODEL.namespace,
+    };
     let (content_type, body) = match protocol {
         Protocol::Json => {
             (JSON_CONTENT_TYPE, json!({ "__type": error.json_type(), "message": error.message }).to_string())
         }
         Protocol::Query => (
             "text/xml",
-            xml::xml_error(
-                SQS_MODEL.namespace,
-                &error.query_code,
-                error.query_message(),
-                error.sender_fault,
-                request_id,
-            ),
+            xml::xml_error(namespace, &error.query_code, error.query_message(), error.sender_fault, request_id),
         ),
     };
     let mut response = respond(status, content_type, body, request_id, Some(error.query_error_header()));

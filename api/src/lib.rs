@@ -1,5 +1,5 @@
 //! Shoal's front door: the HTTP listener and its bounds, protocol detection, the request id, and
-//! one module per service (`sqs/` now, `sns/` next) that parses requests into types once and
+//! one module per service (`sqs/`, `sns/`) that parses requests into types once and
 //! renders typed replies and errors in the caller's protocol. The place a SigV4 check will go is
 //! `http::serve`, after the body is read and before the request is parsed.
 //!
@@ -7,8 +7,7 @@
 //! `service` says what a front-door request and reply are between nodes (one variant per
 //! service) and calls a group's leader with one; `leader` implements the cluster's
 //! [`GroupService`](shoal_cluster::GroupService) for [`service::ApiService`], so that leader
-//! hands each request to its service. SNS will be `sns/` beside `sqs/`, with its variants in
-//! `service` and its arm in `leader`.
+//! hands each request to its service.
 
 // The futures of a request (front door, cluster call, the leader running it) nest deeply.
 #![recursion_limit = "256"]
@@ -22,6 +21,7 @@ pub mod limits;
 pub mod listener;
 pub mod query;
 pub mod service;
+pub mod sns;
 pub mod sqs;
 
 pub use error::ApiError;

@@ -8,6 +8,7 @@ use shoal_cluster::{CallError, Cluster, GroupReply, GroupRequest};
 use shoal_raft::GroupId;
 
 use crate::error::ApiError;
+use crate::sns::request::{SnsReply, SnsRequest};
 use crate::sqs::peer::{SqsAnswer, SqsQuery};
 use crate::sqs::reply::SqsReply;
 use crate::sqs::request::SqsRequest;
@@ -20,12 +21,15 @@ pub enum ApiRequest {
     Sqs(SqsRequest),
     /// A question about a group's queues from a request that spans groups.
     SqsQuery(SqsQuery),
+    /// Sent only at write level 4 (`shoal_cluster::level::SNS_LEVEL`), when every peer reads it.
+    Sns(SnsRequest),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ApiReply {
     Sqs(SqsReply),
     SqsAnswer(SqsAnswer),
+    Sns(SnsReply),
 }
 
 /// The front door's `GroupService` (implemented in `leader`).

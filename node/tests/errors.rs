@@ -308,7 +308,8 @@ async fn test_error_raw_query_protocol_error_is_xml() {
     assert_eq!(response.status, 400, "{}", response.body);
     assert_eq!(response.header("x-amzn-query-error"), Some("InvalidAction;Sender"));
 
-    // SNS's Query version names SNS, which is not served yet: said plainly, not "no such action".
+    // SNS's Query version names SNS: its errors come in SNS's namespace, and an SNS action not
+    // served yet is an invalid action there, not an SQS one.
     let response = raw_request(
         &server.address(),
         &[("Content-Type", "application/x-www-form-urlencoded")],
@@ -316,7 +317,21 @@ async fn test_error_raw_query_protocol_error_is_xml() {
     )
     .await;
     assert_eq!(response.status, 400, "{}", response.body);
-    assert!(response.body.contains("The service sns is not available on this endpoint yet."), "{}", response.body);
+    assert_eq!(response.header("x-amzn-query-error"), Some("InvalidAction;Sender"));
+    assert!(response.body.contains(r#"xmlns="http://sns.amazonaws.com/doc/2010-03-31/""#), "{}", response.body);
+
+    // A service Shoal does not serve is said plainly, not "no such action".
+    let response = raw_request(
+        &server.address(),
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20261206/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0"),
+        ],
+        "Action=ListFunctions",
+    )
+    .await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert!(response.body.contains("The service lambda is not available on this endpoint yet."), "{}", response.body);
 }
 
 #[tokio::test]

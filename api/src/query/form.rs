@@ -160,7 +160,33 @@ fn convert(shape: &Shape, path: &str, params: Vec<Param>) -> Result<Value, Query
             }
             structure(members, path, deeper).map(Value::Object)
         }
+        Shape::Wrapped(inner) => wrapped(inner, path, params),
     }
+}
+
+/// A list or map inside its wrapper: `Tags.member.N.Key`, `Attributes.entry.N.key`. The
+/// member's name alone with an empty value is an empty collection.
+fn wrapped(inner: &Shape, path: &str, params: Vec<Param>) -> Result<Value, QueryError> {
+    let (item, empty) = match inner {
+        Shape::List { item, .. } => (*item, Value::Array(Vec::new())),
+        Shape::Map { item, .. } => (*item, Value::Object(Map::new())),
+        _ => return Err(QueryError::UnexpectedParameter { name: path.to_string() }),
+    };
+    let (leaves, deeper) = split_leaves(params);
+    match leaves.as_slice() {
+        [] => {}
+        [leaf] if leaf.value.is_empty() && deeper.is_empty() => return Ok(empty),
+        [leaf, ..] => return Err(QueryError::UnexpectedParameter { name: leaf.name.to_string() }),
+    }
+    let mut value = empty;
+    for (part, group) in group_by_next_part(deeper) {
+        if part != item {
+            let name = group.first().map_or_else(|| join(path, part), |param| param.name.to_string());
+            return Err(QueryError::UnexpectedParameter { name });
+        }
+        value = convert(inner, &join(path, part), group)?;
+    }
+    Ok(value)
 }
 
 /// The single value of a scalar member.
@@ -670,6 +696,41 @@ mod tests {
         assert_eq!(
             QueryError::InvalidInteger { name: "DelaySeconds".to_string() }.to_string(),
             "Value for parameter DelaySeconds is not a valid integer."
+        );
+    }
+
+    #[test]
+    fn test_wrapped_lists_and_maps_of_sns() {
+        use crate::sns::query_model::MODEL as SNS_MODEL;
+        use crate::sns::SnsAction;
+        let pairs = params(&[
+            ("Action", "CreateTopic"),
+            ("Version", "2010-03-31"),
+            ("Name", "t"),
+            ("Attributes.entry.1.key", "DisplayName"),
+            ("Attributes.entry.1.value", "d"),
+            ("Tags.member.2.Key", "b"),
+            ("Tags.member.2.Value", "2"),
+            ("Tags.member.1.Key", "a"),
+            ("Tags.member.1.Value", "1"),
+        ]);
+        let expected = json!({
+            "Name": "t",
+            "Attributes": {"DisplayName": "d"},
+            "Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}],
+        });
+        assert_eq!(form_to_json(&SNS_MODEL, SnsAction::CreateTopic, &pairs), Ok(expected));
+        // The wrapper's name must be the list's or map's item name.
+        let wrong = params(&[("Name", "t"), ("Tags.entry.1.Key", "a")]);
+        assert_eq!(
+            form_to_json(&SNS_MODEL, SnsAction::CreateTopic, &wrong),
+            Err(QueryError::UnexpectedParameter { name: "Tags.entry.1.Key".to_string() })
+        );
+        // The member alone with an empty value is an empty collection.
+        let empty = params(&[("ResourceArn", "arn"), ("TagKeys", "")]);
+        assert_eq!(
+            form_to_json(&SNS_MODEL, SnsAction::UntagResource, &empty),
+            Ok(json!({"ResourceArn": "arn", "TagKeys": []}))
         );
     }
 }

@@ -1,7 +1,8 @@
 //! The Query protocol's model of a service: for each operation, how its JSON members are
 //! flattened into form parameters (requests, read by `form.rs`) and into XML elements
 //! (responses, written by `xml.rs`). Generic over the service's action type, so SQS
-//! (`sqs/query_model.rs`) and, next, SNS describe themselves here and share the codec.
+//! (`sqs/query_model.rs`) and SNS (`sns/query_model.rs`) describe themselves here and share the
+//! codec.
 
 /// A service's action: its name on the wire.
 pub trait ModelAction: Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
@@ -46,6 +47,10 @@ pub enum Shape {
         value_shape: &'static Shape,
     },
     Structure(&'static [Member]),
+    /// A list or map inside an element of the member's name (SNS's lists and maps): requests
+    /// `<Member>.<item>.N...`, responses `<Member><item>..</item>...</Member>`, where `<item>`
+    /// is the inner shape's item name (`member` for lists, `entry` for maps).
+    Wrapped(&'static Shape),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +65,7 @@ impl Member {
     pub fn query_name(&self) -> &'static str {
         match self.shape {
             Shape::List { item, .. } | Shape::Map { item, .. } => item,
-            Shape::String | Shape::Integer | Shape::Structure(_) => self.json,
+            Shape::String | Shape::Integer | Shape::Structure(_) | Shape::Wrapped(_) => self.json,
         }
     }
 }

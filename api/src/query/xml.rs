@@ -101,6 +101,11 @@ fn render_member(out: &mut String, name: &str, shape: &Shape, value: &Value) {
                 let _ = write!(out, "</{item}>");
             }
         }
+        (Shape::Wrapped(inner), value) => {
+            let _ = write!(out, "<{name}>");
+            render_member(out, name, inner, value);
+            let _ = write!(out, "</{name}>");
+        }
         (_, Value::Array(elements)) => {
             for element in elements {
                 render_member(out, name, &Shape::String, element);

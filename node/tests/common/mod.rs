@@ -172,6 +172,11 @@ impl Server {
         client_for(&self.endpoint()).await
     }
 
+    /// An SNS client of this node's endpoint.
+    pub async fn sns_client(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&sdk_config(&self.endpoint()).await)
+    }
+
     /// Kills the process with SIGKILL: no shutdown, no flush.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -309,13 +314,16 @@ fn distinct_free_ports(n: usize) -> Vec<u16> {
 /// A started server and a client for it.
 /// A client with dummy credentials, pointed at `endpoint`.
 pub async fn client_for(endpoint: &str) -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    Client::new(&sdk_config(endpoint).await)
+}
+
+async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new("AKIDSHOALTEST", "shoal-test-secret", None, None, "shoal-tests"))
         .endpoint_url(endpoint)
         .load()
-        .await;
-    Client::new(&config)
+        .await
 }
 
 pub async fn start() -> (Server, Client) {
