@@ -44,6 +44,10 @@ fn test_create_topic_is_idempotent_for_equal_attributes_and_refuses_different_on
         different.to_string(),
         "Invalid parameter: Attributes Reason: Topic already exists with different attributes"
     );
+    // An attribute given as its default, or a boolean in another case, is no difference.
+    create(&mut engine, "orders", &[("FifoTopic", "false"), ("SignatureVersion", "1")], &[]).unwrap();
+    create(&mut engine, "fifo.fifo", &[("FifoTopic", "true")], &[]).unwrap();
+    create(&mut engine, "fifo.fifo", &[("FifoTopic", "TRUE")], &[]).unwrap();
     let tags = refusal(create(&mut engine, "orders", &[], &[("team", "b")]));
     assert_eq!(tags.to_string(), "Invalid parameter: Tags Reason: Topic already exists with different tags");
 }

@@ -64,6 +64,23 @@ pub fn snapshot_format_at(level: u32) -> u16 {
     }
 }
 
+/// The snapshot format that holds topics (SNS state), first written at write level 4.
+pub const SNAPSHOT_FORMAT_TOPICS: u16 = 5;
+
+/// The snapshot format a node at write `level` writes for a state with or without topics. A
+/// state holds topics only once some node agreed level 4, which it does only when every node's
+/// build reads format 5; so a node that has not heard of level 4 yet (it polls its peers, or
+/// cannot reach one, or has just been replaced) writes format 5 for them all the same, rather
+/// than fail to snapshot.
+pub fn snapshot_format_for(level: u32, has_topics: bool) -> u16 {
+    let format = snapshot_format_at(level);
+    if has_topics {
+        format.max(SNAPSHOT_FORMAT_TOPICS)
+    } else {
+        format
+    }
+}
+
 /// The write level the cluster layer has agreed (`shoal_cluster::level`), as storage reads it.
 pub trait WriteLevelSource: Send + Sync + std::fmt::Debug + 'static {
     fn write_level(&self) -> u32;
@@ -125,6 +142,10 @@ impl Serialize for Proposal {
 impl<'de> Deserialize<'de> for Proposal {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Proposal, D::Error> {
         match Wire::deserialize(deserializer)? {
+            // Format 2 was written before SNS: an SNS action in it is refused, not applied.
+            Wire::Format2Engine(entry) if entry.command.is_sns() => {
+                Err(serde::de::Error::custom(FormatError::Corrupt { format: 2, reason: "an SNS action".to_string() }))
+            }
             Wire::Format2Engine(entry) => Ok(Proposal::Engine(Arc::new(entry.migrate()))),
             Wire::Format2SetCluster(info) => Ok(Proposal::SetCluster(info)),
             Wire::Envelope { format, body } => decode_envelope(format, &body).map_err(|error| {

@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 use crate::bodies::{BatchBodies, BodyStore};
 use crate::clock::ClusterClock;
 use crate::format::{
-    check_snapshot_format, snapshot_format_at, WriteLevelSource, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1,
+    check_snapshot_format, snapshot_format_for, WriteLevelSource, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1,
 };
 use crate::limits;
 use crate::pollers::Pollers;
@@ -440,7 +440,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
         // Called between applies, so the copy is the state at `last_applied` exactly.
-        let format = snapshot_format_at(self.level.write_level());
+        let has_topics = !self.shared.read().engine.sns_state().is_empty();
+        let format = snapshot_format_for(self.level.write_level(), has_topics);
         let state = self.shared.snapshot_copy(format);
         let meta =
             SnapshotMetaOf::<TypeConfig> { last_log_id: self.last_applied, last_membership: self.membership.clone() };
@@ -644,7 +645,7 @@ pub fn write_snapshot(
     if format >= 5 {
         bincode::serde::encode_into_std_write(sns, writer, bincode_config()).map_err(io::Error::other)?;
     } else if !sns.is_empty() {
-        // SNS actions are refused below the level that writes format 5: nothing to lose here.
+        // `snapshot_format_for` picks format 5 for any state with topics: never reached.
         return Err(io::Error::other(format!("snapshot format {format} cannot hold topics")));
     }
     writer.flush()

@@ -215,6 +215,18 @@ fn test_snapshot_format_5_keeps_the_topics_and_older_formats_cannot() {
 }
 
 #[test]
+fn test_a_state_with_topics_is_snapshotted_in_format_5_at_any_level() {
+    use shoal_raft::format::{snapshot_format_at, snapshot_format_for};
+    // A node that has not heard of level 4 yet (it polls, a peer is unreachable, it was just
+    // replaced) may hold topics another node created: it writes format 5 for them, which every
+    // node reads once any node agreed level 4, rather than fail to snapshot.
+    for level in 1..=4 {
+        assert_eq!(snapshot_format_for(level, true), 5, "level {level}");
+        assert_eq!(snapshot_format_for(level, false), snapshot_format_at(level), "level {level}");
+    }
+}
+
+#[test]
 fn test_snapshot_formats_1_and_2_still_load_with_their_contents() {
     // Format 2 keeps contents in the state; format 1 is format 2 without the number.
     let mut format_2 = Vec::new();

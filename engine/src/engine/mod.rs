@@ -86,7 +86,11 @@ impl Engine {
                 self.tick_sqs(now_ms);
                 Ok(Reply::Done)
             }
-            command if command.is_sns() => return self.apply_sns(command, now_ms).map_err(EngineError::Sns),
+            command if command.is_sns() => {
+                let reply = self.apply_sns(command, now_ms);
+                self.refile_sqs();
+                return reply.map_err(EngineError::Sns);
+            }
             // Every other command is an SQS action.
             command => self.apply_sqs(command, now_ms),
         };

@@ -155,7 +155,7 @@ impl SnsState {
         }
         check_tags(tags)?;
         if let Some(existing) = self.topics.get(name) {
-            if attributes.iter().any(|(attribute, value)| existing.attribute(attribute) != Some(value.as_str())) {
+            if attributes.iter().any(|(attribute, value)| !existing.holds(attribute, value)) {
                 return Err(SnsError::invalid_parameter(
                     "Attributes Reason: Topic already exists with different attributes",
                 ));
@@ -233,6 +233,21 @@ impl Topic {
 
     fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.get(name).map(String::as_str)
+    }
+
+    /// Does the topic have `value` for `attribute`, set or by default (booleans in any case)?
+    /// What a repeated CreateTopic compares.
+    fn holds(&self, attribute: &str, value: &str) -> bool {
+        let default = match attribute {
+            "FifoTopic" | "ContentBasedDeduplication" => "false",
+            "SignatureVersion" => "1",
+            _ => "",
+        };
+        let held = self.attribute(attribute).unwrap_or(default);
+        match attribute {
+            "FifoTopic" | "ContentBasedDeduplication" => held.eq_ignore_ascii_case(value),
+            _ => held == value,
+        }
     }
 
     /// Every attribute GetTopicAttributes returns: those set, the defaults of those not set,
