@@ -140,6 +140,17 @@ pub enum Command {
         topic: String,
         keys: Vec<String>,
     },
+    /// AddPermission on a topic: a statement `label` in its policy.
+    AddTopicPermission {
+        topic: String,
+        label: String,
+        account_ids: Vec<String>,
+        actions: Vec<String>,
+    },
+    RemoveTopicPermission {
+        topic: String,
+        label: String,
+    },
 }
 
 impl Command {
@@ -170,7 +181,9 @@ impl Command {
             | Command::DeleteTopic { .. }
             | Command::SetTopicAttributes { .. }
             | Command::TagTopic { .. }
-            | Command::UntagTopic { .. } => None,
+            | Command::UntagTopic { .. }
+            | Command::AddTopicPermission { .. }
+            | Command::RemoveTopicPermission { .. } => None,
         }
     }
 
@@ -183,6 +196,8 @@ impl Command {
                 | Command::SetTopicAttributes { .. }
                 | Command::TagTopic { .. }
                 | Command::UntagTopic { .. }
+                | Command::AddTopicPermission { .. }
+                | Command::RemoveTopicPermission { .. }
         )
     }
 

@@ -112,6 +112,17 @@ fn test_topic_attributes_have_defaults_and_take_changes() {
     };
     apply(&mut engine, set("DisplayName", "Shown")).unwrap();
     assert_eq!(engine.topic_attributes("t").unwrap()["DisplayName"], "Shown");
+    // An empty policy is the default policy again.
+    let default_policy = attributes["Policy"].clone();
+    apply(&mut engine, set("Policy", r#"{"Version":"2012-10-17","Statement":[]}"#)).unwrap();
+    assert_ne!(engine.topic_attributes("t").unwrap()["Policy"], default_policy);
+    apply(&mut engine, set("Policy", "")).unwrap();
+    assert_eq!(engine.topic_attributes("t").unwrap()["Policy"], default_policy);
+    // Delivery status logging attributes are kept (and only shown).
+    apply(&mut engine, set("SQSSuccessFeedbackSampleRate", "50")).unwrap();
+    assert_eq!(engine.topic_attributes("t").unwrap()["SQSSuccessFeedbackSampleRate"], "50");
+    let rate = refusal(apply(&mut engine, set("SQSSuccessFeedbackSampleRate", "101")));
+    assert!(rate.to_string().contains("must be an integer from 0 to 100"), "{rate}");
     assert_eq!(refusal(apply(&mut engine, set("FifoTopic", "true"))).to_string(), "Invalid parameter: AttributeName");
     assert_eq!(refusal(apply(&mut engine, set("Nope", "x"))).to_string(), "Invalid parameter: AttributeName");
     let missing =
@@ -148,4 +159,36 @@ fn test_delete_topic_is_idempotent_and_the_listing_pages_in_order() {
     // Recreated, it starts afresh.
     create(&mut engine, "b", &[], &[]).unwrap();
     assert!(engine.topic_tags("b").unwrap().is_empty());
+}
+
+#[test]
+fn test_topic_permissions_are_statements_of_its_policy() {
+    let mut engine = engine();
+    create(&mut engine, "t", &[], &[]).unwrap();
+    let add = |label: &str, actions: &[&str]| Command::AddTopicPermission {
+        topic: "t".into(),
+        label: label.into(),
+        account_ids: vec!["111122223333".into()],
+        actions: actions.iter().map(|a| a.to_string()).collect(),
+    };
+    apply(&mut engine, add("publishers", &["Publish"])).unwrap();
+    let policy: serde_json::Value = serde_json::from_str(&engine.topic_attributes("t").unwrap()["Policy"]).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "the default statement and the new one");
+    assert_eq!(statements[1]["Sid"], "publishers");
+    assert_eq!(statements[1]["Principal"]["AWS"][0], "arn:aws:iam::111122223333:root");
+    assert_eq!(statements[1]["Action"][0], "SNS:Publish");
+    assert_eq!(statements[1]["Resource"], "arn:aws:sns:eu-west-1:123456789012:t");
+
+    let again = refusal(apply(&mut engine, add("publishers", &["Publish"])));
+    assert_eq!(again.to_string(), "Invalid parameter: Statement already exists");
+    assert_eq!(refusal(apply(&mut engine, add("x", &["Fly"]))).to_string(), "Invalid parameter: ActionName");
+    assert_eq!(refusal(apply(&mut engine, add("bad label", &["Publish"]))).to_string(), "Invalid parameter: Label");
+
+    let remove = |label: &str| Command::RemoveTopicPermission { topic: "t".into(), label: label.into() };
+    apply(&mut engine, remove("publishers")).unwrap();
+    let policy: serde_json::Value = serde_json::from_str(&engine.topic_attributes("t").unwrap()["Policy"]).unwrap();
+    assert_eq!(policy["Statement"].as_array().unwrap().len(), 1);
+    let missing = refusal(apply(&mut engine, remove("publishers")));
+    assert!(missing.to_string().contains("no statement is labelled publishers"), "{missing}");
 }

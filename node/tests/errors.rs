@@ -308,12 +308,12 @@ async fn test_error_raw_query_protocol_error_is_xml() {
     assert_eq!(response.status, 400, "{}", response.body);
     assert_eq!(response.header("x-amzn-query-error"), Some("InvalidAction;Sender"));
 
-    // SNS's Query version names SNS: its errors come in SNS's namespace, and an SNS action not
-    // served yet is an invalid action there, not an SQS one.
+    // SNS's Query version names SNS: its errors come in SNS's namespace, and an SNS action Shoal
+    // does not serve is an invalid action there, not an SQS one.
     let response = raw_request(
         &server.address(),
         &[("Content-Type", "application/x-www-form-urlencoded")],
-        "Action=AddPermission&Version=2010-03-31&TopicArn=x&Label=l",
+        "Action=CreatePlatformApplication&Version=2010-03-31&Name=a&Platform=GCM",
     )
     .await;
     assert_eq!(response.status, 400, "{}", response.body);

@@ -74,6 +74,21 @@ async fn test_sns_topic_lifecycle_through_the_sdk() {
     let tags: Vec<(&str, &str)> = tags.tags().iter().map(|tag| (tag.key(), tag.value())).collect();
     assert_eq!(tags, vec![("env", "prod")]);
 
+    sns.add_permission()
+        .topic_arn(&arn)
+        .label("publishers")
+        .aws_account_id("111122223333")
+        .action_name("Publish")
+        .send()
+        .await
+        .expect("AddPermission");
+    let attributes = sns.get_topic_attributes().topic_arn(&arn).send().await.unwrap();
+    let policy = attributes.attributes().unwrap().get("Policy").cloned().unwrap_or_default();
+    assert!(policy.contains("\"Sid\":\"publishers\"") && policy.contains("SNS:Publish"), "{policy}");
+    sns.remove_permission().topic_arn(&arn).label("publishers").send().await.expect("RemovePermission");
+    let again = sns.remove_permission().topic_arn(&arn).label("publishers").send().await.unwrap_err();
+    assert_eq!(code(&again), "InvalidParameter");
+
     sns.delete_topic().topic_arn(&arn).send().await.unwrap();
     sns.delete_topic().topic_arn(&arn).send().await.expect("DeleteTopic is idempotent");
     let gone = sns.get_topic_attributes().topic_arn(&arn).send().await.unwrap_err();

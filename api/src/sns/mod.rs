@@ -100,6 +100,12 @@ pub async fn dispatch_local(broker: &Broker, request: SnsRequest) -> Result<SnsR
         }
         SnsRequest::TagResource { topic, tags } => propose(broker, Command::TagTopic { topic, tags }).await,
         SnsRequest::UntagResource { topic, keys } => propose(broker, Command::UntagTopic { topic, keys }).await,
+        SnsRequest::AddPermission { topic, label, account_ids, actions } => {
+            propose(broker, Command::AddTopicPermission { topic, label, account_ids, actions }).await
+        }
+        SnsRequest::RemovePermission { topic, label } => {
+            propose(broker, Command::RemoveTopicPermission { topic, label }).await
+        }
     }
 }
 

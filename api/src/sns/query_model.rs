@@ -28,7 +28,7 @@ static TOPIC_LIST: Shape = Shape::Wrapped(&list_of("member", &Shape::Structure(&
 const TOPIC_ARN: Member = string("TopicArn");
 const RESOURCE_ARN: Member = string("ResourceArn");
 
-static OPERATIONS: [Operation<SnsAction>; 8] = [
+static OPERATIONS: [Operation<SnsAction>; 10] = [
     Operation {
         action: SnsAction::CreateTopic,
         input: &[string("Name"), member("Attributes", &ATTRIBUTE_MAP), member("Tags", &TAG_LIST)],
@@ -56,6 +56,12 @@ static OPERATIONS: [Operation<SnsAction>; 8] = [
         input: &[RESOURCE_ARN, member("TagKeys", &KEY_LIST)],
         output: Some(&[]),
     },
+    Operation {
+        action: SnsAction::AddPermission,
+        input: &[TOPIC_ARN, string("Label"), member("AWSAccountId", &KEY_LIST), member("ActionName", &KEY_LIST)],
+        output: None,
+    },
+    Operation { action: SnsAction::RemovePermission, input: &[TOPIC_ARN, string("Label")], output: None },
     Operation {
         action: SnsAction::ListTagsForResource,
         input: &[RESOURCE_ARN],

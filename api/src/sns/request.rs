@@ -40,6 +40,8 @@ actions! {
     TagResource,
     UntagResource,
     ListTagsForResource,
+    AddPermission,
+    RemovePermission,
 }
 
 impl SnsAction {
@@ -81,6 +83,16 @@ pub enum SnsRequest {
     ListTagsForResource {
         topic: String,
     },
+    AddPermission {
+        topic: String,
+        label: String,
+        account_ids: Vec<String>,
+        actions: Vec<String>,
+    },
+    RemovePermission {
+        topic: String,
+        label: String,
+    },
 }
 
 /// What the leader of a topic's group answers.
@@ -103,7 +115,9 @@ impl SnsRequest {
             | SnsRequest::SetTopicAttributes { topic, .. }
             | SnsRequest::TagResource { topic, .. }
             | SnsRequest::UntagResource { topic, .. }
-            | SnsRequest::ListTagsForResource { topic } => Some(topic),
+            | SnsRequest::ListTagsForResource { topic }
+            | SnsRequest::AddPermission { topic, .. }
+            | SnsRequest::RemovePermission { topic, .. } => Some(topic),
             SnsRequest::ListTopics { .. } => None,
         }
     }
@@ -147,6 +161,16 @@ impl SnsRequest {
                 SnsRequest::UntagResource { topic: topic_of("ResourceArn")?, keys: input.strings("TagKeys")? }
             }
             SnsAction::ListTagsForResource => SnsRequest::ListTagsForResource { topic: topic_of("ResourceArn")? },
+            SnsAction::AddPermission => SnsRequest::AddPermission {
+                topic: topic_of("TopicArn")?,
+                label: input.required("Label")?.to_string(),
+                account_ids: input.strings("AWSAccountId")?,
+                actions: input.strings("ActionName")?,
+            },
+            SnsAction::RemovePermission => SnsRequest::RemovePermission {
+                topic: topic_of("TopicArn")?,
+                label: input.required("Label")?.to_string(),
+            },
         })
     }
 }

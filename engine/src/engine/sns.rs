@@ -25,6 +25,12 @@ impl Engine {
             }
             Command::TagTopic { topic, tags } => sns.tag_topic(topic, tags).map(|()| Reply::Done),
             Command::UntagTopic { topic, keys } => sns.untag_topic(topic, keys).map(|()| Reply::Done),
+            Command::AddTopicPermission { topic, label, account_ids, actions } => {
+                sns.add_permission(&self.config, topic, label, account_ids, actions).map(|()| Reply::Done)
+            }
+            Command::RemoveTopicPermission { topic, label } => {
+                sns.remove_permission(&self.config, topic, label).map(|()| Reply::Done)
+            }
             other => {
                 debug_assert!(false, "not an SNS action: {other:?}");
                 Err(SnsError::InvalidParameter("The command is not an SNS action.".to_string()))

@@ -99,7 +99,9 @@ impl Engine {
             | Command::DeleteTopic { .. }
             | Command::SetTopicAttributes { .. }
             | Command::TagTopic { .. }
-            | Command::UntagTopic { .. } => {
+            | Command::UntagTopic { .. }
+            | Command::AddTopicPermission { .. }
+            | Command::RemoveTopicPermission { .. } => {
                 debug_assert!(false, "not an SQS action: {command:?}");
                 Err(SqsError::UnsupportedOperation("The command is not an SQS action.".to_string()))
             }

@@ -36,7 +36,26 @@ const SETTABLE: &[&str] = &[
     "ContentBasedDeduplication",
     "ArchivePolicy",
     "FifoThroughputScope",
+    // Delivery status logging: stored and shown (nothing is logged to CloudWatch).
+    "HTTPSuccessFeedbackRoleArn",
+    "HTTPSuccessFeedbackSampleRate",
+    "HTTPFailureFeedbackRoleArn",
+    "SQSSuccessFeedbackRoleArn",
+    "SQSSuccessFeedbackSampleRate",
+    "SQSFailureFeedbackRoleArn",
+    "LambdaSuccessFeedbackRoleArn",
+    "LambdaSuccessFeedbackSampleRate",
+    "LambdaFailureFeedbackRoleArn",
+    "FirehoseSuccessFeedbackRoleArn",
+    "FirehoseSuccessFeedbackSampleRate",
+    "FirehoseFailureFeedbackRoleArn",
+    "ApplicationSuccessFeedbackRoleArn",
+    "ApplicationSuccessFeedbackSampleRate",
+    "ApplicationFailureFeedbackRoleArn",
 ];
+
+/// Attributes whose empty value means "back to the default" rather than an empty value.
+const EMPTY_RESETS: &[&str] = &["Policy", "DeliveryPolicy", "ArchivePolicy"];
 
 /// Attributes only CreateTopic takes.
 const CREATE_ONLY: &[&str] = &["FifoTopic"];
@@ -96,6 +115,9 @@ fn check_attribute(name: &str, value: &str, fifo: bool) -> SnsResult<()> {
             }
         }
         "DisplayName" if value.chars().count() > limits::TOPIC_DISPLAY_NAME_LENGTH_MAX => reason("is too long"),
+        _ if name.ends_with("SampleRate") && !value.parse::<u8>().is_ok_and(|rate| rate <= 100) => {
+            reason("must be an integer from 0 to 100")
+        }
         _ => Ok(()),
     }
 }
@@ -193,7 +215,11 @@ impl SnsState {
             return Err(SnsError::invalid_parameter("AttributeName"));
         }
         check_attribute(attribute, value, topic.is_fifo())?;
-        topic.attributes.insert(attribute.to_string(), value.to_string());
+        if value.is_empty() && EMPTY_RESETS.contains(&attribute) {
+            topic.attributes.remove(attribute);
+        } else {
+            topic.attributes.insert(attribute.to_string(), value.to_string());
+        }
         Ok(())
     }
 
@@ -206,6 +232,67 @@ impl SnsState {
             return Err(SnsError::TagLimitExceeded);
         }
         topic.tags = merged;
+        Ok(())
+    }
+
+    /// AddPermission: a statement allowing `account_ids` the SNS `actions` on the topic, under
+    /// `label` (its `Sid`), added to the topic's policy (the default policy if it has none).
+    pub fn add_permission(
+        &mut self,
+        config: &EngineConfig,
+        name: &str,
+        label: &str,
+        account_ids: &[String],
+        actions: &[String],
+    ) -> SnsResult<()> {
+        let topic = self.topics.get_mut(name).ok_or_else(SnsError::topic_not_found)?;
+        let label_valid = !label.is_empty()
+            && label.len() <= limits::PERMISSION_LABEL_LENGTH_MAX
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !label_valid {
+            return Err(SnsError::invalid_parameter("Label"));
+        }
+        if account_ids.is_empty() || account_ids.iter().any(|id| id.is_empty()) {
+            return Err(SnsError::invalid_parameter("AWSAccountId"));
+        }
+        if actions.is_empty() || actions.iter().any(|action| !is_sns_action(action)) {
+            return Err(SnsError::invalid_parameter("ActionName"));
+        }
+        let arn = topic_arn(config, name);
+        let mut policy = topic.policy(config, &arn)?;
+        let statements = statements_of(&mut policy)?;
+        if statements.iter().any(|statement| statement.get("Sid").and_then(serde_json::Value::as_str) == Some(label)) {
+            return Err(SnsError::invalid_parameter("Statement already exists"));
+        }
+        let principals: Vec<String> = account_ids.iter().map(|id| format!("arn:aws:iam::{id}:root")).collect();
+        let actions: Vec<String> = actions.iter().map(|action| format!("SNS:{action}")).collect();
+        statements.push(serde_json::json!({
+            "Sid": label,
+            "Effect": "Allow",
+            "Principal": {"AWS": principals},
+            "Action": actions,
+            "Resource": arn,
+        }));
+        let text = policy.to_string();
+        if text.len() > limits::TOPIC_POLICY_BYTES_MAX {
+            return Err(SnsError::invalid_parameter("Policy Reason: the policy would be too long"));
+        }
+        topic.attributes.insert("Policy".to_string(), text);
+        Ok(())
+    }
+
+    /// RemovePermission: the statement `label` out of the topic's policy.
+    pub fn remove_permission(&mut self, config: &EngineConfig, name: &str, label: &str) -> SnsResult<()> {
+        let topic = self.topics.get_mut(name).ok_or_else(SnsError::topic_not_found)?;
+        let arn = topic_arn(config, name);
+        let mut policy = topic.policy(config, &arn)?;
+        let statements = statements_of(&mut policy)?;
+        let before = statements.len();
+        statements.retain(|statement| statement.get("Sid").and_then(serde_json::Value::as_str) != Some(label));
+        if statements.len() == before {
+            return Err(SnsError::invalid_parameter(format!("Label Reason: no statement is labelled {label}")));
+        }
+        topic.attributes.insert("Policy".to_string(), policy.to_string());
         Ok(())
     }
 
@@ -233,6 +320,16 @@ impl Topic {
 
     fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.get(name).map(String::as_str)
+    }
+
+    /// The topic's policy as JSON: the one set, or the default.
+    fn policy(&self, config: &EngineConfig, arn: &str) -> SnsResult<serde_json::Value> {
+        let text = match self.attribute("Policy") {
+            Some(text) => text.to_string(),
+            None => default_policy(config, arn),
+        };
+        serde_json::from_str(&text)
+            .map_err(|_| SnsError::invalid_parameter("Policy Reason: the stored policy is not JSON"))
     }
 
     /// Does the topic have `value` for `attribute`, set or by default (booleans in any case)?
@@ -275,6 +372,35 @@ impl Topic {
         }
         all
     }
+}
+
+/// The statements of a policy, made an array if the policy has none.
+fn statements_of(policy: &mut serde_json::Value) -> SnsResult<&mut Vec<serde_json::Value>> {
+    let object = policy.as_object_mut().ok_or_else(|| SnsError::invalid_parameter("Policy"))?;
+    let statements = object.entry("Statement").or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if statements.is_object() {
+        *statements = serde_json::Value::Array(vec![statements.take()]);
+    }
+    statements.as_array_mut().ok_or_else(|| SnsError::invalid_parameter("Policy Reason: Statement is not a list"))
+}
+
+/// SNS's action names, as AddPermission takes them.
+fn is_sns_action(name: &str) -> bool {
+    const ACTIONS: &[&str] = &[
+        "Publish",
+        "Subscribe",
+        "Receive",
+        "GetTopicAttributes",
+        "SetTopicAttributes",
+        "AddPermission",
+        "RemovePermission",
+        "DeleteTopic",
+        "ListSubscriptionsByTopic",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+    ];
+    ACTIONS.contains(&name)
 }
 
 /// The delivery policy of a topic that sets none (AWS's default for HTTP/S).
