@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::limits;
+use crate::query::model::{ModelAction, ServiceModel};
 use crate::query::{form, xml};
 use crate::service::ApiCluster as Cluster;
 use crate::sns::query_model::MODEL as SNS_MODEL;
@@ -93,7 +94,10 @@ async fn serve(cluster: &Cluster, uri: &Uri, headers: &HeaderMap, body: Body, pr
     let params: Vec<(String, String)> =
         pairs.take(form::MAX_QUERY_PARAMS + 1).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     match service_of(headers, uri, &params).as_str() {
-        "sqs" => (Service::Sqs, serve_sqs(cluster, uri, headers, parse_query(&params)).await),
+        "sqs" => (
+            Service::Sqs,
+            serve_sqs(cluster, uri, headers, parse_query(&params, &SQS_MODEL, SqsAction::from_name)).await,
+        ),
         "sns" => (Service::Sns, serve_sns(cluster, &params).await),
         other => (Service::Sqs, Err(ApiError::unsupported_service(other))),
     }
@@ -117,11 +121,7 @@ async fn serve_sqs(
 }
 
 async fn serve_sns(cluster: &Cluster, params: &[(String, String)]) -> Served {
-    let Some(name) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.as_str()) else {
-        return Err(ApiError::missing_action());
-    };
-    let action = SnsAction::from_name(name).ok_or_else(|| ApiError::invalid_action(name))?;
-    let members = query_members(form::form_to_json(&SNS_MODEL, action, params))?;
+    let (action, members) = parse_query(params, &SNS_MODEL, SnsAction::from_name)?;
     let reply = sns::dispatch(cluster, action, &members).await?;
     Ok((Action::Sns(action), reply))
 }
@@ -223,12 +223,17 @@ fn service_of(headers: &HeaderMap, uri: &Uri, params: &[(String, String)]) -> St
     }
 }
 
-fn parse_query(params: &[(String, String)]) -> Result<(SqsAction, Map<String, Value>), ApiError> {
+/// A Query form's action (by `from_name`) and its request object (through `model`).
+fn parse_query<A: ModelAction>(
+    params: &[(String, String)],
+    model: &ServiceModel<A>,
+    from_name: fn(&str) -> Option<A>,
+) -> Result<(A, Map<String, Value>), ApiError> {
     let Some(name) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.as_str()) else {
         return Err(ApiError::missing_action());
     };
-    let action = SqsAction::from_name(name).ok_or_else(|| ApiError::invalid_action(name))?;
-    let members = query_members(form::form_to_json(&SQS_MODEL, action, params))?;
+    let action = from_name(name).ok_or_else(|| ApiError::invalid_action(name))?;
+    let members = query_members(form::form_to_json(model, action, params))?;
     Ok((action, members))
 }
 

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod message;
 pub mod outbox;
 pub mod placement;
+mod policy;
 pub mod sns;
 pub mod sqs;
 

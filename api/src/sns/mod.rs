@@ -9,6 +9,7 @@ pub mod request;
 use serde_json::{json, Map, Value};
 use shoal_cluster::level::SNS_LEVEL;
 use shoal_cluster::Broker;
+use shoal_engine::sns::topic_arn;
 use shoal_engine::{limits, Command, EngineError, Reply};
 
 use crate::error::ApiError;
@@ -26,7 +27,7 @@ pub async fn dispatch(cluster: &Cluster, action: SnsAction, members: &Map<String
         )));
     }
     let request = SnsRequest::parse(action, members, &cluster.account_id, &cluster.region)?;
-    let arn = |name: &str| format!("arn:aws:sns:{}:{}:{name}", cluster.region, cluster.account_id);
+    let arn = |name: &str| topic_arn(&cluster.region, &cluster.account_id, name);
     let Some(topic) = request.topic().map(str::to_string) else {
         let SnsRequest::ListTopics { after } = request else {
             return Err(ApiError::internal("a request without a topic that is not ListTopics"));

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use shoal_engine::error::SnsError;
+use shoal_engine::sns::topic_name_from_arn;
 
 use crate::error::ApiError;
 
@@ -133,10 +134,9 @@ impl SnsRequest {
         let input = Input { members };
         let topic_of = |member: &str| -> Result<String, ApiError> {
             let arn = input.required(member)?;
-            let prefix = format!("arn:aws:sns:{region}:{account_id}:");
-            match arn.strip_prefix(prefix.as_str()) {
-                Some(name) if !name.is_empty() && !name.contains(':') => Ok(name.to_string()),
-                _ if arn.starts_with("arn:aws:sns:") => Err(SnsError::topic_not_found().into()),
+            match topic_name_from_arn(region, account_id, arn) {
+                Some(name) => Ok(name.to_string()),
+                None if arn.starts_with("arn:aws:sns:") => Err(SnsError::topic_not_found().into()),
                 _ => Err(SnsError::invalid_parameter(format!("{member}: {arn} is not a topic ARN")).into()),
             }
         };

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::EngineConfig;
 use crate::error::{SnsError, SnsResult};
 use crate::limits;
+use crate::policy::{self, PolicyShape};
 
 /// The topics of one data group. Written to snapshots after the rest of the engine (snapshot
 /// format 5; see `shoal_raft::format`).
@@ -60,13 +61,13 @@ const EMPTY_RESETS: &[&str] = &["Policy", "DeliveryPolicy", "ArchivePolicy"];
 /// Attributes only CreateTopic takes.
 const CREATE_ONLY: &[&str] = &["FifoTopic"];
 
-pub fn topic_arn(config: &EngineConfig, name: &str) -> String {
-    format!("arn:aws:sns:{}:{}:{name}", config.region, config.account_id)
+pub fn topic_arn(region: &str, account_id: &str, name: &str) -> String {
+    format!("arn:aws:sns:{region}:{account_id}:{name}")
 }
 
 /// The topic an ARN of the engine's account and region names, if it is one.
-pub fn topic_name_from_arn<'a>(config: &EngineConfig, arn: &'a str) -> Option<&'a str> {
-    let prefix = format!("arn:aws:sns:{}:{}:", config.region, config.account_id);
+pub fn topic_name_from_arn<'a>(region: &str, account_id: &str, arn: &'a str) -> Option<&'a str> {
+    let prefix = format!("arn:aws:sns:{region}:{account_id}:");
     arn.strip_prefix(prefix.as_str()).filter(|name| !name.is_empty() && !name.contains(':'))
 }
 
@@ -185,11 +186,7 @@ impl SnsState {
             if tags.iter().any(|(key, value)| existing.tags.get(key).is_some_and(|held| held != value)) {
                 return Err(SnsError::invalid_parameter("Tags Reason: Topic already exists with different tags"));
             }
-            let mut merged = existing.tags.clone();
-            merged.extend(tags.iter().map(|(key, value)| (key.clone(), value.clone())));
-            if merged.len() > limits::TOPIC_TAGS_MAX {
-                return Err(SnsError::TagLimitExceeded);
-            }
+            let merged = existing.with_tags(tags)?;
             self.topics.get_mut(name).expect("checked above").tags = merged;
             return Ok(());
         }
@@ -226,12 +223,7 @@ impl SnsState {
     pub fn tag_topic(&mut self, name: &str, tags: &BTreeMap<String, String>) -> SnsResult<()> {
         let topic = self.topics.get_mut(name).ok_or(SnsError::ResourceNotFound)?;
         check_tags(tags)?;
-        let mut merged = topic.tags.clone();
-        merged.extend(tags.iter().map(|(key, value)| (key.clone(), value.clone())));
-        if merged.len() > limits::TOPIC_TAGS_MAX {
-            return Err(SnsError::TagLimitExceeded);
-        }
-        topic.tags = merged;
+        topic.tags = topic.with_tags(tags)?;
         Ok(())
     }
 
@@ -246,10 +238,7 @@ impl SnsState {
         actions: &[String],
     ) -> SnsResult<()> {
         let topic = self.topics.get_mut(name).ok_or_else(SnsError::topic_not_found)?;
-        let label_valid = !label.is_empty()
-            && label.len() <= limits::PERMISSION_LABEL_LENGTH_MAX
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !label_valid {
+        if !policy::is_permission_label(label) {
             return Err(SnsError::invalid_parameter("Label"));
         }
         if account_ids.is_empty() || account_ids.iter().any(|id| id.is_empty()) {
@@ -258,21 +247,13 @@ impl SnsState {
         if actions.is_empty() || actions.iter().any(|action| !is_sns_action(action)) {
             return Err(SnsError::invalid_parameter("ActionName"));
         }
-        let arn = topic_arn(config, name);
+        let arn = topic_arn(&config.region, &config.account_id, name);
         let mut policy = topic.policy(config, &arn)?;
         let statements = statements_of(&mut policy)?;
-        if statements.iter().any(|statement| statement.get("Sid").and_then(serde_json::Value::as_str) == Some(label)) {
+        if policy::has_statement(statements, label) {
             return Err(SnsError::invalid_parameter("Statement already exists"));
         }
-        let principals: Vec<String> = account_ids.iter().map(|id| format!("arn:aws:iam::{id}:root")).collect();
-        let actions: Vec<String> = actions.iter().map(|action| format!("SNS:{action}")).collect();
-        statements.push(serde_json::json!({
-            "Sid": label,
-            "Effect": "Allow",
-            "Principal": {"AWS": principals},
-            "Action": actions,
-            "Resource": arn,
-        }));
+        statements.push(policy::allow_statement(label, account_ids, "SNS", actions, &arn));
         let text = policy.to_string();
         if text.len() > limits::TOPIC_POLICY_BYTES_MAX {
             return Err(SnsError::invalid_parameter("Policy Reason: the policy would be too long"));
@@ -284,12 +265,10 @@ impl SnsState {
     /// RemovePermission: the statement `label` out of the topic's policy.
     pub fn remove_permission(&mut self, config: &EngineConfig, name: &str, label: &str) -> SnsResult<()> {
         let topic = self.topics.get_mut(name).ok_or_else(SnsError::topic_not_found)?;
-        let arn = topic_arn(config, name);
+        let arn = topic_arn(&config.region, &config.account_id, name);
         let mut policy = topic.policy(config, &arn)?;
         let statements = statements_of(&mut policy)?;
-        let before = statements.len();
-        statements.retain(|statement| statement.get("Sid").and_then(serde_json::Value::as_str) != Some(label));
-        if statements.len() == before {
+        if !policy::remove_statement(statements, label) {
             return Err(SnsError::invalid_parameter(format!("Label Reason: no statement is labelled {label}")));
         }
         topic.attributes.insert("Policy".to_string(), policy.to_string());
@@ -314,8 +293,14 @@ impl Topic {
         &self.tags
     }
 
-    pub fn created_ms(&self) -> u64 {
-        self.created_ms
+    /// Its tags with `tags` added (replacing equal keys), within the limit.
+    fn with_tags(&self, tags: &BTreeMap<String, String>) -> SnsResult<BTreeMap<String, String>> {
+        let mut merged = self.tags.clone();
+        merged.extend(tags.iter().map(|(key, value)| (key.clone(), value.clone())));
+        if merged.len() > limits::TOPIC_TAGS_MAX {
+            return Err(SnsError::TagLimitExceeded);
+        }
+        Ok(merged)
     }
 
     fn attribute(&self, name: &str) -> Option<&str> {
@@ -350,7 +335,7 @@ impl Topic {
     /// Every attribute GetTopicAttributes returns: those set, the defaults of those not set,
     /// and the computed ones.
     pub fn attributes(&self, config: &EngineConfig, name: &str) -> BTreeMap<String, String> {
-        let arn = topic_arn(config, name);
+        let arn = topic_arn(&config.region, &config.account_id, name);
         let mut all = BTreeMap::new();
         all.insert("TopicArn".to_string(), arn.clone());
         all.insert("Owner".to_string(), config.account_id.clone());
@@ -374,14 +359,11 @@ impl Topic {
     }
 }
 
-/// The statements of a policy, made an array if the policy has none.
 fn statements_of(policy: &mut serde_json::Value) -> SnsResult<&mut Vec<serde_json::Value>> {
-    let object = policy.as_object_mut().ok_or_else(|| SnsError::invalid_parameter("Policy"))?;
-    let statements = object.entry("Statement").or_insert_with(|| serde_json::Value::Array(Vec::new()));
-    if statements.is_object() {
-        *statements = serde_json::Value::Array(vec![statements.take()]);
-    }
-    statements.as_array_mut().ok_or_else(|| SnsError::invalid_parameter("Policy Reason: Statement is not a list"))
+    crate::policy::statements(policy).map_err(|shape| match shape {
+        PolicyShape::NotAnObject => SnsError::invalid_parameter("Policy"),
+        PolicyShape::NoStatementList => SnsError::invalid_parameter("Policy Reason: Statement is not a list"),
+    })
 }
 
 /// SNS's action names, as AddPermission takes them.

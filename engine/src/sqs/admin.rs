@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{SqsError, SqsResult};
 use crate::limits;
+use crate::policy::{self, PolicyShape};
 
 use super::queue::config::{invalid_redrive_policy, READ_ONLY_ATTRIBUTES, SETTABLE_ATTRIBUTES};
 use super::queue::{Queue, QueueConfig, RedriveAllowPolicy};
@@ -58,16 +59,12 @@ fn parse_policy(queue: &Queue) -> SqsResult<serde_json::Value> {
 }
 
 fn policy_statements(policy: &mut serde_json::Value) -> SqsResult<&mut Vec<serde_json::Value>> {
-    let Some(document) = policy.as_object_mut() else {
-        return Err(SqsError::invalid_parameter("The queue's Policy attribute is not a JSON object."));
-    };
-    let statements = document.entry("Statement").or_insert_with(|| serde_json::json!([]));
-    if statements.is_object() {
-        *statements = serde_json::Value::Array(vec![statements.take()]);
-    }
-    statements
-        .as_array_mut()
-        .ok_or_else(|| SqsError::invalid_parameter("The queue's Policy attribute has no list of statements."))
+    crate::policy::statements(policy).map_err(|shape| match shape {
+        PolicyShape::NotAnObject => SqsError::invalid_parameter("The queue's Policy attribute is not a JSON object."),
+        PolicyShape::NoStatementList => {
+            SqsError::invalid_parameter("The queue's Policy attribute has no list of statements.")
+        }
+    })
 }
 
 /// One page of `names` (in name order): those after `start_after`, at most `max` (default
@@ -265,10 +262,7 @@ impl SqsHandler<'_> {
         account_ids: &[String],
         actions: &[String],
     ) -> SqsResult<()> {
-        let label_ok = !label.is_empty()
-            && label.len() <= limits::PERMISSION_LABEL_LENGTH_MAX
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !label_ok {
+        if !policy::is_permission_label(label) {
             return Err(SqsError::invalid_value(label, "Label", &format!("{QUEUE_NAME_RULE}.")));
         }
         if account_ids.is_empty() {
@@ -289,18 +283,10 @@ impl SqsHandler<'_> {
         let queue = self.sqs.queue_mut(name)?;
         let mut policy = parse_policy(queue)?;
         let statements = policy_statements(&mut policy)?;
-        if statements.iter().any(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(label)) {
+        if policy::has_statement(statements, label) {
             return Err(SqsError::invalid_value(label, "Label", "Already exists."));
         }
-        let principals: Vec<String> = account_ids.iter().map(|id| format!("arn:aws:iam::{id}:root")).collect();
-        let actions: Vec<String> = actions.iter().map(|action| format!("SQS:{action}")).collect();
-        statements.push(serde_json::json!({
-            "Sid": label,
-            "Effect": "Allow",
-            "Principal": { "AWS": principals },
-            "Action": actions,
-            "Resource": queue.arn,
-        }));
+        statements.push(policy::allow_statement(label, account_ids, "SQS", actions, &queue.arn));
         let text = policy.to_string();
         if text.len() > limits::POLICY_BYTES_MAX {
             return Err(SqsError::OverLimit(format!(
@@ -317,9 +303,7 @@ impl SqsHandler<'_> {
         let queue = self.sqs.queue_mut(name)?;
         let mut policy = parse_policy(queue)?;
         let statements = policy_statements(&mut policy)?;
-        let before = statements.len();
-        statements.retain(|s| s.get("Sid").and_then(|v| v.as_str()) != Some(label));
-        if statements.len() == before {
+        if !policy::remove_statement(statements, label) {
             // AWS's text, in lower case.
             return Err(SqsError::invalid_value(label, "Label", "can't find label."));
         }

@@ -25,6 +25,7 @@ mod parse;
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
+// An address as a value (parsed from text, compared by bits): no socket, no IO.
 use std::net::IpAddr;
 
 use serde_json::Value;
@@ -39,24 +40,6 @@ pub enum FilterScope {
     #[default]
     MessageAttributes,
     MessageBody,
-}
-
-impl FilterScope {
-    /// The scope named by a `FilterPolicyScope` attribute value.
-    pub fn from_name(name: &str) -> Option<FilterScope> {
-        match name {
-            "MessageAttributes" => Some(FilterScope::MessageAttributes),
-            "MessageBody" => Some(FilterScope::MessageBody),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            FilterScope::MessageAttributes => "MessageAttributes",
-            FilterScope::MessageBody => "MessageBody",
-        }
-    }
 }
 
 /// A parsed filter policy.
@@ -204,10 +187,10 @@ impl FilterPolicy {
             FilterScope::MessageAttributes => {
                 // AWS: `exists: false` never matches a message that has no attributes at all.
                 (!message.attributes.is_empty() || !self.root.has_exists_false())
-                    && self.root.matches(&attribute_lookup(message.attribute_values()), &[])
+                    && self.root.matches(&attribute_lookup(message.attribute_values()), &mut Vec::new())
             }
             FilterScope::MessageBody => match message.body_object() {
-                Some(body) => self.root.matches(&body_lookup(body), &[]),
+                Some(body) => self.root.matches(&body_lookup(body), &mut Vec::new()),
                 None => false,
             },
         }
@@ -229,20 +212,20 @@ fn body_lookup<'m>(body: &'m Value) -> impl Fn(&[&str], &mut Vec<Leaf<'m>>) + 'm
 }
 
 impl Conjunction {
-    /// `lookup` collects the values at a path of keys.
-    fn matches<'m, F>(&self, lookup: &F, prefix: &[&str]) -> bool
+    /// `lookup` collects the values at a path of keys; `path` is the path to this conjunction,
+    /// one buffer for the whole walk, left as it was found.
+    fn matches<'m, 'p, F>(&'p self, lookup: &F, path: &mut Vec<&'p str>) -> bool
     where
         F: Fn(&[&str], &mut Vec<Leaf<'m>>),
     {
-        let mut path: Vec<&str> = prefix.to_vec();
         let mut values = Vec::new();
         for (key, rule) in &self.keys {
             path.push(key);
             let matched = match rule {
-                Rule::Nested(inner) => inner.matches(lookup, &path),
+                Rule::Nested(inner) => inner.matches(lookup, path),
                 Rule::Conditions(conditions) => {
                     values.clear();
-                    lookup(&path, &mut values);
+                    lookup(path, &mut values);
                     conditions.iter().any(|condition| condition.matches(&values))
                 }
             };
@@ -251,7 +234,7 @@ impl Conjunction {
                 return false;
             }
         }
-        self.any_of.iter().all(|branches| branches.iter().any(|branch| branch.matches(lookup, prefix)))
+        self.any_of.iter().all(|branches| branches.iter().any(|branch| branch.matches(lookup, path)))
     }
 
     fn has_exists_false(&self) -> bool {

@@ -8,6 +8,7 @@
 //! largest branch counting), at most [`limits::FILTER_POLICY_COMBINATIONS_MAX`] combinations
 //! (the product of each key's number of conditions; the branches of an `$or` add up).
 
+// An address as a value (parsed from text): no socket, no IO.
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
