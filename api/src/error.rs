@@ -190,6 +190,12 @@ impl From<SnsError> for ApiError {
             SnsError::NotFound(_) => ("NotFound", 404),
             SnsError::ResourceNotFound => ("ResourceNotFound", 404),
             SnsError::TagLimitExceeded => ("TagLimitExceeded", 400),
+            SnsError::ParameterValueInvalid(_) => ("ParameterValueInvalid", 400),
+            SnsError::EmptyBatchRequest => ("EmptyBatchRequest", 400),
+            SnsError::TooManyEntriesInBatchRequest => ("TooManyEntriesInBatchRequest", 400),
+            SnsError::BatchEntryIdsNotDistinct => ("BatchEntryIdsNotDistinct", 400),
+            SnsError::InvalidBatchEntryId => ("InvalidBatchEntryId", 400),
+            SnsError::BatchRequestTooLong => ("BatchRequestTooLong", 400),
         };
         ApiError::new(code, code, status, message)
     }

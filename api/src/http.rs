@@ -98,7 +98,7 @@ async fn serve(cluster: &Cluster, uri: &Uri, headers: &HeaderMap, body: Body, pr
             Service::Sqs,
             serve_sqs(cluster, uri, headers, parse_query(&params, &SQS_MODEL, SqsAction::from_name)).await,
         ),
-        "sns" => (Service::Sns, serve_sns(cluster, &params).await),
+        "sns" => (Service::Sns, serve_sns(cluster, headers, &params).await),
         other => (Service::Sqs, Err(ApiError::unsupported_service(other))),
     }
 }
@@ -120,9 +120,10 @@ async fn serve_sqs(
     Ok((Action::Sqs(action), reply))
 }
 
-async fn serve_sns(cluster: &Cluster, params: &[(String, String)]) -> Served {
+async fn serve_sns(cluster: &Cluster, headers: &HeaderMap, params: &[(String, String)]) -> Served {
     let (action, members) = parse_query(params, &SNS_MODEL, SnsAction::from_name)?;
-    let reply = sns::dispatch(cluster, action, &members).await?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let reply = sns::dispatch(cluster, &format!("http://{host}/"), action, &members).await?;
     Ok((Action::Sns(action), reply))
 }
 
@@ -217,8 +218,12 @@ fn service_of(headers: &HeaderMap, uri: &Uri, params: &[(String, String)]) -> St
     if let Some(service) = signing_service(headers, uri) {
         return service;
     }
-    match params.iter().find(|(k, _)| k == "Version").map(|(_, v)| v.as_str()) {
-        Some(SNS_VERSION) => "sns".to_string(),
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    match (param("Version"), param("Action")) {
+        (Some(SNS_VERSION), _) => "sns".to_string(),
+        // The links SNS sends (UnsubscribeURL, SubscribeURL), opened as they are: SQS has no
+        // action of these names.
+        (None, Some("Unsubscribe" | "ConfirmSubscription")) => "sns".to_string(),
         _ => "sqs".to_string(),
     }
 }

@@ -151,6 +151,88 @@ pub enum Command {
         topic: String,
         label: String,
     },
+    // SNS subscriptions and publishing: proposal format 5 (write level 5), like every entry
+    // whose outbox deliveries are a topic's (`Command::generation`).
+    /// Subscribe. `subscription_id` and `token` are chosen by the node that took the request,
+    /// so that applying it is deterministic; they are used only if the subscription is new.
+    Subscribe {
+        topic: String,
+        subscription_id: String,
+        protocol: String,
+        endpoint: String,
+        attributes: BTreeMap<String, String>,
+        token: String,
+    },
+    ConfirmSubscription {
+        topic: String,
+        token: String,
+    },
+    Unsubscribe {
+        topic: String,
+        subscription_id: String,
+    },
+    SetSubscriptionAttributes {
+        topic: String,
+        subscription_id: String,
+        attribute: String,
+        value: String,
+    },
+    /// Publish (one entry, `batch` false) or PublishBatch.
+    Publish {
+        topic: String,
+        batch: bool,
+        entries: Vec<PublishEntry>,
+        /// When the node took the request (the notifications' `Timestamp`).
+        published_ms: u64,
+        /// The node's address as the client reached it (`http://host:port/`), which the
+        /// notifications' `UnsubscribeURL` and `SigningCertURL` name.
+        base_url: String,
+    },
+}
+
+/// Which step of Shoal's formats introduced what a command holds; the log writes each entry in
+/// the oldest format that has it (`shoal_raft::format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Generation {
+    /// SQS, the outbox, the cluster's own entries.
+    Sqs,
+    /// SNS topics.
+    Topics,
+    /// SNS subscriptions and publishing, and outbox deliveries from a topic.
+    Subscriptions,
+}
+
+/// One message to publish. `id` is the batch entry id (empty for Publish); `message_id` is
+/// chosen by the node that took the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishEntry {
+    pub id: String,
+    pub message_id: String,
+    pub message: String,
+    pub subject: Option<String>,
+    pub attributes: MessageAttributes,
+    /// `MessageStructure=json`: `message` is a JSON object of a message per protocol.
+    pub json_structure: bool,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+    /// The notification's signature per protocol's message (`sqs`, `http`, `https`,
+    /// `default`), made by the node that took the request; empty while the cluster has no
+    /// signing key (docs/compatibility-sns.md).
+    pub signatures: BTreeMap<String, String>,
+}
+
+/// What Subscribe and ConfirmSubscription answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscribed {
+    pub subscription_id: String,
+    pub pending: bool,
+}
+
+/// What Publish answers for one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishResult {
+    pub message_id: String,
+    pub sequence_number: Option<String>,
 }
 
 impl Command {
@@ -183,11 +265,32 @@ impl Command {
             | Command::TagTopic { .. }
             | Command::UntagTopic { .. }
             | Command::AddTopicPermission { .. }
-            | Command::RemoveTopicPermission { .. } => None,
+            | Command::RemoveTopicPermission { .. }
+            | Command::Subscribe { .. }
+            | Command::ConfirmSubscription { .. }
+            | Command::Unsubscribe { .. }
+            | Command::SetSubscriptionAttributes { .. }
+            | Command::Publish { .. } => None,
         }
     }
 
-    /// Is this an SNS action (written in proposal format 4 only)?
+    /// Which step of the formats introduced what this command holds.
+    pub fn generation(&self) -> Generation {
+        match self {
+            Command::Subscribe { .. }
+            | Command::ConfirmSubscription { .. }
+            | Command::Unsubscribe { .. }
+            | Command::SetSubscriptionAttributes { .. }
+            | Command::Publish { .. } => Generation::Subscriptions,
+            Command::ImportMessages { entries, .. } if entries.iter().any(|e| e.delivery.is_from_topic()) => {
+                Generation::Subscriptions
+            }
+            command if command.is_sns() => Generation::Topics,
+            _ => Generation::Sqs,
+        }
+    }
+
+    /// Is this an SNS action (written in proposal format 4 or later)?
     pub fn is_sns(&self) -> bool {
         matches!(
             self,
@@ -198,6 +301,11 @@ impl Command {
                 | Command::UntagTopic { .. }
                 | Command::AddTopicPermission { .. }
                 | Command::RemoveTopicPermission { .. }
+                | Command::Subscribe { .. }
+                | Command::ConfirmSubscription { .. }
+                | Command::Unsubscribe { .. }
+                | Command::SetSubscriptionAttributes { .. }
+                | Command::Publish { .. }
         )
     }
 
@@ -213,6 +321,8 @@ impl Command {
             | Command::UntagQueue { .. }
             | Command::AddPermission { .. }
             | Command::RemovePermission { .. } => Wakes::Nobody,
+            // A publish may feed any queue of the group its topic subscribes.
+            Command::Publish { .. } => Wakes::Everyone,
             command if command.is_sns() => Wakes::Nobody,
             // Any other command about a queue feeds that queue (deleting it ends its polls with
             // an error; a delete unblocks a FIFO group); one about no queue may feed any.
@@ -360,6 +470,9 @@ pub enum Reply {
     Imported {
         refused: Vec<u64>,
     },
+    Subscribed(Subscribed),
+    /// Per entry, by batch entry id, in the order given.
+    Published(Vec<(String, crate::error::SnsResult<PublishResult>)>),
 }
 
 /// What applying a log entry gives: a reply, or why nothing was done.

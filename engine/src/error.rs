@@ -50,6 +50,19 @@ pub enum SnsError {
     ResourceNotFound,
     #[error("Could not complete request: tag quota of per resource exceeded")]
     TagLimitExceeded,
+    /// A message attribute's name, type or value is not one SNS takes (the whole message).
+    #[error("{0}")]
+    ParameterValueInvalid(String),
+    #[error("The batch request doesn't contain any entries")]
+    EmptyBatchRequest,
+    #[error("The batch request contains more entries than permissible.")]
+    TooManyEntriesInBatchRequest,
+    #[error("Two or more batch entries in the request have the same Id.")]
+    BatchEntryIdsNotDistinct,
+    #[error("A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.")]
+    InvalidBatchEntryId,
+    #[error("The length of all the messages put together is more than the limit.")]
+    BatchRequestTooLong,
 }
 
 pub type SnsResult<T> = Result<T, SnsError>;

@@ -105,3 +105,23 @@ pub const FILTER_POLICY_NUMBER_ABS_MAX: f64 = 1e9;
 /// Nesting of a MessageBody policy (objects within objects, `$or` within `$or`); deeper is
 /// refused as too complex, so parsing and matching stay bounded.
 pub const FILTER_POLICY_DEPTH_MAX: usize = 16;
+
+/// SNS subscriptions: ids (chosen by the node that takes the Subscribe, a UUID) of at most 64
+/// characters, endpoints of at most 2,048; a topic holds at most 100,000 subscriptions (AWS
+/// allows 12,500,000 per standard topic: one topic's subscriptions are one group's memory) and
+/// 200 filter policies (AWS's quota); a confirmation token is valid for 3 days; ListSubscriptions
+/// pages of 100.
+pub const SUBSCRIPTION_ID_LENGTH_MAX: usize = 64;
+pub const SUBSCRIPTION_ENDPOINT_LENGTH_MAX: usize = 2048;
+pub const SUBSCRIPTIONS_PER_TOPIC_MAX: usize = 100_000;
+pub const FILTER_POLICIES_PER_TOPIC_MAX: usize = 200;
+pub const SUBSCRIPTION_TOKEN_VALID_MS: u64 = 3 * 24 * 3600 * 1000;
+pub const LIST_SUBSCRIPTIONS_PAGE: usize = 100;
+
+/// SNS Publish: a message of at most 256 KiB counting its attributes' names, types and values
+/// (for PublishBatch, all entries together), a subject of at most 100 characters, at most 10
+/// entries in a batch; raw delivery to a queue carries at most 10 attributes.
+pub const PUBLISH_SIZE_BYTES_MAX: usize = 262_144;
+pub const SUBJECT_LENGTH_MAX: usize = 100;
+pub const PUBLISH_BATCH_ENTRIES_MAX: usize = 10;
+pub const RAW_DELIVERY_ATTRIBUTES_MAX: usize = 10;

@@ -172,6 +172,11 @@ pub enum Transfer {
     DeadLetter,
     /// Carried out of a dead-letter queue by the move task `task_handle`.
     Move { task_handle: String },
+    /// Published to a topic of this group (`origin`) and bound for the queue its subscription
+    /// `subscription_id` names; if that queue cannot take it, for the subscription's
+    /// `dead_letter_queue`, and if there is none it is dropped. Outbox entries of this kind
+    /// exist from write level 5 (`Command::generation`).
+    Published { subscription_id: String, dead_letter_queue: Option<String> },
 }
 
 /// A message bound for a queue in another group.
@@ -180,7 +185,8 @@ pub struct QueueDelivery {
     pub target_group: GroupId,
     /// The queue it is bound for, in `target_group`.
     pub target: String,
-    /// The queue it left here, where it returns if the target cannot take it.
+    /// The queue it left here, where it returns if the target cannot take it (for a message
+    /// published to a topic, the topic).
     pub origin: String,
     /// Whether the queue it left is FIFO; the target must be of the same kind.
     pub fifo: bool,
@@ -190,6 +196,13 @@ pub struct QueueDelivery {
 
 /// One message in the outbox, as groups hand it to each other.
 pub type OutboxEntry = Entry<QueueDelivery>;
+
+impl QueueDelivery {
+    /// Was it published to a topic (rather than moved out of a queue)?
+    pub fn is_from_topic(&self) -> bool {
+        matches!(self.transfer, Transfer::Published { .. })
+    }
+}
 
 impl Delivery for QueueDelivery {
     type Destination = GroupId;

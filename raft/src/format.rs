@@ -9,11 +9,13 @@
 //! | proposal 2 | (before envelopes) the postcard encoding of `Proposal` itself, variant 0 or 1 first |
 //! | proposal 3 | envelope: variant 2, the format number, then the postcard body; body layout as format 2 |
 //! | proposal 4 | as 3, and the command may be an SNS action (new `Command` variants after the others); only entries holding an SNS action are written as format 4, from write level 4, and every other is still written as format 3 |
+//! | proposal 5 | as 4, and the command may be a subscription or publish action, or an import of messages published to a topic (new `Command` and `Transfer` variants after the others); only such entries are written as format 5, from write level 5 |
 //! | snapshot 1 | (before envelopes) magic `SHLSNAP1`, metadata, bincode of the group state |
 //! | snapshot 2 | magic `SHLSNAPV`, the format number (u16, big endian), then as format 1 |
 //! | snapshot 3 | as format 2, but messages hold no contents (an empty body): they are in the body store, and a transfer sends them after the file as a body section (`bodies.rs`); written from write level 2 |
 //! | snapshot 4 | as 3, but a message's header (id, MD5, sender, sent time) is in the store's record only; written from write level 3 |
 //! | snapshot 5 | as 4, followed by the bincode of the group's SNS state (topics); written from write level 4 |
+//! | snapshot 6 | as 5, but the SNS state holds subscriptions (each topic's after its creation time) and the outbox may hold messages published to a topic; written from write level 5; format 5's SNS state is kept as `format_5` and migrated |
 //!
 //! A change to the layout of a command, the engine, or openraft's types bumps the format here,
 //! keeps the old layout's types in a module of their own, and adds the migration; the golden-bytes
@@ -23,17 +25,28 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use shoal_engine::command::FORMAT_VERSION;
+use shoal_engine::command::{Generation, FORMAT_VERSION};
 use shoal_engine::LogEntry;
 
 use crate::types::{ClusterInfo, Proposal};
 
-/// The newest format this build writes for a log entry's application data: format 4 for an
-/// entry holding an SNS action, format 3 ([`PROPOSAL_FORMAT_WITHOUT_SNS`]) for every other.
-pub const PROPOSAL_FORMAT: u16 = 4;
-/// The format of an entry that holds no SNS action (format 4 changed nothing for those, so a
-/// node of an older build reads them).
+/// The newest format this build writes for a log entry's application data: each entry is
+/// written in the oldest format that has what it holds ([`proposal_format_of`]), so a node of
+/// an older build reads every entry that holds nothing new.
+pub const PROPOSAL_FORMAT: u16 = 5;
+/// The format of an entry that holds no SNS action (formats 4 and 5 changed nothing for those).
 pub const PROPOSAL_FORMAT_WITHOUT_SNS: u16 = 3;
+/// The format of an entry holding a topic action (format 5 changed nothing for those).
+pub const PROPOSAL_FORMAT_TOPICS: u16 = 4;
+
+/// The proposal format that first had what a command of `generation` holds.
+pub fn proposal_format_of(generation: Generation) -> u16 {
+    match generation {
+        Generation::Sqs => PROPOSAL_FORMAT_WITHOUT_SNS,
+        Generation::Topics => PROPOSAL_FORMAT_TOPICS,
+        Generation::Subscriptions => 5,
+    }
+}
 /// The oldest proposal format this build reads.
 pub const PROPOSAL_FORMAT_OLDEST: u16 = 2;
 
@@ -43,21 +56,22 @@ pub const PROPOSAL_FORMAT_OLDEST: u16 = 2;
 /// layout is refused at start.
 pub const STORE_FORMAT: u16 = 1;
 
-/// The newest format this build writes for snapshot files (at write level 4; see
+/// The newest format this build writes for snapshot files (at write level 5; see
 /// [`snapshot_format_at`]).
-pub const SNAPSHOT_FORMAT: u16 = 5;
+pub const SNAPSHOT_FORMAT: u16 = 6;
 /// Magic of snapshot format 1, which carried no format number.
 pub const SNAPSHOT_MAGIC_FORMAT_1: &[u8; 8] = b"SHLSNAP1";
 /// Magic of every later snapshot format; the format number follows.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"SHLSNAPV";
 
-/// The snapshot format a node writes at write `level` (agreed by the cluster layer): format 5
-/// (topics after the state) needs every node to read it at level 4; format 4 (headers only in
-/// the store) at level 3; format 3 (no contents, headers in line, read back from the store) at
-/// level 2; below that format 2, contents in line too.
+/// The snapshot format a node writes at write `level` (agreed by the cluster layer): format 6
+/// (subscriptions) at level 5; format 5 (topics after the state) needs every node to read it at
+/// level 4; format 4 (headers only in the store) at level 3; format 3 (no contents, headers in
+/// line, read back from the store) at level 2; below that format 2, contents in line too.
 pub fn snapshot_format_at(level: u32) -> u16 {
     match level {
-        4.. => 5,
+        5.. => 6,
+        4 => 5,
         3 => 4,
         2 => 3,
         _ => 2,
@@ -66,19 +80,22 @@ pub fn snapshot_format_at(level: u32) -> u16 {
 
 /// The snapshot format that holds topics (SNS state), first written at write level 4.
 pub const SNAPSHOT_FORMAT_TOPICS: u16 = 5;
+/// The snapshot format that holds subscriptions, first written at write level 5.
+pub const SNAPSHOT_FORMAT_SUBSCRIPTIONS: u16 = 6;
 
-/// The snapshot format a node at write `level` writes for a state with or without topics. A
-/// state holds topics only once some node agreed level 4, which it does only when every node's
-/// build reads format 5; so a node that has not heard of level 4 yet (it polls its peers, or
-/// cannot reach one, or has just been replaced) writes format 5 for them all the same, rather
-/// than fail to snapshot.
-pub fn snapshot_format_for(level: u32, has_topics: bool) -> u16 {
-    let format = snapshot_format_at(level);
-    if has_topics {
-        format.max(SNAPSHOT_FORMAT_TOPICS)
-    } else {
-        format
-    }
+/// The snapshot format a node at write `level` writes for a state of `generation` (what it
+/// holds; `Engine::generation`). A state holds topics only once some node agreed level 4, which
+/// it does only when every node's build reads format 5 (and subscriptions, level 5 and format
+/// 6); so a node that has not heard of that level yet (it polls its peers, or cannot reach one,
+/// or has just been replaced) writes the format that holds them all the same, rather than fail
+/// to snapshot.
+pub fn snapshot_format_for(level: u32, generation: Generation) -> u16 {
+    let needed = match generation {
+        Generation::Sqs => 0,
+        Generation::Topics => SNAPSHOT_FORMAT_TOPICS,
+        Generation::Subscriptions => SNAPSHOT_FORMAT_SUBSCRIPTIONS,
+    };
+    snapshot_format_at(level).max(needed)
 }
 
 /// The write level the cluster layer has agreed (`shoal_cluster::level`), as storage reads it.
@@ -96,8 +113,8 @@ impl WriteLevelSource for FixedLevel {
     }
 }
 
-// The engine's own number in each entry names the command layout of format 3, which format 4
-// only extends with new variants.
+// The engine's own number in each entry names the command layout of format 3, which formats 4
+// and 5 only extend with new variants.
 const _: () = assert!(FORMAT_VERSION == PROPOSAL_FORMAT_WITHOUT_SNS);
 
 /// How a proposal travels and is stored. Variants 0 and 1 are format 2, written before there was
@@ -114,7 +131,7 @@ enum Wire<'a> {
     },
 }
 
-/// The body of formats 3 and 4: the proposal as it is in memory.
+/// The body of formats 3 to 5: the proposal as it is in memory.
 #[derive(Serialize)]
 enum BodyRef<'a> {
     Engine(&'a LogEntry),
@@ -130,8 +147,9 @@ enum Body {
 impl Serialize for Proposal {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (format, body) = match self {
-            Proposal::Engine(entry) if entry.command.is_sns() => (PROPOSAL_FORMAT, BodyRef::Engine(entry.as_ref())),
-            Proposal::Engine(entry) => (PROPOSAL_FORMAT_WITHOUT_SNS, BodyRef::Engine(entry.as_ref())),
+            Proposal::Engine(entry) => {
+                (proposal_format_of(entry.command.generation()), BodyRef::Engine(entry.as_ref()))
+            }
             Proposal::SetCluster(info) => (PROPOSAL_FORMAT_WITHOUT_SNS, BodyRef::SetCluster(info)),
         };
         let body = postcard::to_stdvec(&body).map_err(serde::ser::Error::custom)?;
@@ -172,10 +190,12 @@ pub enum FormatError {
 
 fn decode_envelope(format: u16, body: &[u8]) -> Result<Proposal, FormatError> {
     match format {
-        3 | 4 => match postcard::from_bytes::<Body>(body) {
-            // An SNS action in a format-3 envelope was never written: refused, not guessed at.
-            Ok(Body::Engine(entry)) if format == 3 && entry.command.is_sns() => {
-                Err(FormatError::Corrupt { format, reason: "an SNS action in format 3".to_string() })
+        3..=5 => match postcard::from_bytes::<Body>(body) {
+            // A command in an envelope older than what it holds was never written: refused,
+            // not guessed at.
+            Ok(Body::Engine(entry)) if proposal_format_of(entry.command.generation()) > format => {
+                let reason = format!("{:?} in format {format}", entry.command.generation());
+                Err(FormatError::Corrupt { format, reason })
             }
             Ok(Body::Engine(entry)) => Ok(Proposal::Engine(Arc::new(entry))),
             Ok(Body::SetCluster(info)) => Ok(Proposal::SetCluster(info)),
@@ -200,6 +220,44 @@ pub fn check_snapshot_format(format: u16) -> Result<(), FormatError> {
         Ok(())
     } else {
         Err(FormatError::UnknownSnapshotFormat { format })
+    }
+}
+
+/// Format 5 of a snapshot's SNS state: topics without subscriptions.
+pub mod format_5 {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SnsState {
+        topics: BTreeMap<String, Topic>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    struct Topic {
+        attributes: BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
+        created_ms: u64,
+    }
+
+    impl SnsState {
+        /// The current state's topics in format 5; `None` when it holds what format 5 cannot
+        /// (subscriptions).
+        pub fn of(current: &shoal_engine::sns::SnsState) -> Option<SnsState> {
+            if current.has_subscriptions() {
+                return None;
+            }
+            let topics = current.topic_parts().map(|(name, attributes, tags, created_ms)| {
+                (name.clone(), Topic { attributes: attributes.clone(), tags: tags.clone(), created_ms })
+            });
+            Some(SnsState { topics: topics.collect() })
+        }
+
+        pub fn migrate(self) -> shoal_engine::sns::SnsState {
+            let parts = self.topics.into_iter().map(|(name, t)| (name, t.attributes, t.tags, t.created_ms));
+            shoal_engine::sns::SnsState::from_topic_parts(parts)
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 use crate::bodies::{BatchBodies, BodyStore};
 use crate::clock::ClusterClock;
 use crate::format::{
-    check_snapshot_format, snapshot_format_for, WriteLevelSource, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1,
+    check_snapshot_format, format_5, snapshot_format_for, WriteLevelSource, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_FORMAT_1,
 };
 use crate::limits;
 use crate::pollers::Pollers;
@@ -440,8 +440,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
         // Called between applies, so the copy is the state at `last_applied` exactly.
-        let has_topics = !self.shared.read().engine.sns_state().is_empty();
-        let format = snapshot_format_for(self.level.write_level(), has_topics);
+        let generation = self.shared.read().engine.generation();
+        let format = snapshot_format_for(self.level.write_level(), generation);
         let state = self.shared.snapshot_copy(format);
         let meta =
             SnapshotMetaOf::<TypeConfig> { last_log_id: self.last_applied, last_membership: self.membership.clone() };
@@ -626,8 +626,9 @@ fn bincode_config() -> SnapshotConfig {
     bincode::config::standard().with_limit::<{ limits::SNAPSHOT_BYTES_MAX }>()
 }
 
-/// Writes a snapshot of `format` (2 to 5, which share the layout; the state given must suit
-/// it): magic, format number, metadata, state, and from format 5 the topics.
+/// Writes a snapshot of `format` (2 to 6, which share the layout; the state given must suit
+/// it): magic, format number, metadata, state, and from format 5 the topics (from format 6 with
+/// their subscriptions).
 pub fn write_snapshot(
     writer: &mut impl Write,
     meta: &SnapshotMetaOf<TypeConfig>,
@@ -641,12 +642,17 @@ pub fn write_snapshot(
     writer.write_all(&(meta_bytes.len() as u64).to_le_bytes())?;
     writer.write_all(&meta_bytes)?;
     bincode::serde::encode_into_std_write(state, writer, bincode_config()).map_err(io::Error::other)?;
+    // `snapshot_format_for` picks a format that holds what the state holds: the refusals
+    // below are never reached.
     let sns = state.engine.sns_state();
-    if format >= 5 {
+    let cannot_hold = |what: &str| io::Error::other(format!("snapshot format {format} cannot hold {what}"));
+    if format >= 6 {
         bincode::serde::encode_into_std_write(sns, writer, bincode_config()).map_err(io::Error::other)?;
+    } else if format == 5 {
+        let topics = format_5::SnsState::of(sns).ok_or_else(|| cannot_hold("subscriptions"))?;
+        bincode::serde::encode_into_std_write(&topics, writer, bincode_config()).map_err(io::Error::other)?;
     } else if !sns.is_empty() {
-        // `snapshot_format_for` picks format 5 for any state with topics: never reached.
-        return Err(io::Error::other(format!("snapshot format {format} cannot hold topics")));
+        return Err(cannot_hold("topics"));
     }
     writer.flush()
 }
@@ -681,7 +687,8 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
     }
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::new(file);
-    // Formats 1 to 4 share the layout after the header; format 5 adds the topics after it.
+    // Formats 1 to 4 share the layout after the header; format 5 adds the topics after it, and
+    // format 6 their subscriptions.
     let format = read_format(&mut reader)?;
     let mut len = [0u8; 8];
     reader.read_exact(&mut len)?;
@@ -694,10 +701,14 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
     let meta = postcard::from_bytes(&meta_bytes).map_err(|e| invalid(&e.to_string()))?;
     let mut state: GroupState =
         bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;
-    if format >= 5 {
+    if format >= 6 {
         let sns =
             bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;
         state.engine.set_sns_state(sns);
+    } else if format == 5 {
+        let topics: format_5::SnsState =
+            bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;
+        state.engine.set_sns_state(topics.migrate());
     }
     Ok((meta, state, format))
 }

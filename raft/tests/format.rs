@@ -9,9 +9,12 @@ use std::sync::Arc;
 
 use openraft::entry::RaftEntry;
 use openraft::type_config::alias::{EntryOf, SnapshotMetaOf, StoredMembershipOf};
+use shoal_engine::command::Generation;
 use shoal_engine::command::{SendEntry, FORMAT_VERSION};
 use shoal_engine::{Command, EngineConfig, LogEntry};
-use shoal_raft::format::{FormatError, PROPOSAL_FORMAT, PROPOSAL_FORMAT_WITHOUT_SNS, SNAPSHOT_FORMAT};
+use shoal_raft::format::{
+    FormatError, PROPOSAL_FORMAT, PROPOSAL_FORMAT_TOPICS, PROPOSAL_FORMAT_WITHOUT_SNS, SNAPSHOT_FORMAT,
+};
 use shoal_raft::state::{read_snapshot, write_snapshot, GroupState};
 use shoal_raft::{ClusterInfo, Proposal, TypeConfig};
 
@@ -87,7 +90,7 @@ const FORMAT_4_CREATE_TOPIC: &str = "02041f000380d095ffbc31140174010b446973706c6
 fn test_format_4_carries_sns_actions_and_only_they_use_it() {
     let bytes = postcard::to_stdvec(&sample_create_topic()).unwrap();
     assert_eq!(hex::encode(&bytes), FORMAT_4_CREATE_TOPIC);
-    assert_eq!(bytes[1], PROPOSAL_FORMAT as u8);
+    assert_eq!(bytes[1], PROPOSAL_FORMAT_TOPICS as u8);
     assert_eq!(decode(FORMAT_4_CREATE_TOPIC).unwrap(), sample_create_topic());
     // Every other entry is still format 3, which older builds read.
     assert_eq!(postcard::to_stdvec(&sample_send(FORMAT_VERSION)).unwrap()[1], PROPOSAL_FORMAT_WITHOUT_SNS as u8);
@@ -95,6 +98,39 @@ fn test_format_4_carries_sns_actions_and_only_they_use_it() {
     let mut mislabelled = bytes.clone();
     mislabelled[1] = PROPOSAL_FORMAT_WITHOUT_SNS as u8;
     assert!(postcard::from_bytes::<Proposal>(&mislabelled).is_err());
+}
+
+/// A subscription action: an SQS subscription with raw delivery, at the sample's time.
+fn sample_subscribe() -> Proposal {
+    let command = Command::Subscribe {
+        topic: "t".into(),
+        subscription_id: "s".into(),
+        protocol: "sqs".into(),
+        endpoint: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+        attributes: BTreeMap::from([("RawMessageDelivery".to_string(), "true".to_string())]),
+        token: "k".into(),
+    };
+    Proposal::Engine(Arc::new(LogEntry::new(1_700_000_000_000, command)))
+}
+
+/// Format 5: the envelope around a command of the variants subscriptions and publishing added.
+const FORMAT_5_SUBSCRIBE: &str = "020551000380d095ffbc311b01740173037371732461726e3a6177733a7371733a75732d656173742d313a3030303030303030303030303a7101125261774d65737361676544656c69766572790474727565016b";
+
+#[test]
+fn test_format_5_carries_subscription_actions_and_only_they_use_it() {
+    let bytes = postcard::to_stdvec(&sample_subscribe()).unwrap();
+    assert_eq!(hex::encode(&bytes), FORMAT_5_SUBSCRIBE);
+    assert_eq!(bytes[1], PROPOSAL_FORMAT as u8);
+    assert_eq!(decode(FORMAT_5_SUBSCRIBE).unwrap(), sample_subscribe());
+    // Topic actions stay format 4 and the rest format 3, which older builds read.
+    assert_eq!(postcard::to_stdvec(&sample_create_topic()).unwrap()[1], PROPOSAL_FORMAT_TOPICS as u8);
+    assert_eq!(postcard::to_stdvec(&sample_send(FORMAT_VERSION)).unwrap()[1], PROPOSAL_FORMAT_WITHOUT_SNS as u8);
+    // A subscription action in an older envelope was never written: refused.
+    for older in [PROPOSAL_FORMAT_WITHOUT_SNS, PROPOSAL_FORMAT_TOPICS] {
+        let mut mislabelled = bytes.clone();
+        mislabelled[1] = older as u8;
+        assert!(postcard::from_bytes::<Proposal>(&mislabelled).is_err(), "format {older}");
+    }
 }
 
 #[test]
@@ -219,11 +255,66 @@ fn test_a_state_with_topics_is_snapshotted_in_format_5_at_any_level() {
     use shoal_raft::format::{snapshot_format_at, snapshot_format_for};
     // A node that has not heard of level 4 yet (it polls, a peer is unreachable, it was just
     // replaced) may hold topics another node created: it writes format 5 for them, which every
-    // node reads once any node agreed level 4, rather than fail to snapshot.
-    for level in 1..=4 {
-        assert_eq!(snapshot_format_for(level, true), 5, "level {level}");
-        assert_eq!(snapshot_format_for(level, false), snapshot_format_at(level), "level {level}");
+    // node reads once any node agreed level 4, rather than fail to snapshot. Likewise format 6
+    // for subscriptions.
+    for level in 1..=5 {
+        assert_eq!(snapshot_format_for(level, Generation::Topics), snapshot_format_at(level).max(5), "level {level}");
+        assert_eq!(snapshot_format_for(level, Generation::Subscriptions), 6, "level {level}");
+        assert_eq!(snapshot_format_for(level, Generation::Sqs), snapshot_format_at(level), "level {level}");
     }
+}
+
+/// The sample state with topic `t` and the sample's subscription (of queue `q`, raw delivery)
+/// and a second one with a filter policy.
+fn sample_state_with_subscriptions() -> GroupState {
+    let mut state = sample_state();
+    let _ = state.apply(1, &sample_create_topic());
+    let subscribed = |response| matches!(response, shoal_raft::Response::Engine(Ok(_)));
+    assert!(subscribed(state.apply(1, &sample_subscribe())));
+    let filtered = Command::Subscribe {
+        topic: "t".into(),
+        subscription_id: "f".into(),
+        protocol: "sqs".into(),
+        endpoint: "arn:aws:sqs:us-east-1:000000000000:other".into(),
+        attributes: BTreeMap::from([("FilterPolicy".to_string(), r#"{"colour":["red"]}"#.to_string())]),
+        token: "k2".into(),
+    };
+    assert!(subscribed(state.apply(1, &Proposal::Engine(Arc::new(LogEntry::new(1_700_000_000_000, filtered))))));
+    state
+}
+
+/// The SNS section of a format-5 snapshot of the sample state with topic `t`, in the layout
+/// the build before subscriptions (commit da41455) wrote: per topic its name, attributes, tags
+/// and creation time (bincode varints; `fd` and eight bytes for the time).
+const FORMAT_5_SNS_SECTION: &str = "010174010b446973706c61794e616d65016401016b0176fd0068e5cf8b010000";
+
+#[test]
+fn test_snapshot_format_6_keeps_subscriptions_and_format_5_migrates() {
+    let state = sample_state_with_subscriptions();
+    assert_eq!(state.engine.generation(), Generation::Subscriptions);
+    let mut bytes = Vec::new();
+    write_snapshot(&mut bytes, &sample_meta(), &state, 6).unwrap();
+    let (_, read, format) = read_back(&bytes).unwrap();
+    assert_eq!(format, 6);
+    assert_eq!(read.engine, state.engine, "subscriptions included");
+    let attributes = read.engine.subscription_attributes("t", "f").unwrap();
+    assert_eq!(attributes["FilterPolicy"], r#"{"colour":["red"]}"#);
+    assert_eq!(attributes["FilterPolicyScope"], "MessageAttributes", "the parsed policy was rebuilt");
+    // Format 5 has no place for subscriptions: writing one that would drop them is refused.
+    let error = write_snapshot(&mut Vec::new(), &sample_meta(), &state, 5).unwrap_err().to_string();
+    assert!(error.contains("cannot hold subscriptions"), "{error}");
+    // A format-5 file (topics only) reads as topics without subscriptions.
+    let mut topics_only = sample_state();
+    let _ = topics_only.apply(1, &sample_create_topic());
+    let mut bytes = Vec::new();
+    write_snapshot(&mut bytes, &sample_meta(), &topics_only, 5).unwrap();
+    let mut without_sns = Vec::new();
+    write_snapshot(&mut without_sns, &sample_meta(), &sample_state(), 4).unwrap();
+    assert_eq!(hex::encode(&bytes[without_sns.len()..]), FORMAT_5_SNS_SECTION, "format 5's SNS section");
+    let (_, read, format) = read_back(&bytes).unwrap();
+    assert_eq!(format, 5);
+    assert_eq!(read.engine, topics_only.engine);
+    assert_eq!(read.engine.topic_attributes("t").unwrap()["SubscriptionsConfirmed"], "0");
 }
 
 #[test]

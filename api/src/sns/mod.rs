@@ -7,9 +7,10 @@ pub mod query_model;
 pub mod request;
 
 use serde_json::{json, Map, Value};
-use shoal_cluster::level::SNS_LEVEL;
+use shoal_cluster::level::{SNS_LEVEL, SUBSCRIPTIONS_LEVEL};
 use shoal_cluster::Broker;
-use shoal_engine::sns::topic_arn;
+use shoal_engine::command::PublishEntry;
+use shoal_engine::sns::{subscription_arn, topic_arn, SubscriptionRow};
 use shoal_engine::{limits, Command, EngineError, Reply};
 
 use crate::error::ApiError;
@@ -17,28 +18,53 @@ use crate::service::{self, ApiCluster as Cluster, ApiReply, ApiRequest};
 
 pub use request::{SnsAction, SnsReply, SnsRequest};
 
+/// The write level an action needs: subscriptions and publishing came after topics.
+fn level_needed(action: SnsAction) -> (u32, &'static str) {
+    match action {
+        SnsAction::Subscribe
+        | SnsAction::ConfirmSubscription
+        | SnsAction::Unsubscribe
+        | SnsAction::GetSubscriptionAttributes
+        | SnsAction::SetSubscriptionAttributes
+        | SnsAction::ListSubscriptions
+        | SnsAction::ListSubscriptionsByTopic
+        | SnsAction::Publish
+        | SnsAction::PublishBatch => (SUBSCRIPTIONS_LEVEL, "SNS subscriptions and publishing are"),
+        _ => (SNS_LEVEL, "SNS is"),
+    }
+}
+
 /// Runs one SNS request in the cluster and returns its response object (the JSON shape the
-/// Query model renders).
-pub async fn dispatch(cluster: &Cluster, action: SnsAction, members: &Map<String, Value>) -> Result<Value, ApiError> {
+/// Query model renders). `base_url` is this node's address as the client reached it.
+pub async fn dispatch(
+    cluster: &Cluster,
+    base_url: &str,
+    action: SnsAction,
+    members: &Map<String, Value>,
+) -> Result<Value, ApiError> {
     let level = cluster.write_level();
-    if level < SNS_LEVEL {
+    let (needed, what) = level_needed(action);
+    if level < needed {
         return Err(ApiError::unavailable(format!(
-            "SNS is served once every node runs a build that has it (write level {SNS_LEVEL}); the cluster writes at level {level}"
+            "{what} served once every node runs a build that has them (write level {needed}); the cluster writes at level {level}"
         )));
     }
-    let request = SnsRequest::parse(action, members, &cluster.account_id, &cluster.region)?;
+    let request = SnsRequest::parse(action, members, &cluster.account_id, &cluster.region, base_url)?;
     let arn = |name: &str| topic_arn(&cluster.region, &cluster.account_id, name);
     let Some(topic) = request.topic().map(str::to_string) else {
-        let SnsRequest::ListTopics { after } = request else {
-            return Err(ApiError::internal("a request without a topic that is not ListTopics"));
+        return match request {
+            SnsRequest::ListTopics { after } => {
+                let (names, next) = list_topics(cluster, after).await?;
+                let topics: Vec<Value> = names.iter().map(|name| json!({ "TopicArn": arn(name) })).collect();
+                Ok(with_next_token(json!({ "Topics": topics }), next))
+            }
+            SnsRequest::ListSubscriptions { after } => {
+                let (rows, next) = list_subscriptions(cluster, after).await?;
+                let next = next.map(|row| format!("{}:{}", row.topic, row.subscription_id));
+                Ok(with_next_token(json!({ "Subscriptions": subscription_rows(cluster, &rows) }), next))
+            }
+            _ => Err(ApiError::internal("a request without a topic that is not a listing")),
         };
-        let (names, next) = list_topics(cluster, after).await?;
-        let topics: Vec<Value> = names.iter().map(|name| json!({ "TopicArn": arn(name) })).collect();
-        let mut reply = json!({ "Topics": topics });
-        if let Some(next) = next {
-            reply["NextToken"] = Value::String(next);
-        }
-        return Ok(reply);
     };
     let group = cluster.group_of(&topic);
     let reply = match service::call(cluster, group, ApiRequest::Sns(request)).await? {
@@ -52,8 +78,104 @@ pub async fn dispatch(cluster: &Cluster, action: SnsAction, members: &Map<String
             let tags: Vec<Value> = tags.into_iter().map(|(key, value)| json!({ "Key": key, "Value": value })).collect();
             json!({ "Tags": tags })
         }
+        (_, SnsReply::Subscribed(subscribed)) => {
+            let return_arn = members.get("ReturnSubscriptionArn").and_then(Value::as_str) == Some("true");
+            let shown = if subscribed.pending && action == SnsAction::Subscribe && !return_arn {
+                "pending confirmation".to_string()
+            } else {
+                subscription_arn(&cluster.region, &cluster.account_id, &topic, &subscribed.subscription_id)
+            };
+            json!({ "SubscriptionArn": shown })
+        }
+        (_, SnsReply::Subscriptions(mut rows)) => {
+            let more = rows.len() > limits::LIST_SUBSCRIPTIONS_PAGE;
+            rows.truncate(limits::LIST_SUBSCRIPTIONS_PAGE);
+            let next = if more { rows.last().map(|row| row.subscription_id.clone()) } else { None };
+            with_next_token(json!({ "Subscriptions": subscription_rows(cluster, &rows) }), next)
+        }
+        (SnsAction::Publish, SnsReply::Published(mut results)) => match results.pop() {
+            Some((_, Ok(result))) => {
+                let mut reply = json!({ "MessageId": result.message_id });
+                if let Some(number) = result.sequence_number {
+                    reply["SequenceNumber"] = Value::String(number);
+                }
+                reply
+            }
+            Some((_, Err(error))) => return Err(error.into()),
+            None => return Err(ApiError::internal("a publish answered with no result")),
+        },
+        (_, SnsReply::Published(results)) => {
+            let (mut successful, mut failed) = (Vec::new(), Vec::new());
+            for (id, result) in results {
+                match result {
+                    Ok(result) => {
+                        let mut row = json!({ "Id": id, "MessageId": result.message_id });
+                        if let Some(number) = result.sequence_number {
+                            row["SequenceNumber"] = Value::String(number);
+                        }
+                        successful.push(row);
+                    }
+                    Err(error) => {
+                        let error = ApiError::from(error);
+                        failed.push(json!({ "Id": id, "Code": error.query_code, "Message": error.message, "SenderFault": error.sender_fault }));
+                    }
+                }
+            }
+            json!({ "Successful": successful, "Failed": failed })
+        }
         (_, SnsReply::Done | SnsReply::TopicNames(_)) => json!({}),
     })
+}
+
+fn with_next_token(mut reply: Value, next: Option<String>) -> Value {
+    if let Some(next) = next {
+        reply["NextToken"] = Value::String(next);
+    }
+    reply
+}
+
+/// Subscriptions as ListSubscriptions shows them: one not yet confirmed has no ARN to show.
+fn subscription_rows(cluster: &Cluster, rows: &[SubscriptionRow]) -> Vec<Value> {
+    let (region, account_id) = (&cluster.region, &cluster.account_id);
+    rows.iter()
+        .map(|row| {
+            let arn = if row.pending {
+                "PendingConfirmation".to_string()
+            } else {
+                subscription_arn(region, account_id, &row.topic, &row.subscription_id)
+            };
+            json!({
+                "SubscriptionArn": arn,
+                "Owner": account_id,
+                "Protocol": row.protocol.name(),
+                "Endpoint": row.endpoint,
+                "TopicArn": topic_arn(region, account_id, &row.topic),
+            })
+        })
+        .collect()
+}
+
+/// A page of ListSubscriptions: every data group's subscriptions after `after`, merged in
+/// order, and the last row shown if there are more.
+async fn list_subscriptions(
+    cluster: &Cluster,
+    after: Option<(String, String)>,
+) -> Result<(Vec<SubscriptionRow>, Option<SubscriptionRow>), ApiError> {
+    let asks = cluster.shards.data_group_ids().map(|group| {
+        let request = ApiRequest::Sns(SnsRequest::ListSubscriptions { after: after.clone() });
+        async move {
+            match service::call(cluster, group, request).await? {
+                ApiReply::Sns(SnsReply::Subscriptions(rows)) => Ok(rows),
+                other => Err(ApiError::internal(format!("group {group} answered ListSubscriptions with {other:?}"))),
+            }
+        }
+    });
+    let mut rows: Vec<SubscriptionRow> = futures::future::try_join_all(asks).await?.into_iter().flatten().collect();
+    rows.sort_by(|a, b| (&a.topic, &a.subscription_id).cmp(&(&b.topic, &b.subscription_id)));
+    let more = rows.len() > limits::LIST_SUBSCRIPTIONS_PAGE;
+    rows.truncate(limits::LIST_SUBSCRIPTIONS_PAGE);
+    let next = if more { rows.last().cloned() } else { None };
+    Ok((rows, next))
 }
 
 /// A page of ListTopics: every data group's names after `after`, merged in order.
@@ -107,6 +229,60 @@ pub async fn dispatch_local(broker: &Broker, request: SnsRequest) -> Result<SnsR
         SnsRequest::RemovePermission { topic, label } => {
             propose(broker, Command::RemoveTopicPermission { topic, label }).await
         }
+        SnsRequest::GetSubscriptionAttributes { topic, subscription_id } => {
+            broker.linearize().await?;
+            let attributes = broker.read(|engine, _| engine.subscription_attributes(&topic, &subscription_id));
+            Ok(read(attributes.map(SnsReply::Attributes))?)
+        }
+        SnsRequest::ListSubscriptionsByTopic { topic, after } => {
+            broker.linearize().await?;
+            let after = after.as_deref().map(|id| (topic.as_str(), id));
+            let limit = limits::LIST_SUBSCRIPTIONS_PAGE + 1;
+            let rows = broker.read(|engine, _| engine.subscription_rows(Some(&topic), after, limit));
+            Ok(read(rows.map(SnsReply::Subscriptions))?)
+        }
+        SnsRequest::ListSubscriptions { after } => {
+            broker.linearize().await?;
+            let after = after.as_ref().map(|(topic, id)| (topic.as_str(), id.as_str()));
+            let limit = limits::LIST_SUBSCRIPTIONS_PAGE + 1;
+            let rows = broker.read(|engine, _| engine.subscription_rows(None, after, limit));
+            Ok(read(rows.map(SnsReply::Subscriptions))?)
+        }
+        SnsRequest::Subscribe { topic, protocol, endpoint, attributes } => {
+            let subscription_id = uuid::Uuid::new_v4().to_string();
+            let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            let command = Command::Subscribe { topic, subscription_id, protocol, endpoint, attributes, token };
+            propose(broker, command).await
+        }
+        SnsRequest::ConfirmSubscription { topic, token } => {
+            propose(broker, Command::ConfirmSubscription { topic, token }).await
+        }
+        SnsRequest::Unsubscribe { topic, subscription_id } => {
+            propose(broker, Command::Unsubscribe { topic, subscription_id }).await
+        }
+        SnsRequest::SetSubscriptionAttributes { topic, subscription_id, attribute, value } => {
+            propose(broker, Command::SetSubscriptionAttributes { topic, subscription_id, attribute, value }).await
+        }
+        SnsRequest::Publish { topic, batch, entries, base_url } => {
+            let entries = entries
+                .into_iter()
+                .map(|input| PublishEntry {
+                    id: input.id,
+                    message_id: uuid::Uuid::new_v4().to_string(),
+                    message: input.message,
+                    subject: input.subject,
+                    attributes: input.attributes,
+                    json_structure: input.json_structure,
+                    group_id: input.group_id,
+                    deduplication_id: input.deduplication_id,
+                    signatures: Default::default(),
+                })
+                .collect();
+            let published_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_millis() as u64);
+            propose(broker, Command::Publish { topic, batch, entries, published_ms, base_url }).await
+        }
     }
 }
 
@@ -115,6 +291,8 @@ async fn propose(broker: &Broker, command: Command) -> Result<SnsReply, ApiError
     broker.linearize_once_per_term().await?;
     match broker.propose(command).await? {
         Reply::Done => Ok(SnsReply::Done),
+        Reply::Subscribed(subscribed) => Ok(SnsReply::Subscribed(subscribed)),
+        Reply::Published(results) => Ok(SnsReply::Published(results)),
         other => Err(ApiError::internal(format!("unexpected reply to an SNS action: {other:?}"))),
     }
 }

@@ -27,8 +27,34 @@ static TOPIC_LIST: Shape = Shape::Wrapped(&list_of("member", &Shape::Structure(&
 
 const TOPIC_ARN: Member = string("TopicArn");
 const RESOURCE_ARN: Member = string("ResourceArn");
+const SUBSCRIPTION_ARN: Member = string("SubscriptionArn");
 
-static OPERATIONS: [Operation<SnsAction>; 10] = [
+const MESSAGE_ATTRIBUTE: [Member; 3] = [string("DataType"), string("StringValue"), string("BinaryValue")];
+static MESSAGE_ATTRIBUTE_MAP: Shape = Shape::Wrapped(&Shape::Map {
+    item: "entry",
+    key: "Name",
+    value: "Value",
+    value_shape: &Shape::Structure(&MESSAGE_ATTRIBUTE),
+});
+const PUBLISH_ENTRY: [Member; 7] = [
+    string("Id"),
+    string("Message"),
+    string("Subject"),
+    string("MessageStructure"),
+    member("MessageAttributes", &MESSAGE_ATTRIBUTE_MAP),
+    string("MessageDeduplicationId"),
+    string("MessageGroupId"),
+];
+static PUBLISH_ENTRY_LIST: Shape = Shape::Wrapped(&list_of("member", &Shape::Structure(&PUBLISH_ENTRY)));
+const PUBLISHED: [Member; 3] = [string("Id"), string("MessageId"), string("SequenceNumber")];
+static PUBLISHED_LIST: Shape = Shape::Wrapped(&list_of("member", &Shape::Structure(&PUBLISHED)));
+const FAILED: [Member; 4] = [string("Id"), string("Code"), string("Message"), string("SenderFault")];
+static FAILED_LIST: Shape = Shape::Wrapped(&list_of("member", &Shape::Structure(&FAILED)));
+const SUBSCRIPTION: [Member; 5] =
+    [SUBSCRIPTION_ARN, string("Owner"), string("Protocol"), string("Endpoint"), TOPIC_ARN];
+static SUBSCRIPTION_LIST: Shape = Shape::Wrapped(&list_of("member", &Shape::Structure(&SUBSCRIPTION)));
+
+static OPERATIONS: [Operation<SnsAction>; 19] = [
     Operation {
         action: SnsAction::CreateTopic,
         input: &[string("Name"), member("Attributes", &ATTRIBUTE_MAP), member("Tags", &TAG_LIST)],
@@ -66,5 +92,62 @@ static OPERATIONS: [Operation<SnsAction>; 10] = [
         action: SnsAction::ListTagsForResource,
         input: &[RESOURCE_ARN],
         output: Some(&[member("Tags", &TAG_LIST)]),
+    },
+    Operation {
+        action: SnsAction::Subscribe,
+        input: &[
+            TOPIC_ARN,
+            string("Protocol"),
+            string("Endpoint"),
+            member("Attributes", &ATTRIBUTE_MAP),
+            string("ReturnSubscriptionArn"),
+        ],
+        output: Some(&[SUBSCRIPTION_ARN]),
+    },
+    Operation {
+        action: SnsAction::ConfirmSubscription,
+        input: &[TOPIC_ARN, string("Token"), string("AuthenticateOnUnsubscribe")],
+        output: Some(&[SUBSCRIPTION_ARN]),
+    },
+    Operation { action: SnsAction::Unsubscribe, input: &[SUBSCRIPTION_ARN], output: None },
+    Operation {
+        action: SnsAction::GetSubscriptionAttributes,
+        input: &[SUBSCRIPTION_ARN],
+        output: Some(&[member("Attributes", &ATTRIBUTE_MAP)]),
+    },
+    Operation {
+        action: SnsAction::SetSubscriptionAttributes,
+        input: &[SUBSCRIPTION_ARN, string("AttributeName"), string("AttributeValue")],
+        output: None,
+    },
+    Operation {
+        action: SnsAction::ListSubscriptions,
+        input: &[string("NextToken")],
+        output: Some(&[member("Subscriptions", &SUBSCRIPTION_LIST), string("NextToken")]),
+    },
+    Operation {
+        action: SnsAction::ListSubscriptionsByTopic,
+        input: &[TOPIC_ARN, string("NextToken")],
+        output: Some(&[member("Subscriptions", &SUBSCRIPTION_LIST), string("NextToken")]),
+    },
+    Operation {
+        action: SnsAction::Publish,
+        input: &[
+            TOPIC_ARN,
+            string("TargetArn"),
+            string("PhoneNumber"),
+            string("Message"),
+            string("Subject"),
+            string("MessageStructure"),
+            member("MessageAttributes", &MESSAGE_ATTRIBUTE_MAP),
+            string("MessageDeduplicationId"),
+            string("MessageGroupId"),
+        ],
+        output: Some(&[string("MessageId"), string("SequenceNumber")]),
+    },
+    Operation {
+        action: SnsAction::PublishBatch,
+        input: &[TOPIC_ARN, member("PublishBatchRequestEntries", &PUBLISH_ENTRY_LIST)],
+        output: Some(&[member("Successful", &PUBLISHED_LIST), member("Failed", &FAILED_LIST)]),
     },
 ];

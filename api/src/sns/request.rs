@@ -4,10 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use shoal_engine::command::PublishResult;
 use shoal_engine::error::SnsError;
-use shoal_engine::sns::topic_name_from_arn;
+use shoal_engine::message::{AttributeValue, MessageAttributes};
+use shoal_engine::sns::{subscription_from_arn, topic_name_from_arn, Subscribed, SubscriptionRow};
 
 use crate::error::ApiError;
 
@@ -43,6 +46,15 @@ actions! {
     ListTagsForResource,
     AddPermission,
     RemovePermission,
+    Subscribe,
+    ConfirmSubscription,
+    Unsubscribe,
+    GetSubscriptionAttributes,
+    SetSubscriptionAttributes,
+    ListSubscriptions,
+    ListSubscriptionsByTopic,
+    Publish,
+    PublishBatch,
 }
 
 impl SnsAction {
@@ -94,6 +106,58 @@ pub enum SnsRequest {
         topic: String,
         label: String,
     },
+    Subscribe {
+        topic: String,
+        protocol: String,
+        endpoint: String,
+        attributes: BTreeMap<String, String>,
+    },
+    ConfirmSubscription {
+        topic: String,
+        token: String,
+    },
+    Unsubscribe {
+        topic: String,
+        subscription_id: String,
+    },
+    GetSubscriptionAttributes {
+        topic: String,
+        subscription_id: String,
+    },
+    SetSubscriptionAttributes {
+        topic: String,
+        subscription_id: String,
+        attribute: String,
+        value: String,
+    },
+    /// One group's part of ListSubscriptions: its subscriptions after (topic, id).
+    ListSubscriptions {
+        after: Option<(String, String)>,
+    },
+    ListSubscriptionsByTopic {
+        topic: String,
+        after: Option<String>,
+    },
+    /// Publish (`batch` false, one entry) or PublishBatch. Message ids are chosen by the leader.
+    Publish {
+        topic: String,
+        batch: bool,
+        entries: Vec<PublishInput>,
+        /// The node's address as the client reached it, for the links in notifications.
+        base_url: String,
+    },
+}
+
+/// One message of a Publish or PublishBatch request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishInput {
+    pub id: String,
+    pub message: String,
+    pub subject: Option<String>,
+    pub attributes: MessageAttributes,
+    pub json_structure: bool,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
 }
 
 /// What the leader of a topic's group answers.
@@ -104,6 +168,9 @@ pub enum SnsReply {
     /// One group's topic names, in order.
     TopicNames(Vec<String>),
     Tags(BTreeMap<String, String>),
+    Subscribed(Subscribed),
+    Subscriptions(Vec<SubscriptionRow>),
+    Published(Vec<(String, Result<PublishResult, SnsError>)>),
 }
 
 impl SnsRequest {
@@ -118,18 +185,27 @@ impl SnsRequest {
             | SnsRequest::UntagResource { topic, .. }
             | SnsRequest::ListTagsForResource { topic }
             | SnsRequest::AddPermission { topic, .. }
-            | SnsRequest::RemovePermission { topic, .. } => Some(topic),
-            SnsRequest::ListTopics { .. } => None,
+            | SnsRequest::RemovePermission { topic, .. }
+            | SnsRequest::Subscribe { topic, .. }
+            | SnsRequest::ConfirmSubscription { topic, .. }
+            | SnsRequest::Unsubscribe { topic, .. }
+            | SnsRequest::GetSubscriptionAttributes { topic, .. }
+            | SnsRequest::SetSubscriptionAttributes { topic, .. }
+            | SnsRequest::ListSubscriptionsByTopic { topic, .. }
+            | SnsRequest::Publish { topic, .. } => Some(topic),
+            SnsRequest::ListTopics { .. } | SnsRequest::ListSubscriptions { .. } => None,
         }
     }
 
     /// Parses the members of `action`'s request; `account_id` and `region` are the cluster's,
-    /// which every topic ARN must name.
+    /// which every topic ARN must name; `base_url` is the node's address as the client reached
+    /// it.
     pub fn parse(
         action: SnsAction,
         members: &Map<String, Value>,
         account_id: &str,
         region: &str,
+        base_url: &str,
     ) -> Result<SnsRequest, ApiError> {
         let input = Input { members };
         let topic_of = |member: &str| -> Result<String, ApiError> {
@@ -140,7 +216,80 @@ impl SnsRequest {
                 _ => Err(SnsError::invalid_parameter(format!("{member}: {arn} is not a topic ARN")).into()),
             }
         };
+        let subscription_of = |member: &str| -> Result<(String, String), ApiError> {
+            let arn = input.required(member)?;
+            match subscription_from_arn(region, account_id, arn) {
+                Some((topic, id)) => Ok((topic.to_string(), id.to_string())),
+                None => Err(SnsError::invalid_parameter(format!("{member}: {arn} is not a subscription ARN")).into()),
+            }
+        };
         Ok(match action {
+            SnsAction::Subscribe => SnsRequest::Subscribe {
+                topic: topic_of("TopicArn")?,
+                protocol: input.required("Protocol")?.to_string(),
+                endpoint: input.optional("Endpoint")?.unwrap_or_default().to_string(),
+                attributes: input.string_map("Attributes")?,
+            },
+            SnsAction::ConfirmSubscription => SnsRequest::ConfirmSubscription {
+                topic: topic_of("TopicArn")?,
+                token: input.required("Token")?.to_string(),
+            },
+            SnsAction::Unsubscribe => {
+                let (topic, subscription_id) = subscription_of("SubscriptionArn")?;
+                SnsRequest::Unsubscribe { topic, subscription_id }
+            }
+            SnsAction::GetSubscriptionAttributes => {
+                let (topic, subscription_id) = subscription_of("SubscriptionArn")?;
+                SnsRequest::GetSubscriptionAttributes { topic, subscription_id }
+            }
+            SnsAction::SetSubscriptionAttributes => {
+                let (topic, subscription_id) = subscription_of("SubscriptionArn")?;
+                SnsRequest::SetSubscriptionAttributes {
+                    topic,
+                    subscription_id,
+                    attribute: input.required("AttributeName")?.to_string(),
+                    value: input.optional("AttributeValue")?.unwrap_or_default().to_string(),
+                }
+            }
+            SnsAction::ListSubscriptions => {
+                let after = match input.optional("NextToken")? {
+                    None => None,
+                    Some(token) => match token.split_once(':') {
+                        Some((topic, id)) => Some((topic.to_string(), id.to_string())),
+                        None => return Err(SnsError::invalid_parameter("NextToken").into()),
+                    },
+                };
+                SnsRequest::ListSubscriptions { after }
+            }
+            SnsAction::ListSubscriptionsByTopic => SnsRequest::ListSubscriptionsByTopic {
+                topic: topic_of("TopicArn")?,
+                after: input.optional("NextToken")?.map(str::to_string),
+            },
+            SnsAction::Publish => {
+                if input.optional("PhoneNumber")?.is_some() {
+                    return Err(SnsError::invalid_parameter("PhoneNumber Reason: Shoal does not send SMS").into());
+                }
+                let member = if input.optional("TopicArn")?.is_some() { "TopicArn" } else { "TargetArn" };
+                SnsRequest::Publish {
+                    topic: topic_of(member)?,
+                    batch: false,
+                    entries: vec![input.publish_input(String::new())?],
+                    base_url: base_url.to_string(),
+                }
+            }
+            SnsAction::PublishBatch => {
+                let entries = input
+                    .structures("PublishBatchRequestEntries")?
+                    .iter()
+                    .map(|entry| entry.publish_input(entry.optional("Id")?.unwrap_or_default().to_string()))
+                    .collect::<Result<Vec<_>, ApiError>>()?;
+                SnsRequest::Publish {
+                    topic: topic_of("TopicArn")?,
+                    batch: true,
+                    entries,
+                    base_url: base_url.to_string(),
+                }
+            }
             SnsAction::CreateTopic => SnsRequest::CreateTopic {
                 name: input.required("Name")?.to_string(),
                 attributes: input.string_map("Attributes")?,
@@ -181,6 +330,68 @@ struct Input<'a> {
 }
 
 impl<'a> Input<'a> {
+    /// A list of structures (PublishBatch's entries), each read as an `Input`.
+    fn structures(&self, name: &str) -> Result<Vec<Input<'a>>, ApiError> {
+        match self.members.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::Object(members) => Ok(Input { members }),
+                    _ => Err(SnsError::invalid_parameter(name).into()),
+                })
+                .collect(),
+            Some(_) => Err(SnsError::invalid_parameter(name).into()),
+        }
+    }
+
+    /// One message to publish, from the members Publish and a PublishBatch entry share.
+    fn publish_input(&self, id: String) -> Result<PublishInput, ApiError> {
+        let json_structure = match self.optional("MessageStructure")? {
+            None => false,
+            Some("json") => true,
+            Some(_) => return Err(SnsError::invalid_parameter("MessageStructure").into()),
+        };
+        Ok(PublishInput {
+            id,
+            message: self.required("Message")?.to_string(),
+            subject: self.optional("Subject")?.map(str::to_string),
+            attributes: self.message_attributes("MessageAttributes")?,
+            json_structure,
+            group_id: self.optional("MessageGroupId")?.map(str::to_string),
+            deduplication_id: self.optional("MessageDeduplicationId")?.map(str::to_string),
+        })
+    }
+
+    /// `MessageAttributes`: name -> {DataType, StringValue | BinaryValue (base64)}.
+    fn message_attributes(&self, name: &str) -> Result<MessageAttributes, ApiError> {
+        let refuse = |reason: String| -> ApiError { SnsError::ParameterValueInvalid(reason).into() };
+        let entries = match self.members.get(name) {
+            None | Some(Value::Null) => return Ok(MessageAttributes::new()),
+            Some(Value::Object(entries)) => entries,
+            Some(_) => return Err(SnsError::invalid_parameter(name).into()),
+        };
+        let mut attributes = MessageAttributes::new();
+        for (attribute, value) in entries {
+            let field = |field: &str| value.get(field).and_then(Value::as_str);
+            let binary_value = match field("BinaryValue") {
+                None => None,
+                Some(encoded) => Some(base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| {
+                    refuse(format!("The binary value of message attribute '{attribute}' is not valid base64."))
+                })?),
+            };
+            let data_type = field("DataType").ok_or_else(|| {
+                refuse(format!("The message attribute '{attribute}' must contain a non-empty message attribute type."))
+            })?;
+            let string_value = field("StringValue").map(str::to_string);
+            attributes.insert(
+                attribute.clone(),
+                AttributeValue { data_type: data_type.to_string(), string_value, binary_value },
+            );
+        }
+        Ok(attributes)
+    }
+
     fn optional(&self, name: &str) -> Result<Option<&'a str>, ApiError> {
         match self.members.get(name) {
             None | Some(Value::Null) => Ok(None),

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use shoal_sharding::GroupId;
 
 use crate::bodies::{outbox_key, BodyEffect, BodyKey, BodyRecord, MessageHeader};
-use crate::command::{Command, LogEntry, Outcome, Reply, FORMAT_VERSION};
+use crate::command::{Command, Generation, LogEntry, Outcome, Reply, FORMAT_VERSION};
 use crate::config::EngineConfig;
 use crate::error::EngineError;
 use crate::outbox::{Outbox, OutboxEntry, QueueDelivery};
@@ -175,6 +175,18 @@ impl Engine {
             }
         });
         missing
+    }
+
+    /// Which step of the formats introduced what this state holds: subscriptions or messages
+    /// published to a topic on their way to another group, topics, or neither.
+    pub fn generation(&self) -> Generation {
+        if self.sns.has_subscriptions() || self.outbox.entries().any(|entry| entry.delivery.is_from_topic()) {
+            Generation::Subscriptions
+        } else if !self.sns.is_empty() {
+            Generation::Topics
+        } else {
+            Generation::Sqs
+        }
     }
 
     /// Does some timer or task need a `Tick` at `now_ms`? Read-only.

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::Engine;
-use crate::command::{Command, Reply};
+use crate::command::{Command, PublishEntry, PublishResult, Reply};
 use crate::error::{SnsError, SnsResult};
-use crate::sns::SnsState;
+use crate::sns::publish::check_batch;
+use crate::sns::{PublishContext, SnsState, SubscriptionRow};
 
 impl Engine {
     /// Applies one SNS action.
@@ -31,11 +32,78 @@ impl Engine {
             Command::RemoveTopicPermission { topic, label } => {
                 sns.remove_permission(&self.config, topic, label).map(|()| Reply::Done)
             }
+            Command::Subscribe { topic, subscription_id, protocol, endpoint, attributes, token } => sns
+                .subscribe(&self.config, topic, subscription_id, protocol, endpoint, attributes, token, now_ms)
+                .map(Reply::Subscribed),
+            Command::ConfirmSubscription { topic, token } => {
+                sns.confirm_subscription(topic, token, now_ms).map(Reply::Subscribed)
+            }
+            Command::Unsubscribe { topic, subscription_id } => {
+                sns.unsubscribe(topic, subscription_id);
+                Ok(Reply::Done)
+            }
+            Command::SetSubscriptionAttributes { topic, subscription_id, attribute, value } => sns
+                .set_subscription_attribute(&self.config, topic, subscription_id, attribute, value)
+                .map(|()| Reply::Done),
+            Command::Publish { topic, batch, entries, published_ms, base_url } => {
+                let context = PublishContext { published_ms: *published_ms, base_url };
+                self.publish(topic, *batch, entries, context, now_ms)
+            }
             other => {
                 debug_assert!(false, "not an SNS action: {other:?}");
                 Err(SnsError::InvalidParameter("The command is not an SNS action.".to_string()))
             }
         }
+    }
+
+    /// Publish and PublishBatch: each entry checked and delivered to the queues whose
+    /// subscriptions take it. A single Publish answers its entry's refusal as the request's.
+    fn publish(
+        &mut self,
+        topic: &str,
+        batch: bool,
+        entries: &[PublishEntry],
+        context: PublishContext<'_>,
+        now_ms: u64,
+    ) -> SnsResult<Reply> {
+        self.sns.topic(topic)?;
+        if batch {
+            check_batch(entries)?;
+        } else if entries.len() != 1 {
+            return Err(SnsError::invalid_parameter("Message"));
+        }
+        let mut results = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match self.sns.publish(&self.config, topic, context, entry) {
+                Ok(notices) => {
+                    let mut sqs = self.sqs_handler();
+                    for notice in notices {
+                        sqs.deliver_published(topic, notice, now_ms);
+                    }
+                    let result = PublishResult { message_id: entry.message_id.clone(), sequence_number: None };
+                    results.push((entry.id.clone(), Ok(result)));
+                }
+                Err(error) if !batch => return Err(error),
+                Err(error) => results.push((entry.id.clone(), Err(error))),
+            }
+        }
+        Ok(Reply::Published(results))
+    }
+
+    /// GetSubscriptionAttributes.
+    pub fn subscription_attributes(&self, topic: &str, subscription_id: &str) -> SnsResult<BTreeMap<String, String>> {
+        self.sns.subscription_attributes(&self.config, topic, subscription_id)
+    }
+
+    /// Up to `limit` subscriptions after `after` (topic, id), of topic `only` or of every
+    /// topic of the group (ListSubscriptionsByTopic, ListSubscriptions: one group's part).
+    pub fn subscription_rows(
+        &self,
+        only: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> SnsResult<Vec<SubscriptionRow>> {
+        self.sns.subscription_rows(only, after, limit)
     }
 
     /// The topics of this group, for snapshots (written after the rest of the engine).
@@ -44,7 +112,8 @@ impl Engine {
     }
 
     /// Puts the topics read from a snapshot in place.
-    pub fn set_sns_state(&mut self, sns: SnsState) {
+    pub fn set_sns_state(&mut self, mut sns: SnsState) {
+        sns.rebuild();
         self.sns = sns;
     }
 

@@ -17,7 +17,7 @@ use crate::sqs::{queue_arn, queue_name_from_arn, SqsHandler};
 
 impl Engine {
     /// SQS's part of the engine, lent for one action.
-    fn sqs_handler(&mut self) -> SqsHandler<'_> {
+    pub(super) fn sqs_handler(&mut self) -> SqsHandler<'_> {
         SqsHandler {
             sqs: &mut self.sqs,
             outbox: &mut self.outbox,
@@ -92,16 +92,8 @@ impl Engine {
             Command::CancelMessageMoveTask { task_handle } => sqs
                 .cancel_message_move_task(task_handle)
                 .map(|moved| Reply::MoveTaskCancelled { approximate_number_of_messages_moved: moved }),
-            Command::ImportMessages { .. }
-            | Command::AckOutbox { .. }
-            | Command::Tick
-            | Command::CreateTopic { .. }
-            | Command::DeleteTopic { .. }
-            | Command::SetTopicAttributes { .. }
-            | Command::TagTopic { .. }
-            | Command::UntagTopic { .. }
-            | Command::AddTopicPermission { .. }
-            | Command::RemoveTopicPermission { .. } => {
+            // The outbox's commands, Tick and SNS's are applied elsewhere.
+            _ => {
                 debug_assert!(false, "not an SQS action: {command:?}");
                 Err(SqsError::UnsupportedOperation("The command is not an SQS action.".to_string()))
             }

@@ -10,11 +10,14 @@ use crate::error::{SnsError, SnsResult};
 use crate::limits;
 use crate::policy::{self, PolicyShape};
 
+use super::arn::topic_arn;
+use super::subscription::{Subscription, DEFAULT_DELIVERY_POLICY};
+
 /// The topics of one data group. Written to snapshots after the rest of the engine (snapshot
 /// format 5; see `shoal_raft::format`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SnsState {
-    topics: BTreeMap<String, Topic>,
+    pub(super) topics: BTreeMap<String, Topic>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +26,10 @@ pub struct Topic {
     attributes: BTreeMap<String, String>,
     tags: BTreeMap<String, String>,
     created_ms: u64,
+    /// By id.
+    pub(super) subscriptions: BTreeMap<String, Subscription>,
+    /// How many were unsubscribed (`SubscriptionsDeleted`).
+    pub(super) deleted_subscriptions: u64,
 }
 
 /// Attributes CreateTopic and SetTopicAttributes take.
@@ -60,16 +67,6 @@ const EMPTY_RESETS: &[&str] = &["Policy", "DeliveryPolicy", "ArchivePolicy"];
 
 /// Attributes only CreateTopic takes.
 const CREATE_ONLY: &[&str] = &["FifoTopic"];
-
-pub fn topic_arn(region: &str, account_id: &str, name: &str) -> String {
-    format!("arn:aws:sns:{region}:{account_id}:{name}")
-}
-
-/// The topic an ARN of the engine's account and region names, if it is one.
-pub fn topic_name_from_arn<'a>(region: &str, account_id: &str, arn: &'a str) -> Option<&'a str> {
-    let prefix = format!("arn:aws:sns:{region}:{account_id}:");
-    arn.strip_prefix(prefix.as_str()).filter(|name| !name.is_empty() && !name.contains(':'))
-}
 
 fn is_true(attributes: &BTreeMap<String, String>, name: &str) -> bool {
     attributes.get(name).is_some_and(|value| value.eq_ignore_ascii_case("true"))
@@ -144,6 +141,32 @@ impl SnsState {
         self.topics.is_empty()
     }
 
+    /// Does it hold subscriptions (which snapshot format 5 cannot keep)?
+    pub fn has_subscriptions(&self) -> bool {
+        self.topics.values().any(|topic| !topic.subscriptions.is_empty() || topic.deleted_subscriptions > 0)
+    }
+
+    /// Topics without subscriptions, from what snapshot format 5 kept of each: its name,
+    /// attributes, tags and creation time.
+    pub fn from_topic_parts(
+        parts: impl IntoIterator<Item = (String, BTreeMap<String, String>, BTreeMap<String, String>, u64)>,
+    ) -> SnsState {
+        let topics = parts.into_iter().map(|(name, attributes, tags, created_ms)| {
+            let topic =
+                Topic { attributes, tags, created_ms, subscriptions: BTreeMap::new(), deleted_subscriptions: 0 };
+            (name, topic)
+        });
+        SnsState { topics: topics.collect() }
+    }
+
+    /// What snapshot format 5 keeps of each topic (see [`SnsState::from_topic_parts`]).
+    #[allow(clippy::type_complexity)]
+    pub fn topic_parts(
+        &self,
+    ) -> impl Iterator<Item = (&String, &BTreeMap<String, String>, &BTreeMap<String, String>, u64)> {
+        self.topics.iter().map(|(name, topic)| (name, &topic.attributes, &topic.tags, topic.created_ms))
+    }
+
     pub fn topic(&self, name: &str) -> SnsResult<&Topic> {
         self.topics.get(name).ok_or_else(SnsError::topic_not_found)
     }
@@ -196,7 +219,13 @@ impl SnsState {
         if self.topics.len() >= limits::TOPICS_PER_GROUP_MAX {
             return Err(SnsError::invalid_parameter("Topic Reason: the group holds as many topics as it can"));
         }
-        let topic = Topic { attributes: attributes.clone(), tags: tags.clone(), created_ms: now_ms };
+        let topic = Topic {
+            attributes: attributes.clone(),
+            tags: tags.clone(),
+            created_ms: now_ms,
+            subscriptions: BTreeMap::new(),
+            deleted_subscriptions: 0,
+        };
         self.topics.insert(name.to_string(), topic);
         Ok(())
     }
@@ -303,7 +332,7 @@ impl Topic {
         Ok(merged)
     }
 
-    fn attribute(&self, name: &str) -> Option<&str> {
+    pub(super) fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.get(name).map(String::as_str)
     }
 
@@ -342,9 +371,10 @@ impl Topic {
         all.insert("DisplayName".to_string(), String::new());
         all.insert("Policy".to_string(), default_policy(config, &arn));
         all.insert("EffectiveDeliveryPolicy".to_string(), DEFAULT_DELIVERY_POLICY.to_string());
-        all.insert("SubscriptionsConfirmed".to_string(), "0".to_string());
-        all.insert("SubscriptionsPending".to_string(), "0".to_string());
-        all.insert("SubscriptionsDeleted".to_string(), "0".to_string());
+        let (confirmed, pending) = self.subscription_counts();
+        all.insert("SubscriptionsConfirmed".to_string(), confirmed.to_string());
+        all.insert("SubscriptionsPending".to_string(), pending.to_string());
+        all.insert("SubscriptionsDeleted".to_string(), self.deleted_subscriptions().to_string());
         if self.is_fifo() {
             all.insert("FifoTopic".to_string(), "true".to_string());
             all.insert("ContentBasedDeduplication".to_string(), "false".to_string());
@@ -384,9 +414,6 @@ fn is_sns_action(name: &str) -> bool {
     ];
     ACTIONS.contains(&name)
 }
-
-/// The delivery policy of a topic that sets none (AWS's default for HTTP/S).
-pub const DEFAULT_DELIVERY_POLICY: &str = r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}"#;
 
 /// The access policy of a topic that sets none: its owner may do everything to it.
 fn default_policy(config: &EngineConfig, arn: &str) -> String {

@@ -18,11 +18,15 @@ pub(crate) enum Arrival {
     /// Back in the queue it left, because the queue it was bound for refused it: it keeps its
     /// receives and its retention period.
     Returned,
+    /// Published to a topic the queue subscribes to: new to the queue, and delayed by the
+    /// queue's delay, as if it had been sent.
+    Published,
 }
 
 impl MessageHandler<'_> {
-    /// Enqueues a message from elsewhere: visible at once, at the end of the queue, and in a
-    /// FIFO queue at the end of its group with a new sequence number.
+    /// Enqueues a message from elsewhere: visible at once (a published one after the queue's
+    /// delay), at the end of the queue, and in a FIFO queue at the end of its group with a new
+    /// sequence number.
     pub(crate) fn enqueue_arriving(&mut self, mut message: Message, arrival: Arrival) {
         match arrival {
             Arrival::DeadLetter => {
@@ -37,9 +41,14 @@ impl MessageHandler<'_> {
                 message.enqueued_ms = self.now_ms;
             }
             Arrival::Returned => {}
+            Arrival::Published => message.enqueued_ms = self.now_ms,
         }
+        let delay_seconds = match arrival {
+            Arrival::Published => self.queue.config.delay_seconds,
+            _ => 0,
+        };
         message.set_sequence_number(None);
-        self.queue.enqueue(message, 0, self.now_ms);
+        self.queue.enqueue(message, delay_seconds, self.now_ms);
     }
 }
 

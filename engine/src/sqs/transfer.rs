@@ -10,9 +10,14 @@
 
 use shoal_sharding::GroupId;
 
-use crate::bodies::{outbox_key, BodyEffect, BodyKey};
+use std::sync::Arc;
+
+use crate::bodies::{outbox_key, BodyEffect, BodyKey, BodyRecord};
 use crate::error::{SqsError, SqsResult};
+use crate::message::{self, MessageAttributes, MessageId};
 use crate::outbox::{DeliveryOutcome, OutboxEntry, QueueDelivery, Transfer};
+use crate::sns::publish::SNS_SENDER_ID;
+use crate::sns::QueueNotice;
 
 use super::arrival::Arrival;
 use super::queue::Message;
@@ -33,6 +38,61 @@ impl SqsHandler<'_> {
         };
         let to = outbox_key(self.outbox.push(delivery));
         self.sqs.queues.note_body_effect(arriving.effect(to));
+    }
+
+    /// Delivers what a publish to `topic` owes one queue subscription: into the queue if it is
+    /// in this group, else into the outbox; a queue that cannot take it (gone, or FIFO) passes
+    /// it to the subscription's dead-letter queue, and without one it is dropped, as SNS drops
+    /// a message it cannot deliver.
+    pub(crate) fn deliver_published(&mut self, topic: &str, notice: QueueNotice, now_ms: u64) {
+        let contents = BodyRecord {
+            body: Arc::from(notice.body.as_str()),
+            attributes: notice.attributes,
+            system_attributes: MessageAttributes::new(),
+            header: None,
+        };
+        let digest = message::md5_digest(notice.body.as_bytes());
+        let message = Message::new(MessageId::new(&notice.message_id), digest, Arc::from(SNS_SENDER_ID), now_ms)
+            .with_contents(contents);
+        let (target, fallback) = match (notice.undeliverable, notice.dead_letter_queue) {
+            (false, fallback) => (notice.queue, fallback),
+            (true, Some(dead_letter_queue)) => (dead_letter_queue, None),
+            (true, None) => return,
+        };
+        self.deliver_published_message(topic, &notice.subscription_id, target, fallback, message, now_ms);
+    }
+
+    fn deliver_published_message(
+        &mut self,
+        topic: &str,
+        subscription_id: &str,
+        target: String,
+        fallback: Option<String>,
+        mut message: Message,
+        now_ms: u64,
+    ) {
+        let target_group = self.group_of(&target);
+        if target_group != self.config.placement.group {
+            let arriving = message.arriving();
+            let transfer =
+                Transfer::Published { subscription_id: subscription_id.to_string(), dead_letter_queue: fallback };
+            let delivery =
+                QueueDelivery { target_group, target, origin: topic.to_string(), fifo: false, transfer, message };
+            let to = outbox_key(self.outbox.push(delivery));
+            self.sqs.queues.note_body_effect(arriving.effect(to));
+            return;
+        }
+        match self.sqs.queues.get_mut(&target) {
+            Some(queue) if !queue.is_fifo() => {
+                queue.advance(now_ms);
+                MessageHandler { queue, now_ms }.enqueue_arriving(message, Arrival::Published);
+            }
+            _ => {
+                if let Some(dead_letter_queue) = fallback {
+                    self.deliver_published_message(topic, subscription_id, dead_letter_queue, None, message, now_ms);
+                }
+            }
+        }
     }
 
     /// Takes a batch from the outbox of `source_group`. Entries it already took are skipped,
@@ -93,6 +153,14 @@ impl SqsHandler<'_> {
                     }
                 }
             }
+            // Not a queue's message: on to the subscription's dead-letter queue, or dropped.
+            Transfer::Published { subscription_id, dead_letter_queue } => {
+                if let Some(dead_letter_queue) = dead_letter_queue.clone() {
+                    let (topic, subscription_id) = (delivery.origin, subscription_id.clone());
+                    self.deliver_published_message(&topic, &subscription_id, dead_letter_queue, None, message, now_ms);
+                }
+                return;
+            }
         }
         // If the queue it left is gone, so is the message, as with the rest of that queue.
         if let Some(queue) = self.sqs.queues.get_mut(&delivery.origin) {
@@ -125,6 +193,7 @@ impl SqsState {
         let arrival = match &delivery.transfer {
             Transfer::DeadLetter => Arrival::DeadLetter,
             Transfer::Move { .. } => Arrival::Moved,
+            Transfer::Published { .. } => Arrival::Published,
         };
         MessageHandler { queue, now_ms }.enqueue_arriving(delivery.message.clone(), arrival);
         true
