@@ -339,6 +339,13 @@ async fn test_a_cluster_held_at_write_level_3_sends_snapshots_without_topics() {
     catch_up_held_at(3, 4).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_cluster_held_at_write_level_4_sends_snapshots_without_subscriptions() {
+    // Before snapshot format 6: every snapshot is of format 5, whose SNS state (the frozen
+    // `format_5`) has no place for subscriptions (none can exist below level 5).
+    catch_up_held_at(4, 5).await;
+}
+
 /// Kills a follower of group 1, sends until the leader has purged what the follower lacks,
 /// starts it again and checks it installs a snapshot of `format` and then serves every message
 /// with the leader gone.
