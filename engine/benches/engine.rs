@@ -1,7 +1,8 @@
 //! Engine benchmark: single-core throughput of `Engine::apply` for SendMessage, ReceiveMessage
 //! and DeleteMessage with 1 KiB bodies, memory per stored message, and how the cost of a
-//! receive + delete changes with queue depth (1k against 1M messages). Prints numbers; asserts
-//! nothing about speed.
+//! receive + delete changes with queue depth (1k against 1M messages), and the cost of an SNS
+//! publish with 1 against 1,000 subscriptions on the topic. Prints numbers; asserts nothing
+//! about speed.
 //!
 //! Run with `cargo bench -p shoal-engine --bench engine`. The 1M-message depth case takes a few
 //! seconds and about 2 GB of memory; set `SHOAL_BENCH_SKIP_LARGE=1` to leave it out.
@@ -383,4 +384,117 @@ fn main() {
             println!("  ratio 1M / 1k, {body_bytes:>4} B body: {:.3}", large / small);
         }
     }
+    println!();
+
+    println!("SNS publish to a topic whose one matching subscription delivers to a queue, per publish");
+    let publishes = 20_000 / scale;
+    for policies in [Policies::Exact, Policies::Prefix] {
+        let mut costs = Vec::new();
+        for subscriptions in [1, 1_000] {
+            let cost = publish_cost(subscriptions, policies, publishes);
+            println!(
+                "  {subscriptions:>5} subscriptions, {:<28} {:>8.3} us/publish",
+                policies.describe(),
+                cost.as_secs_f64() * 1e6
+            );
+            costs.push(cost.as_secs_f64());
+        }
+        println!("  ratio 1000 / 1, {} {:.2}", policies.describe(), costs[1] / costs[0]);
+    }
+}
+
+/// The filter policies of the subscriptions that do not match.
+#[derive(Clone, Copy)]
+enum Policies {
+    /// `{"colour":["c<i>"]}`: exact strings, which the topic's index looks up.
+    Exact,
+    /// `{"colour":[{"prefix":"c<i>"}]}`: a prefix each, which every publish must try.
+    Prefix,
+}
+
+impl Policies {
+    fn describe(self) -> &'static str {
+        match self {
+            Policies::Exact => "others exact (indexed):",
+            Policies::Prefix => "others prefix (tried each):",
+        }
+    }
+
+    fn policy(self, i: usize) -> String {
+        match self {
+            Policies::Exact => format!(r#"{{"colour":["c{i}"]}}"#),
+            Policies::Prefix => format!(r#"{{"colour":[{{"prefix":"c{i}x"}}]}}"#),
+        }
+    }
+}
+
+/// The time per publish (with a `colour=red` attribute and a 1 KiB message) to a topic with
+/// `subscriptions` raw queue subscriptions: one taking red into a queue, the others with
+/// policies of the kind `others` that do not match. Each publish is received and deleted
+/// afterwards, outside the timing, so the queue stays shallow.
+fn publish_cost(subscriptions: usize, others: Policies, publishes: u64) -> Duration {
+    use shoal_engine::command::PublishEntry;
+    use shoal_engine::message::AttributeValue;
+    let (mut engine, mut clock) = new_engine(false);
+    let create =
+        Command::CreateTopic { name: "topic".into(), attributes: Default::default(), tags: Default::default() };
+    apply(&mut engine, &LogEntry::new(clock.next_ms(), create)).unwrap();
+    let arn = |queue: &str| format!("arn:aws:sqs:us-east-1:123456789012:{queue}");
+    for i in 0..subscriptions {
+        let (endpoint, policy) = if i == 0 {
+            (arn(QUEUE), r#"{"colour":["red"]}"#.to_string())
+        } else {
+            (arn(&format!("q{i}")), others.policy(i))
+        };
+        let attributes =
+            [("RawMessageDelivery", "true".to_string()), ("FilterPolicy", policy)].map(|(k, v)| (k.to_string(), v));
+        let subscribe = Command::Subscribe {
+            topic: "topic".into(),
+            subscription_id: format!("s{i:05}"),
+            protocol: "sqs".into(),
+            endpoint,
+            attributes: attributes.into_iter().collect(),
+            token: String::new(),
+        };
+        apply(&mut engine, &LogEntry::new(clock.next_ms(), subscribe)).unwrap();
+    }
+    let mut attributes = MessageAttributes::new();
+    let red = AttributeValue { data_type: "String".into(), string_value: Some("red".into()), binary_value: None };
+    attributes.insert("colour".into(), red);
+    let mut elapsed = Duration::ZERO;
+    for number in 0..publishes {
+        let entry = PublishEntry {
+            id: String::new(),
+            message_id: format!("m{number}"),
+            message: body(number),
+            subject: None,
+            attributes: attributes.clone(),
+            json_structure: false,
+            group_id: None,
+            deduplication_id: None,
+            signatures: Default::default(),
+        };
+        let publish = Command::Publish {
+            topic: "topic".into(),
+            batch: false,
+            entries: vec![entry],
+            published_ms: START_MS,
+            base_url: "http://localhost/".into(),
+        };
+        let entry = LogEntry::new(clock.next_ms(), publish);
+        let started = Instant::now();
+        black_box(apply(&mut engine, &entry).unwrap());
+        elapsed += started.elapsed();
+        let Ok(Reply::Received(messages)) =
+            apply(&mut engine, &LogEntry::new(clock.next_ms(), receive_command(10, false)))
+        else {
+            panic!("receive failed")
+        };
+        assert_eq!(messages.len(), 1, "the matching subscription got the publish");
+        for message in messages {
+            let delete = Command::DeleteMessage { queue: QUEUE.into(), receipt_handle: message.receipt_handle };
+            apply(&mut engine, &LogEntry::new(clock.next_ms(), delete)).unwrap();
+        }
+    }
+    elapsed / publishes as u32
 }

@@ -499,3 +499,125 @@ fn test_publish_reaches_queues_of_other_groups_once_through_the_outbox() {
     assert_eq!(dead, vec!["m0", "m1", "m2"], "the refused ones in the dead-letter queue");
     assert_eq!(topic_side.engine.outbox_len(), 0);
 }
+
+/// Policies of every kind the index treats differently: exact strings it indexes (alone, with
+/// other keys, beside `$or`), and those it cannot (other operators, numbers, `$or` alone, the
+/// body's scope, none).
+const POLICIES: &[(&str, &str)] = &[
+    ("MessageAttributes", r#"{"colour":["red"]}"#),
+    ("MessageAttributes", r#"{"colour":["red","blue"],"size":["S"]}"#),
+    ("MessageAttributes", r#"{"size":["M"],"$or":[{"colour":["blue"]},{"shape":["round"]}]}"#),
+    ("MessageAttributes", r#"{"colour":[{"prefix":"gr"}]}"#),
+    ("MessageAttributes", r#"{"colour":[{"anything-but":["red"]}]}"#),
+    ("MessageAttributes", r#"{"colour":["red",{"prefix":"b"}]}"#),
+    ("MessageAttributes", r#"{"weight":[{"numeric":[">",5]}]}"#),
+    ("MessageAttributes", r#"{"$or":[{"colour":["red"]},{"size":["S"]}]}"#),
+    ("MessageAttributes", r#"{"shape":[{"exists":false}]}"#),
+    ("MessageBody", r#"{"colour":["red"]}"#),
+    ("MessageAttributes", ""),
+];
+
+fn attribute_strategy() -> impl proptest::strategy::Strategy<Value = MessageAttributes> {
+    use proptest::prelude::*;
+    let colour = prop::option::of(prop::sample::select(vec!["red", "blue", "green", "black"]));
+    let size = prop::option::of(prop::sample::select(vec!["S", "M"]));
+    let shape = prop::option::of(prop::sample::select(vec!["round", "square"]));
+    let weight = prop::option::of(0..10u32);
+    let array = any::<bool>();
+    (colour, size, shape, weight, array).prop_map(|(colour, size, shape, weight, array)| {
+        let mut attributes = MessageAttributes::new();
+        if let Some(colour) = colour {
+            let value = if array {
+                AttributeValue {
+                    data_type: "String.Array".into(),
+                    string_value: Some(format!(r#"["{colour}","white"]"#)),
+                    binary_value: None,
+                }
+            } else {
+                string_attribute(colour)
+            };
+            attributes.insert("colour".into(), value);
+        }
+        for (name, value) in [("size", size), ("shape", shape)] {
+            if let Some(value) = value {
+                attributes.insert(name.into(), string_attribute(value));
+            }
+        }
+        if let Some(weight) = weight {
+            let number = AttributeValue {
+                data_type: "Number".into(),
+                string_value: Some(weight.to_string()),
+                binary_value: None,
+            };
+            attributes.insert("weight".into(), number);
+        }
+        attributes
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the policies, a publish reaches exactly the subscriptions whose policy matches
+    /// it (tried one by one here), through the index kept across Subscribe, attribute changes,
+    /// Unsubscribe and a snapshot's reload.
+    #[test]
+    fn test_publish_reaches_exactly_the_matching_subscriptions(
+        assignment in proptest::collection::vec(0..POLICIES.len(), 1..14),
+        changes in proptest::collection::vec((0..14usize, 0..POLICIES.len()), 0..4),
+        gone in proptest::collection::btree_set(0..14usize, 0..3),
+        messages in proptest::collection::vec(attribute_strategy(), 1..8),
+    ) {
+        use shoal_engine::sns::filter::{FilterInput, FilterPolicy, FilterScope};
+        let mut harness = Harness::new();
+        create_topic(&mut harness, TOPIC);
+        let mut policies: Vec<usize> = assignment.clone();
+        for (i, policy) in assignment.iter().enumerate() {
+            let queue = format!("q{i}");
+            harness.create(&queue, &[]).unwrap();
+            let (scope, text) = POLICIES[*policy];
+            let mut attributes = vec![("RawMessageDelivery", "true"), ("FilterPolicyScope", scope)];
+            if !text.is_empty() {
+                attributes.push(("FilterPolicy", text));
+            }
+            subscribe_queue(&mut harness, &format!("s{i}"), &queue, &attributes);
+        }
+        for (i, policy) in changes {
+            if i < policies.len() {
+                let (scope, text) = POLICIES[policy];
+                for (attribute, value) in [("FilterPolicy", ""), ("FilterPolicyScope", scope), ("FilterPolicy", text)] {
+                    harness.apply(Command::SetSubscriptionAttributes {
+                        topic: TOPIC.into(),
+                        subscription_id: format!("s{i}"),
+                        attribute: attribute.into(),
+                        value: value.into(),
+                    }).unwrap();
+                }
+                policies[i] = policy;
+            }
+        }
+        for i in &gone {
+            harness.apply(Command::Unsubscribe { topic: TOPIC.into(), subscription_id: format!("s{i}") }).unwrap();
+        }
+        // A reload from a snapshot rebuilds the index.
+        let sns = harness.engine.sns_state().clone();
+        harness.engine.set_sns_state(sns);
+        for (n, attributes) in messages.iter().enumerate() {
+            let body = format!(r#"{{"colour":"red","n":{n}}}"#);
+            let mut message = entry(&body);
+            message.message_id = format!("m{n}");
+            message.attributes = attributes.clone();
+            publish(&mut harness, message).unwrap();
+            let input = FilterInput::new(attributes, &body);
+            for (i, policy) in policies.iter().enumerate() {
+                let (scope, text) = POLICIES[*policy];
+                let scope = if scope == "MessageBody" { FilterScope::MessageBody } else { FilterScope::MessageAttributes };
+                let matches = !gone.contains(&i)
+                    && (text.is_empty() || FilterPolicy::parse(text, scope).unwrap().matches(&input));
+                let received = bodies(&mut harness, &format!("q{i}"));
+                let expected = if matches { vec![body.clone()] } else { vec![] };
+                proptest::prop_assert_eq!(received, expected, "queue {} policy {:?} attributes {:?}", i, POLICIES[*policy], attributes);
+            }
+        }
+    }
+}

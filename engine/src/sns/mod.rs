@@ -5,11 +5,13 @@
 //! tags (`topics`); a subscription and the checks of its attributes (`subscription`); the
 //! subscription actions and listings (`subscriptions`); subscription filter policies, parsed
 //! once and matched against every publish (`filter/`, which uses nothing else of the engine);
+//! each topic's index of its subscriptions by what their policies require (`index`);
 //! publishing: checking a message and what each matching queue subscription receives
 //! (`publish`).
 
 pub mod arn;
 pub mod filter;
+pub mod index;
 pub mod publish;
 pub mod subscription;
 pub mod subscriptions;

@@ -213,9 +213,10 @@ impl SnsState {
         // AWS sends no attributes with a message of per-protocol texts.
         let no_attributes = MessageAttributes::new();
         let attributes = if entry.json_structure { &no_attributes } else { &entry.attributes };
-        let input = FilterInput::new(attributes, &entry.message);
+        // Policies see the attributes as published, whether or not they are delivered.
+        let input = FilterInput::new(&entry.attributes, &entry.message);
         let mut notices = Vec::new();
-        for (id, subscription) in topic.subscriptions() {
+        for (id, subscription) in topic.candidates(&input) {
             if subscription.protocol() != Protocol::Sqs || subscription.is_pending() {
                 continue;
             }

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::arn::queue_name_from_sqs_arn;
+use super::filter::FilterInput;
+use super::index::FilterIndex;
 use super::subscription::{check_attributes, parse_filter, Action, Derived, Protocol, Subscription};
 use super::topics::{SnsState, Topic};
 use crate::command::Subscribed;
@@ -78,6 +80,16 @@ impl Topic {
     /// Parses what decoded subscriptions keep only in text.
     pub(super) fn rebuild(&mut self) {
         self.subscriptions.values_mut().for_each(Subscription::rebuild);
+        let mut index = FilterIndex::default();
+        for (id, subscription) in &self.subscriptions {
+            index.insert(id, subscription);
+        }
+        self.index = Derived(index);
+    }
+
+    /// The subscriptions `message` may match (see `index`), in id order.
+    pub fn candidates<'s>(&'s self, message: &FilterInput<'_>) -> impl Iterator<Item = (&'s str, &'s Subscription)> {
+        self.index.0.candidates(message).into_iter().filter_map(|id| Some((id, self.subscriptions.get(id)?)))
     }
 
     fn find(&self, protocol: Protocol, endpoint: &str) -> Option<&str> {
@@ -154,6 +166,7 @@ impl SnsState {
             filter: Derived(filter),
         };
         let pending = subscription.is_pending();
+        topic.index.0.insert(id, &subscription);
         topic.subscriptions.insert(id.to_string(), subscription);
         Ok(Subscribed { subscription_id: id.to_string(), pending })
     }
@@ -178,7 +191,8 @@ impl SnsState {
     /// Unsubscribe: idempotent, as AWS's.
     pub fn unsubscribe(&mut self, topic_name: &str, id: &str) {
         if let Some(topic) = self.topics.get_mut(topic_name) {
-            if topic.subscriptions.remove(id).is_some() {
+            if let Some(subscription) = topic.subscriptions.remove(id) {
+                topic.index.0.remove(id, &subscription);
                 topic.deleted_subscriptions += 1;
             }
         }
@@ -212,8 +226,10 @@ impl SnsState {
         if filter.is_some() && subscription.filter().is_none() && filtered >= limits::FILTER_POLICIES_PER_TOPIC_MAX {
             return Err(SnsError::invalid_parameter("FilterPolicy: the topic has as many filter policies as it can"));
         }
+        topic.index.0.remove(id, subscription);
         subscription.attributes = attributes;
         subscription.filter = Derived(filter);
+        topic.index.0.insert(id, subscription);
         Ok(())
     }
 

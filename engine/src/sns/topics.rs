@@ -11,7 +11,8 @@ use crate::limits;
 use crate::policy::{self, PolicyShape};
 
 use super::arn::topic_arn;
-use super::subscription::{Subscription, DEFAULT_DELIVERY_POLICY};
+use super::index::FilterIndex;
+use super::subscription::{Derived, Subscription, DEFAULT_DELIVERY_POLICY};
 
 /// The topics of one data group. Written to snapshots after the rest of the engine (snapshot
 /// format 5; see `shoal_raft::format`).
@@ -30,6 +31,9 @@ pub struct Topic {
     pub(super) subscriptions: BTreeMap<String, Subscription>,
     /// How many were unsubscribed (`SubscriptionsDeleted`).
     pub(super) deleted_subscriptions: u64,
+    /// The subscriptions by what their filter policies require.
+    #[serde(skip)]
+    pub(super) index: Derived<FilterIndex>,
 }
 
 /// Attributes CreateTopic and SetTopicAttributes take.
@@ -152,8 +156,14 @@ impl SnsState {
         parts: impl IntoIterator<Item = (String, BTreeMap<String, String>, BTreeMap<String, String>, u64)>,
     ) -> SnsState {
         let topics = parts.into_iter().map(|(name, attributes, tags, created_ms)| {
-            let topic =
-                Topic { attributes, tags, created_ms, subscriptions: BTreeMap::new(), deleted_subscriptions: 0 };
+            let topic = Topic {
+                attributes,
+                tags,
+                created_ms,
+                subscriptions: BTreeMap::new(),
+                deleted_subscriptions: 0,
+                index: Derived::default(),
+            };
             (name, topic)
         });
         SnsState { topics: topics.collect() }
@@ -225,6 +235,7 @@ impl SnsState {
             created_ms: now_ms,
             subscriptions: BTreeMap::new(),
             deleted_subscriptions: 0,
+            index: Derived::default(),
         };
         self.topics.insert(name.to_string(), topic);
         Ok(())

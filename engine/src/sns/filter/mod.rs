@@ -146,6 +146,14 @@ impl<'a> FilterInput<'a> {
         })
     }
 
+    /// Every (attribute, string value) the message carries: a `String` attribute's value and
+    /// each string of a `String.Array`'s. What an index of exact requirements looks up.
+    pub fn string_values(&self) -> impl Iterator<Item = (&'a str, &str)> + '_ {
+        self.attribute_values()
+            .iter()
+            .flat_map(|(name, values)| values.iter().filter_map(Value::as_str).map(move |value| (*name, value)))
+    }
+
     /// The body as a JSON object, or `None` when it is not one (such a message matches no
     /// policy of scope `MessageBody`).
     fn body_object(&self) -> Option<&Value> {
@@ -179,6 +187,30 @@ impl FilterPolicy {
 
     pub fn scope(&self) -> FilterScope {
         self.scope
+    }
+
+    /// An attribute and strings, one of which a message must carry as that attribute's value
+    /// for the policy to match: a key of the policy's top level (which every match must meet,
+    /// whatever its `$or`s) whose conditions are all exact strings. `None` in the body's scope
+    /// or when no key is of that kind. What lets a topic look up the subscriptions a message
+    /// may match instead of trying every one.
+    pub fn required_strings(&self) -> Option<(&str, Vec<&str>)> {
+        if self.scope != FilterScope::MessageAttributes {
+            return None;
+        }
+        self.root.keys.iter().find_map(|(key, rule)| {
+            let Rule::Conditions(conditions) = rule else {
+                return None;
+            };
+            let strings: Option<Vec<&str>> = conditions
+                .iter()
+                .map(|condition| match condition {
+                    Condition::Exact(Exact::String(text)) => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            strings.filter(|strings| !strings.is_empty()).map(|strings| (key.as_str(), strings))
+        })
     }
 
     /// Does the subscription take `message`?
