@@ -621,3 +621,182 @@ proptest::proptest! {
         }
     }
 }
+
+const FIFO_TOPIC: &str = "orders.fifo";
+
+fn create_fifo_topic(harness: &mut Harness, attributes: &[(&str, &str)]) {
+    let mut all = map(&[("FifoTopic", "true")]);
+    all.extend(map(attributes));
+    let command = Command::CreateTopic { name: FIFO_TOPIC.into(), attributes: all, tags: BTreeMap::new() };
+    assert_eq!(harness.apply(command), Ok(Reply::Done));
+}
+
+fn subscribe_to_fifo(harness: &mut Harness, id: &str, queue: &str) {
+    let subscribe = Command::Subscribe {
+        topic: FIFO_TOPIC.into(),
+        subscription_id: id.into(),
+        protocol: "sqs".into(),
+        endpoint: arn(queue),
+        attributes: map(&[("RawMessageDelivery", "true")]),
+        token: String::new(),
+    };
+    assert!(matches!(harness.apply(subscribe), Ok(Reply::Subscribed(_))));
+}
+
+fn fifo_entry(message: &str, group: Option<&str>, deduplication: Option<&str>) -> PublishEntry {
+    PublishEntry {
+        message_id: format!("id-{message}"),
+        group_id: group.map(str::to_string),
+        deduplication_id: deduplication.map(str::to_string),
+        ..entry(message)
+    }
+}
+
+fn publish_fifo(harness: &mut Harness, entry: PublishEntry) -> Outcome {
+    harness.apply(Command::Publish {
+        topic: FIFO_TOPIC.into(),
+        batch: false,
+        entries: vec![entry],
+        published_ms: START_MS,
+        base_url: "http://localhost/".into(),
+    })
+}
+
+/// The (message id, sequence number) a publish answered.
+fn published(outcome: Outcome) -> (String, String) {
+    match outcome {
+        Ok(Reply::Published(mut results)) => {
+            let (_, result) = results.pop().expect("a result");
+            let result = result.expect("published");
+            (result.message_id, result.sequence_number.expect("a FIFO topic numbers its messages"))
+        }
+        other => panic!("publish failed: {other:?}"),
+    }
+}
+
+#[test]
+fn test_fifo_topics_need_a_group_deduplicate_for_five_minutes_and_number_their_messages() {
+    let mut harness = Harness::new();
+    create_fifo_topic(&mut harness, &[]);
+    harness.create_fifo("sink.fifo", &[]).unwrap();
+    subscribe_to_fifo(&mut harness, "s", "sink.fifo");
+    assert_eq!(
+        refusal(publish_fifo(&mut harness, fifo_entry("a", None, Some("d")))).to_string(),
+        "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
+    );
+    assert_eq!(
+        refusal(publish_fifo(&mut harness, fifo_entry("a", Some("g"), None))).to_string(),
+        "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly"
+    );
+    let (first_id, first_sequence) = published(publish_fifo(&mut harness, fifo_entry("a", Some("g"), Some("d1"))));
+    let (second_id, second_sequence) = published(publish_fifo(&mut harness, fifo_entry("b", Some("g"), Some("d2"))));
+    assert_eq!(first_sequence.len(), 20);
+    assert!(second_sequence > first_sequence, "{second_sequence} after {first_sequence}");
+    // The same deduplication id within five minutes: the original's answer, nothing delivered,
+    // even after the original was delivered and deleted.
+    let received = harness.receive("sink.fifo", 10);
+    assert_eq!(received.iter().map(|m| m.body.to_string()).collect::<Vec<_>>(), vec!["a", "b"], "in order");
+    assert_eq!(received[0].system_attributes["MessageGroupId"], "g");
+    assert_eq!(received[0].system_attributes["MessageDeduplicationId"], "d1");
+    for message in received {
+        let delete = Command::DeleteMessage { queue: "sink.fifo".into(), receipt_handle: message.receipt_handle };
+        harness.apply(delete).unwrap();
+    }
+    let repeat = published(publish_fifo(&mut harness, fifo_entry("a again", Some("g"), Some("d1"))));
+    assert_eq!(repeat, (first_id.clone(), first_sequence.clone()));
+    assert!(bodies(&mut harness, "sink.fifo").is_empty(), "a repeat delivers nothing");
+    assert_ne!(second_id, first_id);
+    harness.advance_seconds(5 * 60 + 1);
+    let (_, later) = published(publish_fifo(&mut harness, fifo_entry("a later", Some("g"), Some("d1"))));
+    assert!(later > second_sequence, "a new message after the window");
+    // A standard queue takes a FIFO topic's messages too, without FIFO ids.
+    harness.create("plain", &[]).unwrap();
+    subscribe_to_fifo(&mut harness, "p", "plain");
+    published(publish_fifo(&mut harness, fifo_entry("to both", Some("g2"), Some("d3"))));
+    let plain = harness.receive("plain", 10);
+    assert_eq!(plain.len(), 1);
+    assert!(!plain[0].system_attributes.contains_key("MessageGroupId"));
+}
+
+#[test]
+fn test_fifo_topics_deduplicate_by_content_or_per_group_and_refuse_a_batch_without_groups() {
+    let mut harness = Harness::new();
+    create_fifo_topic(&mut harness, &[("ContentBasedDeduplication", "true"), ("FifoThroughputScope", "MessageGroup")]);
+    // The queue passes on what the topic passes on only if it too deduplicates per group: the
+    // deduplication id (here the content's hash) travels with the message, as in AWS.
+    let per_group = [("DeduplicationScope", "messageGroup"), ("FifoThroughputLimit", "perMessageGroupId")];
+    harness.create_fifo("sink.fifo", &per_group).unwrap();
+    subscribe_to_fifo(&mut harness, "s", "sink.fifo");
+    let one = published(publish_fifo(&mut harness, fifo_entry("same", Some("g1"), None)));
+    assert_eq!(published(publish_fifo(&mut harness, fifo_entry("same", Some("g1"), None))), one, "same content");
+    // Per message group: the same content in another group is another message.
+    let other = published(publish_fifo(&mut harness, fifo_entry("same", Some("g2"), None)));
+    assert_ne!(other.1, one.1);
+    let batch = vec![
+        PublishEntry { id: "a".into(), ..fifo_entry("x", Some("g"), None) },
+        PublishEntry { id: "b".into(), ..fifo_entry("y", None, None) },
+    ];
+    let outcome = harness.apply(Command::Publish {
+        topic: FIFO_TOPIC.into(),
+        batch: true,
+        entries: batch,
+        published_ms: START_MS,
+        base_url: String::new(),
+    });
+    assert_eq!(
+        refusal(outcome).to_string(),
+        "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
+    );
+    assert_eq!(bodies(&mut harness, "sink.fifo"), vec!["same", "same"], "one in each group; the batch added none");
+    // A notification from a FIFO topic carries its sequence number.
+    harness.create("envelope", &[]).unwrap();
+    let subscribe = Command::Subscribe {
+        topic: FIFO_TOPIC.into(),
+        subscription_id: "e".into(),
+        protocol: "sqs".into(),
+        endpoint: arn("envelope"),
+        attributes: BTreeMap::new(),
+        token: String::new(),
+    };
+    harness.apply(subscribe).unwrap();
+    let (_, sequence) = published(publish_fifo(&mut harness, fifo_entry("numbered", Some("g3"), None)));
+    let notification: Value = serde_json::from_str(&harness.receive("envelope", 1)[0].body).unwrap();
+    assert_eq!(notification["SequenceNumber"], sequence.as_str());
+}
+
+#[test]
+fn test_a_fifo_topic_keeps_each_group_in_order_into_a_fifo_queue_of_another_group() {
+    let (mut one, mut two) = (group(1), group(2));
+    let topic_group = one.engine.group_of(FIFO_TOPIC);
+    let (topic_side, other_side, other_group) =
+        if topic_group == 1 { (&mut one, &mut two, 2) } else { (&mut two, &mut one, 1) };
+    let from_group = 3 - other_group;
+    create_fifo_topic(topic_side, &[]);
+    let queue = (0..).map(|i| format!("far{i}.fifo")).find(|q| other_side.engine.group_of(q) == other_group).unwrap();
+    other_side.create_fifo(&queue, &[]).unwrap();
+    subscribe_to_fifo(topic_side, "s", &queue);
+    for i in 0..6 {
+        let group = if i % 2 == 0 { "even" } else { "odd" };
+        published(publish_fifo(topic_side, fifo_entry(&format!("m{i}"), Some(group), Some(&format!("d{i}")))));
+    }
+    assert_eq!(topic_side.engine.generation(), shoal_engine::command::Generation::FifoTopics);
+    assert_eq!(hand_over(topic_side, from_group, other_side), 0);
+    let mut order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    loop {
+        let received = other_side.receive(&queue, 10);
+        if received.is_empty() {
+            break;
+        }
+        for message in received {
+            order
+                .entry(message.system_attributes["MessageGroupId"].clone())
+                .or_default()
+                .push(message.body.to_string());
+            other_side
+                .apply(Command::DeleteMessage { queue: queue.clone(), receipt_handle: message.receipt_handle })
+                .unwrap();
+        }
+    }
+    assert_eq!(order["even"], vec!["m0", "m2", "m4"]);
+    assert_eq!(order["odd"], vec!["m1", "m3", "m5"]);
+}

@@ -156,6 +156,70 @@ async fn test_sns_subscriptions_are_refused_while_the_cluster_writes_below_level
     assert_eq!(code(&error), "ServiceUnavailable");
 }
 
+#[tokio::test]
+async fn test_sns_fifo_publishes_are_refused_while_the_cluster_writes_below_level_6() {
+    let server = Server::start_with_env(&[("SHOAL_WRITE_LEVEL_MAX", "5")]).await;
+    let sns = server.sns_client().await;
+    let topic = sns.create_topic().name("early.fifo").attributes("FifoTopic", "true").send().await.unwrap();
+    let topic = topic.topic_arn().unwrap();
+    let error = sns.publish().topic_arn(topic).message("m").message_group_id("g").send().await.unwrap_err();
+    assert_eq!(code(&error), "ServiceUnavailable");
+    assert!(error.message().unwrap_or("").contains("write level 6"), "{error:?}");
+    // A standard topic's publish is served at level 5 (here: no such topic).
+    let standard = sns.publish().topic_arn(topic_arn("no-such-topic")).message("m").send().await.unwrap_err();
+    assert_eq!(code(&standard), "NotFound");
+}
+
+#[tokio::test]
+async fn test_sns_fifo_topic_to_a_fifo_queue_through_the_sdks() {
+    let server = Server::start_with_env(&[("SHOAL_DATA_GROUPS", "3")]).await;
+    common::await_newest_write_level(std::slice::from_ref(&server)).await;
+    let (sns, sqs) = (server.sns_client().await, server.client().await);
+    let topic = sns
+        .create_topic()
+        .name("orders.fifo")
+        .attributes("FifoTopic", "true")
+        .attributes("ContentBasedDeduplication", "true")
+        .send()
+        .await
+        .unwrap();
+    let topic = topic.topic_arn().unwrap().to_string();
+    let url = sqs
+        .create_queue()
+        .queue_name("orders-in.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:orders-in.fifo");
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    let missing = sns.publish().topic_arn(&topic).message("no group").send().await.unwrap_err();
+    assert_eq!(code(&missing), "InvalidParameter");
+    let mut sequences = Vec::new();
+    for i in 0..5 {
+        let published = sns.publish().topic_arn(&topic).message(format!("m{i}")).message_group_id("g").send().await;
+        sequences.push(published.unwrap().sequence_number().expect("a sequence number").to_string());
+    }
+    let repeat = sns.publish().topic_arn(&topic).message("m0").message_group_id("g").send().await.unwrap();
+    assert_eq!(repeat.sequence_number(), Some(sequences[0].as_str()), "deduplicated by content");
+    let mut sorted = sequences.clone();
+    sorted.sort();
+    assert_eq!(sorted, sequences, "increasing");
+    let messages = drain(&sqs, &url, 5).await;
+    let bodies: Vec<&str> = messages.iter().filter_map(|m| m.body()).collect();
+    assert_eq!(bodies, vec!["m0", "m1", "m2", "m3", "m4"], "in order, once each");
+}
+
 /// A queue's messages' bodies and attributes, received with every attribute.
 async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, expected: usize) -> Vec<aws_sdk_sqs::types::Message> {
     let mut messages = Vec::new();

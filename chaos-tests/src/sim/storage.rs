@@ -159,17 +159,22 @@ pub struct StateMachine {
     membership: StoredMembershipOf<SimTypes>,
 }
 
-/// A state as the simulation's snapshots hold it: the group state, then its topics (which the
-/// group state's own encoding leaves out, as snapshot files write them after it).
+/// A state as the simulation's snapshots hold it: the group state, then its topics and FIFO
+/// topics' state (which the group state's own encoding leaves out, as snapshot files write them
+/// after it).
 fn encode_state(state: &GroupState) -> io::Result<Vec<u8>> {
-    bincode::serde::encode_to_vec((state, state.engine.sns_state()), bincode::config::standard())
+    let sns = state.engine.sns_state();
+    bincode::serde::encode_to_vec((state, sns, sns.fifo_topics()), bincode::config::standard())
         .map_err(io::Error::other)
 }
 
+type Sections = (GroupState, shoal_engine::sns::SnsState, shoal_engine::sns::fifo::FifoTopics);
+
 fn decode_state(bytes: &[u8]) -> io::Result<GroupState> {
-    let ((mut state, sns), _): ((GroupState, shoal_engine::sns::SnsState), usize) =
+    let ((mut state, sns, fifo), _): (Sections, usize) =
         bincode::serde::decode_from_slice(bytes, bincode::config::standard()).map_err(io::Error::other)?;
     state.engine.set_sns_state(sns);
+    state.engine.set_sns_fifo(fifo);
     Ok(state)
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::Engine;
 use crate::command::{Command, PublishEntry, PublishResult, Reply};
 use crate::error::{SnsError, SnsResult};
+use crate::sns::fifo::format_sequence;
 use crate::sns::publish::check_batch;
 use crate::sns::{PublishContext, SnsState, SubscriptionRow};
 
@@ -66,21 +67,28 @@ impl Engine {
         context: PublishContext<'_>,
         now_ms: u64,
     ) -> SnsResult<Reply> {
-        self.sns.topic(topic)?;
+        let fifo = self.sns.topic(topic)?.is_fifo();
         if batch {
             check_batch(entries)?;
+            // AWS refuses the whole batch, not the entry.
+            if fifo && entries.iter().any(|entry| entry.group_id.is_none()) {
+                return Err(SnsError::invalid_parameter("The MessageGroupId parameter is required for FIFO topics"));
+            }
         } else if entries.len() != 1 {
             return Err(SnsError::invalid_parameter("Message"));
         }
         let mut results = Vec::with_capacity(entries.len());
         for entry in entries {
-            match self.sns.publish(&self.config, topic, context, entry) {
-                Ok(notices) => {
+            match self.sns.publish(&self.config, topic, context, entry, now_ms) {
+                Ok(publication) => {
                     let mut sqs = self.sqs_handler();
-                    for notice in notices {
+                    for notice in publication.notices {
                         sqs.deliver_published(topic, notice, now_ms);
                     }
-                    let result = PublishResult { message_id: entry.message_id.clone(), sequence_number: None };
+                    let result = PublishResult {
+                        message_id: publication.message_id,
+                        sequence_number: publication.sequence.map(format_sequence),
+                    };
                     results.push((entry.id.clone(), Ok(result)));
                 }
                 Err(error) if !batch => return Err(error),
@@ -115,6 +123,12 @@ impl Engine {
     pub fn set_sns_state(&mut self, mut sns: SnsState) {
         sns.rebuild();
         self.sns = sns;
+    }
+
+    /// Puts FIFO topics' state read from a snapshot (format 7) in place, after the rest of the
+    /// SNS state.
+    pub fn set_sns_fifo(&mut self, fifo: crate::sns::fifo::FifoTopics) {
+        self.sns.set_fifo_topics(fifo);
     }
 
     /// GetTopicAttributes.

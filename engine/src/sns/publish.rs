@@ -10,6 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::arn::{queue_name_from_sqs_arn, subscription_arn, topic_arn};
+use super::fifo::{self, Admission};
 use super::filter::FilterInput;
 use super::subscription::Protocol;
 use super::topics::SnsState;
@@ -41,6 +42,19 @@ pub struct QueueNotice {
     /// The queue cannot take it as it is (raw delivery of more attributes than SQS carries):
     /// it goes to the dead-letter queue, or nowhere.
     pub undeliverable: bool,
+    /// From a FIFO topic: its message group and deduplication id, which a FIFO queue takes.
+    pub fifo: Option<(String, String)>,
+}
+
+/// What one message of a publish came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    pub message_id: String,
+    /// A FIFO topic's sequence number for the message.
+    pub sequence: Option<u128>,
+    /// What each matching queue subscription receives (none for a repeat within a FIFO
+    /// topic's deduplication window).
+    pub notices: Vec<QueueNotice>,
 }
 
 /// The sender SQS shows for what SNS delivers.
@@ -175,26 +189,29 @@ impl Messages {
 
 impl SnsState {
     /// Checks one message of a publish to `topic_name` and works out what each matching queue
-    /// subscription receives. Pending (HTTP/S) subscriptions receive nothing; HTTP/S delivery
-    /// is not yet served (docs/design/sns-plan.md, step 6).
+    /// subscription receives; a FIFO topic's message is given its sequence number, or found to
+    /// repeat one within the deduplication window. Pending (HTTP/S) subscriptions receive
+    /// nothing; HTTP/S delivery is not yet served (docs/design/sns-plan.md, step 6).
     pub fn publish(
-        &self,
+        &mut self,
         config: &EngineConfig,
         topic_name: &str,
         context: PublishContext<'_>,
         entry: &PublishEntry,
-    ) -> SnsResult<Vec<QueueNotice>> {
-        let topic = self.topic(topic_name)?;
-        if topic.is_fifo() {
-            return Err(SnsError::invalid_parameter(
-                "TopicArn Reason: publishing to FIFO topics is not served yet (docs/compatibility-sns.md)",
-            ));
-        }
-        if entry.deduplication_id.is_some() {
+        now_ms: u64,
+    ) -> SnsResult<Publication> {
+        let topic = self.topics.get(topic_name).ok_or_else(SnsError::topic_not_found)?;
+        let fifo_ids = if topic.is_fifo() {
+            let content_based =
+                topic.attribute("ContentBasedDeduplication").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            Some(fifo::check_entry(entry, content_based)?)
+        } else if entry.deduplication_id.is_some() {
             return Err(SnsError::invalid_parameter(
                 "MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
             ));
-        }
+        } else {
+            None
+        };
         if entry.message.is_empty() {
             return Err(SnsError::invalid_parameter("Empty message"));
         }
@@ -208,6 +225,20 @@ impl SnsState {
             return Err(SnsError::invalid_parameter("Message too long"));
         }
         let messages = Messages::of(entry)?;
+        let (sequence, fifo) = match fifo_ids {
+            None => (None, None),
+            Some(ids) => {
+                let per_group = topic.attribute("FifoThroughputScope") == Some("MessageGroup");
+                match self.fifo.admit(topic_name, &entry.message_id, ids, per_group, now_ms) {
+                    Admission::Repeat { message_id, sequence } => {
+                        return Ok(Publication { message_id, sequence: Some(sequence), notices: Vec::new() });
+                    }
+                    Admission::New { sequence, group_id, deduplication_id } => {
+                        (Some(sequence), Some((group_id, deduplication_id)))
+                    }
+                }
+            }
+        };
         let arn = topic_arn(&config.region, &config.account_id, topic_name);
         let signature_version = topic.attribute("SignatureVersion").unwrap_or("1");
         // AWS sends no attributes with a message of per-protocol texts.
@@ -232,6 +263,7 @@ impl SnsState {
             } else {
                 let notification = Notification {
                     message_id: &entry.message_id,
+                    sequence,
                     topic_arn: &arn,
                     subject: entry.subject.as_deref(),
                     message,
@@ -252,9 +284,10 @@ impl SnsState {
                 body,
                 attributes: queue_attributes,
                 undeliverable,
+                fifo: fifo.clone(),
             });
         }
-        Ok(notices)
+        Ok(Publication { message_id: entry.message_id.clone(), sequence, notices })
     }
 }
 
@@ -274,6 +307,8 @@ fn delivery_message_id(message_id: &str, subscription_id: &str) -> String {
 /// The JSON document SNS delivers a notification as, to queues and HTTP/S endpoints.
 pub struct Notification<'a> {
     pub message_id: &'a str,
+    /// A FIFO topic's sequence number for the message.
+    pub sequence: Option<u128>,
     pub topic_arn: &'a str,
     pub subject: Option<&'a str>,
     pub message: &'a str,
@@ -290,11 +325,11 @@ impl Notification<'_> {
     /// between name and value.
     pub fn to_json(&self) -> String {
         let text = |value: &str| Value::String(value.to_string()).to_string();
-        let mut fields = vec![
-            ("Type", text("Notification")),
-            ("MessageId", text(self.message_id)),
-            ("TopicArn", text(self.topic_arn)),
-        ];
+        let mut fields = vec![("Type", text("Notification")), ("MessageId", text(self.message_id))];
+        if let Some(sequence) = self.sequence {
+            fields.push(("SequenceNumber", text(&fifo::format_sequence(sequence))));
+        }
+        fields.push(("TopicArn", text(self.topic_arn)));
         if let Some(subject) = self.subject {
             fields.push(("Subject", text(subject)));
         }

@@ -11,6 +11,7 @@ use crate::limits;
 use crate::policy::{self, PolicyShape};
 
 use super::arn::topic_arn;
+use super::fifo::FifoTopics;
 use super::index::FilterIndex;
 use super::subscription::{Derived, Subscription, DEFAULT_DELIVERY_POLICY};
 
@@ -19,6 +20,10 @@ use super::subscription::{Derived, Subscription, DEFAULT_DELIVERY_POLICY};
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SnsState {
     pub(super) topics: BTreeMap<String, Topic>,
+    /// FIFO topics' deduplication and sequence numbers. Not in this struct's bincode: snapshot
+    /// format 7 writes it after the rest (see `shoal_raft::format`).
+    #[serde(skip)]
+    pub(super) fifo: FifoTopics,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +171,7 @@ impl SnsState {
             };
             (name, topic)
         });
-        SnsState { topics: topics.collect() }
+        SnsState { topics: topics.collect(), fifo: FifoTopics::default() }
     }
 
     /// What snapshot format 5 keeps of each topic (see [`SnsState::from_topic_parts`]).
@@ -244,6 +249,17 @@ impl SnsState {
     /// DeleteTopic: idempotent, a missing topic is not an error.
     pub fn delete_topic(&mut self, name: &str) {
         self.topics.remove(name);
+        self.fifo.forget(name);
+    }
+
+    /// FIFO topics' deduplication and sequence state, for snapshots (written after the rest).
+    pub fn fifo_topics(&self) -> &FifoTopics {
+        &self.fifo
+    }
+
+    /// Puts FIFO topics' state read from a snapshot in place.
+    pub fn set_fifo_topics(&mut self, fifo: FifoTopics) {
+        self.fifo = fifo;
     }
 
     pub fn set_topic_attribute(&mut self, name: &str, attribute: &str, value: &str) -> SnsResult<()> {

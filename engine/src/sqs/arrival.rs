@@ -2,7 +2,7 @@
 //! task, or back into the queue it left. Every such path, in this group or through the outbox,
 //! enqueues through `enqueue_arriving`, so they cannot drift apart.
 
-use super::queue::Message;
+use super::queue::{Message, Seq};
 use super::state::MessageHandler;
 
 /// How a message came into a queue from elsewhere, which decides what it keeps of its past.
@@ -27,7 +27,7 @@ impl MessageHandler<'_> {
     /// Enqueues a message from elsewhere: visible at once (a published one after the queue's
     /// delay), at the end of the queue, and in a FIFO queue at the end of its group with a new
     /// sequence number.
-    pub(crate) fn enqueue_arriving(&mut self, mut message: Message, arrival: Arrival) {
+    pub(crate) fn enqueue_arriving(&mut self, mut message: Message, arrival: Arrival) -> Seq {
         match arrival {
             Arrival::DeadLetter => {
                 message.restart_receives();
@@ -48,7 +48,7 @@ impl MessageHandler<'_> {
             _ => 0,
         };
         message.set_sequence_number(None);
-        self.queue.enqueue(message, delay_seconds, self.now_ms);
+        self.queue.enqueue(message, delay_seconds, self.now_ms)
     }
 }
 

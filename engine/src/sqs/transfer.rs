@@ -20,7 +20,7 @@ use crate::sns::publish::SNS_SENDER_ID;
 use crate::sns::QueueNotice;
 
 use super::arrival::Arrival;
-use super::queue::Message;
+use super::queue::{DeduplicationEntry, Message, MessageExtra};
 use super::state::{MessageHandler, MoveTaskStatus, SqsHandler, SqsState};
 
 impl SqsHandler<'_> {
@@ -52,8 +52,17 @@ impl SqsHandler<'_> {
             header: None,
         };
         let digest = message::md5_digest(notice.body.as_bytes());
-        let message = Message::new(MessageId::new(&notice.message_id), digest, Arc::from(SNS_SENDER_ID), now_ms)
+        let mut message = Message::new(MessageId::new(&notice.message_id), digest, Arc::from(SNS_SENDER_ID), now_ms)
             .with_contents(contents);
+        if let Some((group_id, deduplication_id)) = notice.fifo {
+            // Taken by FIFO queues only: a standard queue drops them as it enqueues.
+            let extra = MessageExtra {
+                group_id: Some(group_id),
+                deduplication_id: Some(deduplication_id),
+                ..MessageExtra::default()
+            };
+            message = message.with_extra(extra);
+        }
         let (target, fallback) = match (notice.undeliverable, notice.dead_letter_queue) {
             (false, fallback) => (notice.queue, fallback),
             (true, Some(dead_letter_queue)) => (dead_letter_queue, None),
@@ -76,22 +85,22 @@ impl SqsHandler<'_> {
             let arriving = message.arriving();
             let transfer =
                 Transfer::Published { subscription_id: subscription_id.to_string(), dead_letter_queue: fallback };
-            let delivery =
-                QueueDelivery { target_group, target, origin: topic.to_string(), fifo: false, transfer, message };
+            // The kind of queue it may enter: a FIFO queue's name ends in `.fifo`, any other's not.
+            let fifo = target.ends_with(".fifo");
+            let delivery = QueueDelivery { target_group, target, origin: topic.to_string(), fifo, transfer, message };
             let to = outbox_key(self.outbox.push(delivery));
             self.sqs.queues.note_body_effect(arriving.effect(to));
             return;
         }
-        match self.sqs.queues.get_mut(&target) {
-            Some(queue) if !queue.is_fifo() => {
+        let refused = match self.sqs.queues.get_mut(&target) {
+            Some(queue) => {
                 queue.advance(now_ms);
-                MessageHandler { queue, now_ms }.enqueue_arriving(message, Arrival::Published);
+                MessageHandler { queue, now_ms }.enqueue_published(message).err()
             }
-            _ => {
-                if let Some(dead_letter_queue) = fallback {
-                    self.deliver_published_message(topic, subscription_id, dead_letter_queue, None, message, now_ms);
-                }
-            }
+            None => Some(message),
+        };
+        if let (Some(message), Some(dead_letter_queue)) = (refused, fallback) {
+            self.deliver_published_message(topic, subscription_id, dead_letter_queue, None, message, now_ms);
         }
     }
 
@@ -181,6 +190,35 @@ impl SqsHandler<'_> {
     }
 }
 
+impl MessageHandler<'_> {
+    /// Enqueues a message a topic published, if the queue can take it (else hands it back): a
+    /// standard queue any (without FIFO ids), a FIFO queue one with a message group and
+    /// deduplication id, once per deduplication window (a repeat counts as taken).
+    fn enqueue_published(&mut self, mut message: Message) -> Result<(), Message> {
+        if !self.queue.is_fifo() {
+            message = message.with_extra(MessageExtra::default());
+            self.enqueue_arriving(message, Arrival::Published);
+            return Ok(());
+        }
+        let (Some(group_id), Some(deduplication_id)) = (message.group_id(), message.deduplication_id()) else {
+            return Err(message);
+        };
+        let key = self.queue.deduplication_key(group_id, deduplication_id);
+        if self.queue.find_duplicate(&key, self.now_ms).is_some() {
+            return Ok(());
+        }
+        let message_id = message.header().map(|header| header.message_id.to_string()).unwrap_or_default();
+        let seq = self.enqueue_arriving(message, Arrival::Published);
+        let remembered = DeduplicationEntry {
+            message_id,
+            sequence_number: self.queue.message(seq).and_then(Message::sequence_number),
+            expires_ms: self.now_ms + crate::limits::DEDUPLICATION_WINDOW_MS,
+        };
+        self.queue.remember_deduplication(key, remembered);
+        Ok(())
+    }
+}
+
 impl SqsState {
     /// Enqueues one message from another group's outbox; false if its target cannot take it.
     fn take_delivery(&mut self, delivery: &QueueDelivery, now_ms: u64) -> bool {
@@ -193,7 +231,9 @@ impl SqsState {
         let arrival = match &delivery.transfer {
             Transfer::DeadLetter => Arrival::DeadLetter,
             Transfer::Move { .. } => Arrival::Moved,
-            Transfer::Published { .. } => Arrival::Published,
+            Transfer::Published { .. } => {
+                return MessageHandler { queue, now_ms }.enqueue_published(delivery.message.clone()).is_ok()
+            }
         };
         MessageHandler { queue, now_ms }.enqueue_arriving(delivery.message.clone(), arrival);
         true
