@@ -98,7 +98,7 @@ async fn serve(cluster: &Cluster, uri: &Uri, headers: &HeaderMap, body: Body, pr
             Service::Sqs,
             serve_sqs(cluster, uri, headers, parse_query(&params, &SQS_MODEL, SqsAction::from_name)).await,
         ),
-        "sns" => (Service::Sns, serve_sns(cluster, headers, &params).await),
+        "sns" => (Service::Sns, serve_sns(cluster, uri, headers, &params).await),
         other => (Service::Sqs, Err(ApiError::unsupported_service(other))),
     }
 }
@@ -120,9 +120,11 @@ async fn serve_sqs(
     Ok((Action::Sqs(action), reply))
 }
 
-async fn serve_sns(cluster: &Cluster, headers: &HeaderMap, params: &[(String, String)]) -> Served {
+async fn serve_sns(cluster: &Cluster, uri: &Uri, headers: &HeaderMap, params: &[(String, String)]) -> Served {
     let (action, members) = parse_query(params, &SNS_MODEL, SnsAction::from_name)?;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    // HTTP/2 names the host in the URI's authority rather than a Host header.
+    let authority = uri.authority().map(|authority| authority.as_str());
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(authority).unwrap_or("localhost");
     let reply = sns::dispatch(cluster, &format!("http://{host}/"), action, &members).await?;
     Ok((Action::Sns(action), reply))
 }

@@ -16,8 +16,7 @@
 //! | 2 | 3 | 3 (no message contents in the file; a body section follows it in a transfer) | 1 |
 //! | 3 | 3 | 4 (as 3, but a message's header, id to sent time, only in the store's record) | 1 |
 //! | 4 | 4 for an entry holding an SNS action (SNS is refused below this level), 3 for the rest | 5 (as 4, then the topics) | 1 |
-//! | 5 | 5 for an entry holding a subscription or publish action or an import of published messages (those actions are refused below this level), 4 and 3 as at level 4 | 6 (as 5, the topics with their subscriptions) | 1 |
-//! | 6 | 6 for a publish to a FIFO topic or an import of its messages for FIFO queues (refused below this level), the rest as at level 5 | 7 (as 6, then FIFO topics' state) | 1 |
+//! | 5 | 5 for an entry holding a subscription or publish action (FIFO topics included) or an import of published messages (those actions are refused below this level), 4 and 3 as at level 4 | 6 (as 5, the topics with their subscriptions, then FIFO topics' state) | 1 |
 //!
 //! A format change adds a level here, keeps writing the previous formats below it, and its
 //! tests start a cluster whose peers answer the previous level.
@@ -29,16 +28,13 @@ use std::sync::Mutex;
 use futures::future::BoxFuture;
 
 /// The highest level this build reads and writes.
-pub const WRITE_LEVEL_MAX: u32 = 6;
+pub const WRITE_LEVEL_MAX: u32 = 5;
 /// The level from which SNS actions are written (proposal format 4, snapshot format 5); below
 /// it the front door refuses them, since a peer could not read them.
 pub const SNS_LEVEL: u32 = 4;
 /// The level from which SNS subscriptions and publishing are written (proposal format 5,
 /// snapshot format 6); below it the front door refuses those actions.
 pub const SUBSCRIPTIONS_LEVEL: u32 = 5;
-/// The level from which publishing to FIFO topics is written (proposal format 6, snapshot
-/// format 7); below it the front door refuses such a publish.
-pub const FIFO_TOPICS_LEVEL: u32 = 6;
 /// The level of a node that has not answered, or whose build predates `Hello`.
 pub const WRITE_LEVEL_OLDEST: u32 = 1;
 

@@ -198,11 +198,9 @@ pub enum Generation {
     Sqs,
     /// SNS topics.
     Topics,
-    /// SNS subscriptions and publishing, and outbox deliveries from a topic.
+    /// SNS subscriptions and publishing (FIFO topics included), and outbox deliveries from a
+    /// topic.
     Subscriptions,
-    /// Publishing to FIFO topics (their deduplication and sequence numbers), and outbox
-    /// deliveries from one to a FIFO queue.
-    FifoTopics,
 }
 
 /// One message to publish. `id` is the batch entry id (empty for Publish); `message_id` is
@@ -280,12 +278,6 @@ impl Command {
     /// Which step of the formats introduced what this command holds.
     pub fn generation(&self) -> Generation {
         match self {
-            Command::Publish { topic, .. } if topic.ends_with(".fifo") => Generation::FifoTopics,
-            Command::ImportMessages { entries, .. }
-                if entries.iter().any(|e| e.delivery.is_from_topic() && e.delivery.fifo) =>
-            {
-                Generation::FifoTopics
-            }
             Command::Subscribe { .. }
             | Command::ConfirmSubscription { .. }
             | Command::Unsubscribe { .. }

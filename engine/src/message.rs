@@ -281,6 +281,11 @@ fn parse_canonical_uuid(id: &str) -> Option<u128> {
     Some(value)
 }
 
+/// A FIFO sequence number as SQS and SNS show it: twenty digits.
+pub fn format_sequence_number(number: u128) -> String {
+    format!("{number:020}")
+}
+
 pub fn md5_digest(bytes: &[u8]) -> [u8; 16] {
     Md5::digest(bytes).into()
 }

@@ -9,19 +9,6 @@ use common::*;
 use shoal_engine::outbox::Placement;
 use shoal_engine::{Command, Engine, Reply};
 
-fn group(group: u32) -> Harness {
-    let mut config = engine_config();
-    config.placement = Placement { group, data_groups: 2 };
-    let mut harness = Harness::with_engine(Engine::new(config));
-    harness.now_ms = START_MS;
-    harness
-}
-
-/// A queue name starting with `stem` that the placement puts in `group`.
-fn name_in(harness: &Harness, group: u32, stem: &str) -> String {
-    (0..).map(|i| format!("{stem}{i}")).find(|name| harness.engine.group_of(name) == group).expect("a name")
-}
-
 /// One batch of `from`'s outbox into `to`, then acknowledged in `from`. Returns the number
 /// of entries handed over, and how many `to` refused.
 fn hand_over_once(from: &mut Harness, from_group: u32, to: &mut Harness, repeat: bool) -> (usize, usize) {

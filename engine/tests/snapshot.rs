@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 
 use common::*;
 use shoal_engine::command::ReceiveRequest;
-use shoal_engine::outbox::Placement;
 use shoal_engine::{Command, Engine, Reply};
 
 /// The engine's snapshot bytes as lowercase hex.
@@ -123,18 +122,6 @@ fn queues_engine() -> Harness {
     h.advance_ms(10);
     h.tick();
     h
-}
-
-fn group(group: u32) -> Harness {
-    let mut config = engine_config();
-    config.placement = Placement { group, data_groups: 2 };
-    let mut harness = Harness::with_engine(Engine::new(config));
-    harness.now_ms = START_MS;
-    harness
-}
-
-fn name_in(harness: &Harness, group: u32, stem: &str) -> String {
-    (0..).map(|i| format!("{stem}{i}")).find(|name| harness.engine.group_of(name) == group).unwrap()
 }
 
 /// Two groups mid-way through handing messages over: entries waiting in both outboxes (dead

@@ -11,8 +11,7 @@ use serde_json::Value;
 use shoal_engine::command::{PublishEntry, PublishResult, Subscribed};
 use shoal_engine::error::SnsError;
 use shoal_engine::message::{AttributeValue, MessageAttributes};
-use shoal_engine::outbox::Placement;
-use shoal_engine::{Command, Engine, EngineError, Outcome, Reply};
+use shoal_engine::{Command, EngineError, Outcome, Reply};
 
 const TOPIC: &str = "news";
 
@@ -437,18 +436,6 @@ fn test_a_missing_queue_passes_the_message_to_the_subscription_dead_letter_queue
     assert_eq!(harness.engine.outbox_len(), 0);
 }
 
-fn group(group: u32) -> Harness {
-    let mut config = engine_config();
-    config.placement = Placement { group, data_groups: 2 };
-    let mut harness = Harness::with_engine(Engine::new(config));
-    harness.now_ms = START_MS;
-    harness
-}
-
-fn name_in(harness: &Harness, group: u32, stem: &str) -> String {
-    (0..).map(|i| format!("{stem}{i}")).find(|name| harness.engine.group_of(name) == group).expect("a name")
-}
-
 /// Hands `from`'s whole outbox to `to`, each batch twice (as after a leader change), and
 /// acknowledges it; returns how many entries `to` refused.
 fn hand_over(from: &mut Harness, from_group: u32, to: &mut Harness) -> usize {
@@ -779,7 +766,7 @@ fn test_a_fifo_topic_keeps_each_group_in_order_into_a_fifo_queue_of_another_grou
         let group = if i % 2 == 0 { "even" } else { "odd" };
         published(publish_fifo(topic_side, fifo_entry(&format!("m{i}"), Some(group), Some(&format!("d{i}")))));
     }
-    assert_eq!(topic_side.engine.generation(), shoal_engine::command::Generation::FifoTopics);
+    assert_eq!(topic_side.engine.generation(), shoal_engine::command::Generation::Subscriptions);
     assert_eq!(hand_over(topic_side, from_group, other_side), 0);
     let mut order: BTreeMap<String, Vec<String>> = BTreeMap::new();
     loop {
@@ -799,4 +786,34 @@ fn test_a_fifo_topic_keeps_each_group_in_order_into_a_fifo_queue_of_another_grou
     }
     assert_eq!(order["even"], vec!["m0", "m2", "m4"]);
     assert_eq!(order["odd"], vec!["m1", "m3", "m5"]);
+}
+
+#[test]
+fn test_a_dead_letter_queue_must_be_of_the_subscribed_queue_kind_and_takes_what_is_too_long() {
+    let mut harness = Harness::new();
+    create_fifo_topic(&mut harness, &[]);
+    let policy = |queue: &str| format!(r#"{{"deadLetterTargetArn":"{}"}}"#, arn(queue));
+    let subscribe = |endpoint: &str, dead_letter_queue: &str| Command::Subscribe {
+        topic: FIFO_TOPIC.into(),
+        subscription_id: "s".into(),
+        protocol: "sqs".into(),
+        endpoint: arn(endpoint),
+        attributes: map(&[("RedrivePolicy", &policy(dead_letter_queue))]),
+        token: String::new(),
+    };
+    assert_eq!(
+        refusal(harness.apply(subscribe("in.fifo", "dlq"))).to_string(),
+        "Invalid parameter: Attributes Reason: RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic"
+    );
+    assert!(refusal(harness.apply(subscribe("plain", "dlq.fifo"))).to_string().contains("must use a standard queue"));
+
+    // A message longer than the queue takes goes to the subscription's dead-letter queue.
+    create_topic(&mut harness, TOPIC);
+    harness.create("small", &[("MaximumMessageSize", "1024")]).unwrap();
+    harness.create("dlq", &[]).unwrap();
+    subscribe_queue(&mut harness, "s", "small", &[("RawMessageDelivery", "true"), ("RedrivePolicy", &policy("dlq"))]);
+    publish(&mut harness, entry(&"x".repeat(2000))).unwrap();
+    publish(&mut harness, entry("short")).unwrap();
+    assert_eq!(bodies(&mut harness, "small"), vec!["short"]);
+    assert_eq!(bodies(&mut harness, "dlq"), vec!["x".repeat(2000)]);
 }

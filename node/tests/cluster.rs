@@ -346,13 +346,6 @@ async fn test_a_cluster_held_at_write_level_4_sends_snapshots_without_subscripti
     catch_up_held_at(4, 5).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn test_a_cluster_held_at_write_level_5_sends_snapshots_without_fifo_topics_state() {
-    // Before snapshot format 7: every snapshot is of format 6 (no FIFO topic can be published
-    // to below level 6).
-    catch_up_held_at(5, 6).await;
-}
-
 /// Kills a follower of group 1, sends until the leader has purged what the follower lacks,
 /// starts it again and checks it installs a snapshot of `format` and then serves every message
 /// with the leader gone.

@@ -157,20 +157,6 @@ async fn test_sns_subscriptions_are_refused_while_the_cluster_writes_below_level
 }
 
 #[tokio::test]
-async fn test_sns_fifo_publishes_are_refused_while_the_cluster_writes_below_level_6() {
-    let server = Server::start_with_env(&[("SHOAL_WRITE_LEVEL_MAX", "5")]).await;
-    let sns = server.sns_client().await;
-    let topic = sns.create_topic().name("early.fifo").attributes("FifoTopic", "true").send().await.unwrap();
-    let topic = topic.topic_arn().unwrap();
-    let error = sns.publish().topic_arn(topic).message("m").message_group_id("g").send().await.unwrap_err();
-    assert_eq!(code(&error), "ServiceUnavailable");
-    assert!(error.message().unwrap_or("").contains("write level 6"), "{error:?}");
-    // A standard topic's publish is served at level 5 (here: no such topic).
-    let standard = sns.publish().topic_arn(topic_arn("no-such-topic")).message("m").send().await.unwrap_err();
-    assert_eq!(code(&standard), "NotFound");
-}
-
-#[tokio::test]
 async fn test_sns_fifo_topic_to_a_fifo_queue_through_the_sdks() {
     let server = Server::start_with_env(&[("SHOAL_DATA_GROUPS", "3")]).await;
     common::await_newest_write_level(std::slice::from_ref(&server)).await;

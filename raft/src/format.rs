@@ -9,15 +9,13 @@
 //! | proposal 2 | (before envelopes) the postcard encoding of `Proposal` itself, variant 0 or 1 first |
 //! | proposal 3 | envelope: variant 2, the format number, then the postcard body; body layout as format 2 |
 //! | proposal 4 | as 3, and the command may be an SNS action (new `Command` variants after the others); only entries holding an SNS action are written as format 4, from write level 4, and every other is still written as format 3 |
-//! | proposal 5 | as 4, and the command may be a subscription or publish action, or an import of messages published to a topic (new `Command` and `Transfer` variants after the others); only such entries are written as format 5, from write level 5 |
-//! | proposal 6 | as 5, and the command may be a publish to a FIFO topic, or an import of messages a FIFO topic published for FIFO queues (no new variants: what changed is how they are applied, so a build without FIFO topics must not read them); only such entries are written as format 6, from write level 6 |
+//! | proposal 5 | as 4, and the command may be a subscription or publish action (FIFO topics included), or an import of messages published to a topic (new `Command` and `Transfer` variants after the others); only such entries are written as format 5, from write level 5 |
 //! | snapshot 1 | (before envelopes) magic `SHLSNAP1`, metadata, bincode of the group state |
 //! | snapshot 2 | magic `SHLSNAPV`, the format number (u16, big endian), then as format 1 |
 //! | snapshot 3 | as format 2, but messages hold no contents (an empty body): they are in the body store, and a transfer sends them after the file as a body section (`bodies.rs`); written from write level 2 |
 //! | snapshot 4 | as 3, but a message's header (id, MD5, sender, sent time) is in the store's record only; written from write level 3 |
 //! | snapshot 5 | as 4, followed by the bincode of the group's SNS state (topics); written from write level 4 |
-//! | snapshot 6 | as 5, but the SNS state holds subscriptions (each topic's after its creation time) and the outbox may hold messages published to a topic; written from write level 5; format 5's SNS state is kept as `format_5` and migrated |
-//! | snapshot 7 | as 6, followed by the bincode of FIFO topics' deduplication and sequence state; the outbox may hold a FIFO topic's messages for FIFO queues; written from write level 6 |
+//! | snapshot 6 | as 5, but the SNS state holds subscriptions (each topic's after its creation time) and is followed by the bincode of FIFO topics' deduplication and sequence state, and the outbox may hold messages published to a topic; written from write level 5; format 5's SNS state is kept as `format_5` and migrated |
 //!
 //! A change to the layout of a command, the engine, or openraft's types bumps the format here,
 //! keeps the old layout's types in a module of their own, and adds the migration; the golden-bytes
@@ -35,7 +33,7 @@ use crate::types::{ClusterInfo, Proposal};
 /// The newest format this build writes for a log entry's application data: each entry is
 /// written in the oldest format that has what it holds ([`proposal_format_of`]), so a node of
 /// an older build reads every entry that holds nothing new.
-pub const PROPOSAL_FORMAT: u16 = 6;
+pub const PROPOSAL_FORMAT: u16 = 5;
 /// The format of an entry that holds no SNS action (formats 4 and 5 changed nothing for those).
 pub const PROPOSAL_FORMAT_WITHOUT_SNS: u16 = 3;
 /// The format of an entry holding a topic action (format 5 changed nothing for those).
@@ -47,7 +45,6 @@ pub fn proposal_format_of(generation: Generation) -> u16 {
         Generation::Sqs => PROPOSAL_FORMAT_WITHOUT_SNS,
         Generation::Topics => PROPOSAL_FORMAT_TOPICS,
         Generation::Subscriptions => 5,
-        Generation::FifoTopics => 6,
     }
 }
 /// The oldest proposal format this build reads.
@@ -59,22 +56,21 @@ pub const PROPOSAL_FORMAT_OLDEST: u16 = 2;
 /// layout is refused at start.
 pub const STORE_FORMAT: u16 = 1;
 
-/// The newest format this build writes for snapshot files (at write level 6; see
+/// The newest format this build writes for snapshot files (at write level 5; see
 /// [`snapshot_format_at`]).
-pub const SNAPSHOT_FORMAT: u16 = 7;
+pub const SNAPSHOT_FORMAT: u16 = 6;
 /// Magic of snapshot format 1, which carried no format number.
 pub const SNAPSHOT_MAGIC_FORMAT_1: &[u8; 8] = b"SHLSNAP1";
 /// Magic of every later snapshot format; the format number follows.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"SHLSNAPV";
 
-/// The snapshot format a node writes at write `level` (agreed by the cluster layer): format 7
-/// (FIFO topics' state) at level 6; format 6 (subscriptions) at level 5; format 5 (topics after the state) needs every node to read it at
+/// The snapshot format a node writes at write `level` (agreed by the cluster layer): format 6
+/// (subscriptions, FIFO topics' state) at level 5; format 5 (topics after the state) needs every node to read it at
 /// level 4; format 4 (headers only in the store) at level 3; format 3 (no contents, headers in
 /// line, read back from the store) at level 2; below that format 2, contents in line too.
 pub fn snapshot_format_at(level: u32) -> u16 {
     match level {
-        6.. => 7,
-        5 => 6,
+        5.. => 6,
         4 => 5,
         3 => 4,
         2 => 3,
@@ -86,8 +82,6 @@ pub fn snapshot_format_at(level: u32) -> u16 {
 pub const SNAPSHOT_FORMAT_TOPICS: u16 = 5;
 /// The snapshot format that holds subscriptions, first written at write level 5.
 pub const SNAPSHOT_FORMAT_SUBSCRIPTIONS: u16 = 6;
-/// The snapshot format that holds FIFO topics' state, first written at write level 6.
-pub const SNAPSHOT_FORMAT_FIFO_TOPICS: u16 = 7;
 
 /// The snapshot format a node at write `level` writes for a state of `generation` (what it
 /// holds; `Engine::generation`). A state holds topics only once some node agreed level 4, which
@@ -100,7 +94,6 @@ pub fn snapshot_format_for(level: u32, generation: Generation) -> u16 {
         Generation::Sqs => 0,
         Generation::Topics => SNAPSHOT_FORMAT_TOPICS,
         Generation::Subscriptions => SNAPSHOT_FORMAT_SUBSCRIPTIONS,
-        Generation::FifoTopics => SNAPSHOT_FORMAT_FIFO_TOPICS,
     };
     snapshot_format_at(level).max(needed)
 }
@@ -121,7 +114,7 @@ impl WriteLevelSource for FixedLevel {
 }
 
 // The engine's own number in each entry names the command layout of format 3, which formats 4
-// and 5 only extend with new variants (and format 6 not at all).
+// and 5 only extend with new variants.
 const _: () = assert!(FORMAT_VERSION == PROPOSAL_FORMAT_WITHOUT_SNS);
 
 /// How a proposal travels and is stored. Variants 0 and 1 are format 2, written before there was
@@ -138,7 +131,7 @@ enum Wire<'a> {
     },
 }
 
-/// The body of formats 3 to 6: the proposal as it is in memory.
+/// The body of formats 3 to 5: the proposal as it is in memory.
 #[derive(Serialize)]
 enum BodyRef<'a> {
     Engine(&'a LogEntry),
@@ -197,7 +190,7 @@ pub enum FormatError {
 
 fn decode_envelope(format: u16, body: &[u8]) -> Result<Proposal, FormatError> {
     match format {
-        3..=6 => match postcard::from_bytes::<Body>(body) {
+        3..=5 => match postcard::from_bytes::<Body>(body) {
             // A command in an envelope older than what it holds was never written: refused,
             // not guessed at.
             Ok(Body::Engine(entry)) if proposal_format_of(entry.command.generation()) > format => {
@@ -250,9 +243,9 @@ pub mod format_5 {
 
     impl SnsState {
         /// The current state's topics in format 5; `None` when it holds what format 5 cannot
-        /// (subscriptions).
+        /// (subscriptions, FIFO topics' state).
         pub fn of(current: &shoal_engine::sns::SnsState) -> Option<SnsState> {
-            if current.has_subscriptions() {
+            if current.has_subscriptions() || !current.fifo_topics().is_empty() {
                 return None;
             }
             let topics = current.topic_parts().map(|(name, attributes, tags, created_ms)| {

@@ -626,9 +626,9 @@ fn bincode_config() -> SnapshotConfig {
     bincode::config::standard().with_limit::<{ limits::SNAPSHOT_BYTES_MAX }>()
 }
 
-/// Writes a snapshot of `format` (2 to 7, which share the layout; the state given must suit
+/// Writes a snapshot of `format` (2 to 6, which share the layout; the state given must suit
 /// it): magic, format number, metadata, state, and from format 5 the topics (from format 6 with
-/// their subscriptions, from format 7 followed by FIFO topics' state).
+/// their subscriptions, followed by FIFO topics' state).
 pub fn write_snapshot(
     writer: &mut impl Write,
     meta: &SnapshotMetaOf<TypeConfig>,
@@ -648,12 +648,7 @@ pub fn write_snapshot(
     let cannot_hold = |what: &str| io::Error::other(format!("snapshot format {format} cannot hold {what}"));
     if format >= 6 {
         bincode::serde::encode_into_std_write(sns, writer, bincode_config()).map_err(io::Error::other)?;
-        if format >= 7 {
-            bincode::serde::encode_into_std_write(sns.fifo_topics(), writer, bincode_config())
-                .map_err(io::Error::other)?;
-        } else if !sns.fifo_topics().is_empty() {
-            return Err(cannot_hold("FIFO topics' state"));
-        }
+        bincode::serde::encode_into_std_write(sns.fifo_topics(), writer, bincode_config()).map_err(io::Error::other)?;
     } else if format == 5 {
         let topics = format_5::SnsState::of(sns).ok_or_else(|| cannot_hold("subscriptions"))?;
         bincode::serde::encode_into_std_write(&topics, writer, bincode_config()).map_err(io::Error::other)?;
@@ -694,7 +689,7 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::new(file);
     // Formats 1 to 4 share the layout after the header; format 5 adds the topics after it,
-    // format 6 their subscriptions, format 7 FIFO topics' state after those.
+    // format 6 their subscriptions and FIFO topics' state after those.
     let format = read_format(&mut reader)?;
     let mut len = [0u8; 8];
     reader.read_exact(&mut len)?;
@@ -711,11 +706,9 @@ pub fn read_snapshot(file: &mut File) -> io::Result<(SnapshotMetaOf<TypeConfig>,
         let sns =
             bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;
         state.engine.set_sns_state(sns);
-        if format >= 7 {
-            let fifo = bincode::serde::decode_from_std_read(&mut reader, bincode_config())
-                .map_err(|e| invalid(&e.to_string()))?;
-            state.engine.set_sns_fifo(fifo);
-        }
+        let fifo =
+            bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;
+        state.engine.set_sns_fifo(fifo);
     } else if format == 5 {
         let topics: format_5::SnsState =
             bincode::serde::decode_from_std_read(&mut reader, bincode_config()).map_err(|e| invalid(&e.to_string()))?;

@@ -120,7 +120,7 @@ const FORMAT_5_SUBSCRIBE: &str = "020551000380d095ffbc311b0174017303737173246172
 fn test_format_5_carries_subscription_actions_and_only_they_use_it() {
     let bytes = postcard::to_stdvec(&sample_subscribe()).unwrap();
     assert_eq!(hex::encode(&bytes), FORMAT_5_SUBSCRIBE);
-    assert_eq!(bytes[1], 5);
+    assert_eq!(bytes[1], PROPOSAL_FORMAT as u8);
     assert_eq!(decode(FORMAT_5_SUBSCRIBE).unwrap(), sample_subscribe());
     // Topic actions stay format 4 and the rest format 3, which older builds read.
     assert_eq!(postcard::to_stdvec(&sample_create_topic()).unwrap()[1], PROPOSAL_FORMAT_TOPICS as u8);
@@ -156,21 +156,19 @@ fn sample_fifo_publish() -> Proposal {
     Proposal::Engine(Arc::new(LogEntry::new(1_700_000_000_000, command)))
 }
 
-/// Format 6: a publish to a FIFO topic, whose bytes are those of format 5's Publish; what
-/// changed is how it is applied, so an older build must not read it.
-const FORMAT_6_FIFO_PUBLISH: &str =
-    "020635000380d095ffbc311f06742e6669666f000100016d0568656c6c6f0000000101670101640080d095ffbc3109687474703a2f2f682f";
+/// A publish to a FIFO topic is an ordinary format-5 entry (FIFO topics came with
+/// subscriptions, in one write level).
+const FORMAT_5_FIFO_PUBLISH: &str =
+    "020535000380d095ffbc311f06742e6669666f000100016d0568656c6c6f0000000101670101640080d095ffbc3109687474703a2f2f682f";
 
 #[test]
-fn test_format_6_carries_fifo_topic_publishes_and_only_they_use_it() {
+fn test_format_5_carries_fifo_topic_publishes() {
     let bytes = postcard::to_stdvec(&sample_fifo_publish()).unwrap();
-    assert_eq!(hex::encode(&bytes), FORMAT_6_FIFO_PUBLISH);
-    assert_eq!(bytes[1], PROPOSAL_FORMAT as u8);
-    assert_eq!(decode(FORMAT_6_FIFO_PUBLISH).unwrap(), sample_fifo_publish());
-    assert_eq!(postcard::to_stdvec(&sample_subscribe()).unwrap()[1], 5, "subscriptions stay format 5");
+    assert_eq!(hex::encode(&bytes), FORMAT_5_FIFO_PUBLISH);
+    assert_eq!(decode(FORMAT_5_FIFO_PUBLISH).unwrap(), sample_fifo_publish());
     let mut mislabelled = bytes.clone();
-    mislabelled[1] = 5;
-    assert!(postcard::from_bytes::<Proposal>(&mislabelled).is_err(), "a FIFO publish in format 5 is refused");
+    mislabelled[1] = PROPOSAL_FORMAT_TOPICS as u8;
+    assert!(postcard::from_bytes::<Proposal>(&mislabelled).is_err(), "a publish in format 4 is refused");
 }
 
 #[test]
@@ -297,10 +295,9 @@ fn test_a_state_with_topics_is_snapshotted_in_format_5_at_any_level() {
     // replaced) may hold topics another node created: it writes format 5 for them, which every
     // node reads once any node agreed level 4, rather than fail to snapshot. Likewise format 6
     // for subscriptions.
-    for level in 1..=6 {
+    for level in 1..=5 {
         assert_eq!(snapshot_format_for(level, Generation::Topics), snapshot_format_at(level).max(5), "level {level}");
-        assert_eq!(snapshot_format_for(level, Generation::Subscriptions), snapshot_format_at(level).max(6));
-        assert_eq!(snapshot_format_for(level, Generation::FifoTopics), 7, "level {level}");
+        assert_eq!(snapshot_format_for(level, Generation::Subscriptions), 6, "level {level}");
         assert_eq!(snapshot_format_for(level, Generation::Sqs), snapshot_format_at(level), "level {level}");
     }
 }
@@ -359,7 +356,7 @@ fn test_snapshot_format_6_keeps_subscriptions_and_format_5_migrates() {
 }
 
 #[test]
-fn test_snapshot_format_7_keeps_fifo_topics_state_and_format_6_cannot() {
+fn test_snapshot_format_6_keeps_fifo_topics_state_and_format_5_cannot() {
     let mut state = sample_state();
     let create = Command::CreateTopic {
         name: "t.fifo".into(),
@@ -368,15 +365,15 @@ fn test_snapshot_format_7_keeps_fifo_topics_state_and_format_6_cannot() {
     };
     let _ = state.apply(1, &Proposal::Engine(Arc::new(LogEntry::new(1_700_000_000_000, create))));
     assert!(matches!(state.apply(1, &sample_fifo_publish()), shoal_raft::Response::Engine(Ok(_))));
-    assert_eq!(state.engine.generation(), Generation::FifoTopics);
+    assert_eq!(state.engine.generation(), Generation::Subscriptions);
     let mut bytes = Vec::new();
-    write_snapshot(&mut bytes, &sample_meta(), &state, 7).unwrap();
+    write_snapshot(&mut bytes, &sample_meta(), &state, 6).unwrap();
     let (_, read, format) = read_back(&bytes).unwrap();
-    assert_eq!(format, 7);
+    assert_eq!(format, 6);
     assert_eq!(read.engine.sns_state().fifo_topics(), state.engine.sns_state().fifo_topics());
     assert!(!read.engine.sns_state().fifo_topics().is_empty(), "the deduplication window survives");
-    let error = write_snapshot(&mut Vec::new(), &sample_meta(), &state, 6).unwrap_err().to_string();
-    assert!(error.contains("cannot hold FIFO topics' state"), "{error}");
+    let error = write_snapshot(&mut Vec::new(), &sample_meta(), &state, 5).unwrap_err().to_string();
+    assert!(error.contains("cannot hold subscriptions"), "{error}");
 }
 
 #[test]

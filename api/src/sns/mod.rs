@@ -7,7 +7,7 @@ pub mod query_model;
 pub mod request;
 
 use serde_json::{json, Map, Value};
-use shoal_cluster::level::{FIFO_TOPICS_LEVEL, SNS_LEVEL, SUBSCRIPTIONS_LEVEL};
+use shoal_cluster::level::{SNS_LEVEL, SUBSCRIPTIONS_LEVEL};
 use shoal_cluster::Broker;
 use shoal_engine::command::PublishEntry;
 use shoal_engine::sns::{subscription_arn, topic_arn, SubscriptionRow};
@@ -18,16 +18,9 @@ use crate::service::{self, ApiCluster as Cluster, ApiReply, ApiRequest};
 
 pub use request::{SnsAction, SnsReply, SnsRequest};
 
-/// The write level an action needs: subscriptions and publishing came after topics, and
-/// publishing to FIFO topics after that.
-fn level_needed(action: SnsAction, members: &Map<String, Value>) -> (u32, &'static str) {
-    let names_fifo_topic = ["TopicArn", "TargetArn"]
-        .iter()
-        .any(|member| members.get(*member).and_then(Value::as_str).is_some_and(|arn| arn.ends_with(".fifo")));
+/// The write level an action needs: subscriptions and publishing came after topics.
+fn level_needed(action: SnsAction) -> (u32, &'static str) {
     match action {
-        SnsAction::Publish | SnsAction::PublishBatch if names_fifo_topic => {
-            (FIFO_TOPICS_LEVEL, "publishing to FIFO topics is")
-        }
         SnsAction::Subscribe
         | SnsAction::ConfirmSubscription
         | SnsAction::Unsubscribe
@@ -50,7 +43,7 @@ pub async fn dispatch(
     members: &Map<String, Value>,
 ) -> Result<Value, ApiError> {
     let level = cluster.write_level();
-    let (needed, what) = level_needed(action, members);
+    let (needed, what) = level_needed(action);
     if level < needed {
         return Err(ApiError::unavailable(format!(
             "{what} served once every node runs a build that has them (write level {needed}); the cluster writes at level {level}"

@@ -177,14 +177,12 @@ impl Engine {
         missing
     }
 
-    /// Which step of the formats introduced what this state holds: FIFO topics' state or their
-    /// messages on the way to a FIFO queue elsewhere, subscriptions or messages published to a
-    /// topic on their way to another group, topics, or neither.
+    /// Which step of the formats introduced what this state holds: subscriptions, FIFO topics'
+    /// state or messages published to a topic on their way to another group; topics; or
+    /// neither.
     pub fn generation(&self) -> Generation {
-        let fifo_in_outbox = self.outbox.entries().any(|entry| entry.delivery.is_from_topic() && entry.delivery.fifo);
-        if !self.sns.fifo_topics().is_empty() || fifo_in_outbox {
-            Generation::FifoTopics
-        } else if self.sns.has_subscriptions() || self.outbox.entries().any(|entry| entry.delivery.is_from_topic()) {
+        let from_topic = self.outbox.entries().any(|entry| entry.delivery.is_from_topic());
+        if self.sns.has_subscriptions() || !self.sns.fifo_topics().is_empty() || from_topic {
             Generation::Subscriptions
         } else if !self.sns.is_empty() {
             Generation::Topics

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::Engine;
 use crate::command::{Command, PublishEntry, PublishResult, Reply};
 use crate::error::{SnsError, SnsResult};
-use crate::sns::fifo::format_sequence;
+use crate::message::format_sequence_number;
 use crate::sns::publish::check_batch;
 use crate::sns::{PublishContext, SnsState, SubscriptionRow};
 
@@ -87,7 +87,7 @@ impl Engine {
                     }
                     let result = PublishResult {
                         message_id: publication.message_id,
-                        sequence_number: publication.sequence.map(format_sequence),
+                        sequence_number: publication.sequence.map(format_sequence_number),
                     };
                     results.push((entry.id.clone(), Ok(result)));
                 }

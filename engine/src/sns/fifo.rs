@@ -44,11 +44,6 @@ pub enum Admission {
     Repeat { message_id: String, sequence: u128 },
 }
 
-/// A sequence number as SNS shows it: twenty digits.
-pub fn format_sequence(sequence: u128) -> String {
-    format!("{sequence:020}")
-}
-
 /// Checks what a message to a FIFO topic must carry; the deduplication id it has (given, or the
 /// SHA-256 of the message when the topic deduplicates by content).
 pub fn check_entry(entry: &PublishEntry, content_based: bool) -> SnsResult<(String, String)> {

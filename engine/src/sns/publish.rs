@@ -18,7 +18,7 @@ use crate::command::PublishEntry;
 use crate::config::EngineConfig;
 use crate::error::{SnsError, SnsResult};
 use crate::limits;
-use crate::message::{AttributeValue, MessageAttributes};
+use crate::message::{format_sequence_number, AttributeValue, MessageAttributes};
 
 /// What a publish is, beyond its entries: when and through which node it came.
 #[derive(Debug, Clone, Copy)]
@@ -202,9 +202,7 @@ impl SnsState {
     ) -> SnsResult<Publication> {
         let topic = self.topics.get(topic_name).ok_or_else(SnsError::topic_not_found)?;
         let fifo_ids = if topic.is_fifo() {
-            let content_based =
-                topic.attribute("ContentBasedDeduplication").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            Some(fifo::check_entry(entry, content_based)?)
+            Some(fifo::check_entry(entry, topic.deduplicates_by_content())?)
         } else if entry.deduplication_id.is_some() {
             return Err(SnsError::invalid_parameter(
                 "MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
@@ -327,7 +325,7 @@ impl Notification<'_> {
         let text = |value: &str| Value::String(value.to_string()).to_string();
         let mut fields = vec![("Type", text("Notification")), ("MessageId", text(self.message_id))];
         if let Some(sequence) = self.sequence {
-            fields.push(("SequenceNumber", text(&fifo::format_sequence(sequence))));
+            fields.push(("SequenceNumber", text(&format_sequence_number(sequence))));
         }
         fields.push(("TopicArn", text(self.topic_arn)));
         if let Some(subject) = self.subject {

@@ -109,6 +109,7 @@ impl Action {
 pub(super) fn check_attributes(
     config: &EngineConfig,
     protocol: Protocol,
+    endpoint: &str,
     attributes: &BTreeMap<String, String>,
     action: Action,
 ) -> SnsResult<()> {
@@ -127,7 +128,18 @@ pub(super) fn check_attributes(
                 return Err(action.refuse(name, "must be MessageAttributes or MessageBody"))
             }
             "RedrivePolicy" if !value.is_empty() => {
-                dead_letter_queue_of(config, value).map_err(|reason| action.refuse(name, reason))?;
+                let queue = dead_letter_queue_of(config, value).map_err(|reason| action.refuse(name, reason))?;
+                // A FIFO queue's messages (group and deduplication ids) need a FIFO dead-letter
+                // queue, and a FIFO dead-letter queue takes nothing else.
+                let fifo_endpoint = protocol == Protocol::Sqs && endpoint.ends_with(".fifo");
+                if queue.ends_with(".fifo") != fifo_endpoint {
+                    let reason = if fifo_endpoint {
+                        "must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic"
+                    } else {
+                        "must use a standard queue as DLQ for a subscription of a standard queue or endpoint"
+                    };
+                    return Err(action.refuse(name, reason));
+                }
             }
             "DeliveryPolicy" if !value.is_empty() => {
                 if !matches!(protocol, Protocol::Http | Protocol::Https) {

@@ -126,7 +126,7 @@ impl SnsState {
         let topic = self.topic_mut(topic_name)?;
         let protocol = Protocol::parse(protocol)?;
         check_endpoint(config, topic, protocol, endpoint)?;
-        check_attributes(config, protocol, attributes, Action::Subscribe)?;
+        check_attributes(config, protocol, endpoint, attributes, Action::Subscribe)?;
         let filter = parse_filter(attributes).map_err(|reason| Action::Subscribe.refuse("FilterPolicy", reason))?;
         if let Some(existing) = topic.find(protocol, endpoint) {
             let subscription = &topic.subscriptions[existing];
@@ -220,7 +220,7 @@ impl SnsState {
             .filter(|(name, _)| name.as_str() == attribute)
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
-        check_attributes(config, subscription.protocol, &single, Action::SetAttributes)?;
+        check_attributes(config, subscription.protocol, &subscription.endpoint, &single, Action::SetAttributes)?;
         let filter =
             parse_filter(&attributes).map_err(|reason| Action::SetAttributes.refuse("FilterPolicy", reason))?;
         if filter.is_some() && subscription.filter().is_none() && filtered >= limits::FILTER_POLICIES_PER_TOPIC_MAX {

@@ -345,6 +345,10 @@ impl Topic {
         is_true(&self.attributes, "FifoTopic")
     }
 
+    pub fn deduplicates_by_content(&self) -> bool {
+        is_true(&self.attributes, "ContentBasedDeduplication")
+    }
+
     pub fn tags(&self) -> &BTreeMap<String, String> {
         &self.tags
     }

@@ -127,7 +127,7 @@ fn received(queue: &Queue, seq: Seq) -> Option<ReceivedMessage> {
         system.insert("ApproximateFirstReceiveTimestamp".to_string(), first.to_string());
     }
     if let Some(number) = message.sequence_number() {
-        system.insert("SequenceNumber".to_string(), format!("{number:020}"));
+        system.insert("SequenceNumber".to_string(), crate::message::format_sequence_number(number));
     }
     if queue.is_fifo() {
         if let Some(group_id) = message.group_id() {

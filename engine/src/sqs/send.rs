@@ -11,7 +11,7 @@ use crate::bodies::BodyRecord;
 use crate::command::{BatchReply, SendEntry, SendResult};
 use crate::error::{BatchEntryType, Form, SqsError, SqsResult};
 use crate::limits;
-use crate::message::{self, MessageId};
+use crate::message::{self, format_sequence_number, MessageId};
 
 /// Checks the shape shared by every batch request: 1 to 10 entries with distinct, valid ids.
 pub fn validate_batch_ids<'a>(entry: BatchEntryType, ids: impl ExactSizeIterator<Item = &'a str>) -> SqsResult<()> {
@@ -55,10 +55,6 @@ pub fn validate_fifo_id(parameter: &str, id: &str) -> SqsResult<()> {
 
 /// AWS's reason for a parameter the queue's type does not take, its grammar included.
 const NOT_FOR_THIS_QUEUE_TYPE: &str = "The request include parameter that is not valid for this queue type.";
-
-fn format_sequence_number(number: u128) -> String {
-    format!("{number:020}")
-}
 
 impl SqsHandler<'_> {
     pub(crate) fn send_message(&mut self, name: &str, entry: &SendEntry, now_ms: u64) -> SqsResult<SendResult> {

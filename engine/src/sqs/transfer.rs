@@ -85,8 +85,9 @@ impl SqsHandler<'_> {
             let arriving = message.arriving();
             let transfer =
                 Transfer::Published { subscription_id: subscription_id.to_string(), dead_letter_queue: fallback };
-            // The kind of queue it may enter: a FIFO queue's name ends in `.fifo`, any other's not.
-            let fifo = target.ends_with(".fifo");
+            // The kind of queue it may enter: a FIFO queue's name ends in `.fifo`, any other's
+            // not, and a FIFO queue takes only a message with FIFO ids (from a FIFO topic).
+            let fifo = target.ends_with(".fifo") && message.group_id().is_some();
             let delivery = QueueDelivery { target_group, target, origin: topic.to_string(), fifo, transfer, message };
             let to = outbox_key(self.outbox.push(delivery));
             self.sqs.queues.note_body_effect(arriving.effect(to));
@@ -191,10 +192,18 @@ impl SqsHandler<'_> {
 }
 
 impl MessageHandler<'_> {
-    /// Enqueues a message a topic published, if the queue can take it (else hands it back): a
-    /// standard queue any (without FIFO ids), a FIFO queue one with a message group and
-    /// deduplication id, once per deduplication window (a repeat counts as taken).
+    /// Enqueues a message a topic published, if the queue can take it (else hands it back): one
+    /// within the queue's maximum message size; a standard queue any (without FIFO ids), a FIFO
+    /// queue one with a message group and deduplication id, once per deduplication window (a
+    /// repeat counts as taken).
     fn enqueue_published(&mut self, mut message: Message) -> Result<(), Message> {
+        let too_long = message.contents().is_some_and(|contents| {
+            message::message_size_bytes(&contents.body, &contents.attributes)
+                > self.queue.config.maximum_message_size_bytes as usize
+        });
+        if too_long {
+            return Err(message);
+        }
         if !self.queue.is_fifo() {
             message = message.with_extra(MessageExtra::default());
             self.enqueue_arriving(message, Arrival::Published);

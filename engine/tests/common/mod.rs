@@ -98,6 +98,20 @@ pub fn fill_outbox(entries: &mut [shoal_engine::outbox::OutboxEntry], stored: &S
     }
 }
 
+/// A harness for data group `group` of two (placement `group` of 2), its clock at the start.
+pub fn group(group: u32) -> Harness {
+    let mut config = engine_config();
+    config.placement = shoal_engine::outbox::Placement { group, data_groups: 2 };
+    let mut harness = Harness::with_engine(Engine::new(config));
+    harness.now_ms = START_MS;
+    harness
+}
+
+/// A name starting with `stem` that the placement puts in `group`.
+pub fn name_in(harness: &Harness, group: u32, stem: &str) -> String {
+    (0..).map(|i| format!("{stem}{i}")).find(|name| harness.engine.group_of(name) == group).expect("a name")
+}
+
 impl Default for Harness {
     fn default() -> Self {
         Harness::new()
