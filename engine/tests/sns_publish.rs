@@ -817,3 +817,62 @@ fn test_a_dead_letter_queue_must_be_of_the_subscribed_queue_kind_and_takes_what_
     assert_eq!(bodies(&mut harness, "small"), vec!["short"]);
     assert_eq!(bodies(&mut harness, "dlq"), vec!["x".repeat(2000)]);
 }
+
+#[test]
+fn test_subscription_listings_page_through_every_topic_once_in_order() {
+    let mut harness = Harness::new();
+    for topic in ["a", "b", "c"] {
+        let command = Command::CreateTopic { name: topic.into(), attributes: BTreeMap::new(), tags: BTreeMap::new() };
+        harness.apply(command).unwrap();
+        for i in 0..90 {
+            let subscribe = Command::Subscribe {
+                topic: topic.into(),
+                subscription_id: format!("{i:03}"),
+                protocol: "sqs".into(),
+                endpoint: arn(&format!("q{i}")),
+                attributes: BTreeMap::new(),
+                token: String::new(),
+            };
+            harness.apply(subscribe).unwrap();
+        }
+    }
+    let page = |harness: &Harness, only: Option<&str>, after: Option<(String, String)>| {
+        let after = after.as_ref().map(|(topic, id)| (topic.as_str(), id.as_str()));
+        harness.engine.subscription_rows(only, after, 100).unwrap()
+    };
+    for only in [None, Some("b")] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let rows = page(&harness, only, after.clone());
+            if rows.is_empty() {
+                break;
+            }
+            after = rows.last().map(|row| (row.topic.clone(), row.subscription_id.clone()));
+            seen.extend(rows.into_iter().map(|row| (row.topic, row.subscription_id)));
+        }
+        let topics: &[&str] = if only.is_some() { &["b"] } else { &["a", "b", "c"] };
+        let expected: Vec<(String, String)> =
+            topics.iter().flat_map(|t| (0..90).map(move |i| (t.to_string(), format!("{i:03}")))).collect();
+        assert_eq!(seen, expected, "{only:?}");
+    }
+    // Subscribing an endpoint again finds the subscription it has, also after a reload.
+    let sns = harness.engine.sns_state().clone();
+    harness.engine.set_sns_state(sns);
+    assert_eq!(subscribe_with_topic(&mut harness, "c", "new-id", &arn("q7")), "007");
+}
+
+fn subscribe_with_topic(harness: &mut Harness, topic: &str, id: &str, endpoint: &str) -> String {
+    let subscribe = Command::Subscribe {
+        topic: topic.into(),
+        subscription_id: id.into(),
+        protocol: "sqs".into(),
+        endpoint: endpoint.into(),
+        attributes: BTreeMap::new(),
+        token: String::new(),
+    };
+    match harness.apply(subscribe) {
+        Ok(Reply::Subscribed(Subscribed { subscription_id, .. })) => subscription_id,
+        other => panic!("{other:?}"),
+    }
+}

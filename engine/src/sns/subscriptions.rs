@@ -81,10 +81,13 @@ impl Topic {
     pub(super) fn rebuild(&mut self) {
         self.subscriptions.values_mut().for_each(Subscription::rebuild);
         let mut index = FilterIndex::default();
+        let mut endpoints = BTreeMap::new();
         for (id, subscription) in &self.subscriptions {
             index.insert(id, subscription);
+            endpoints.insert((subscription.protocol, subscription.endpoint.clone()), id.clone());
         }
         self.index = Derived(index);
+        self.endpoints = Derived(endpoints);
     }
 
     /// The subscriptions `message` may match (see `index`), in id order.
@@ -93,10 +96,7 @@ impl Topic {
     }
 
     fn find(&self, protocol: Protocol, endpoint: &str) -> Option<&str> {
-        self.subscriptions
-            .iter()
-            .find(|(_, s)| s.protocol == protocol && s.endpoint == endpoint)
-            .map(|(id, _)| id.as_str())
+        self.endpoints.0.get(&(protocol, endpoint.to_string())).map(String::as_str)
     }
 }
 
@@ -167,6 +167,7 @@ impl SnsState {
         };
         let pending = subscription.is_pending();
         topic.index.0.insert(id, &subscription);
+        topic.endpoints.0.insert((protocol, endpoint.to_string()), id.to_string());
         topic.subscriptions.insert(id.to_string(), subscription);
         Ok(Subscribed { subscription_id: id.to_string(), pending })
     }
@@ -193,6 +194,7 @@ impl SnsState {
         if let Some(topic) = self.topics.get_mut(topic_name) {
             if let Some(subscription) = topic.subscriptions.remove(id) {
                 topic.index.0.remove(id, &subscription);
+                topic.endpoints.0.remove(&(subscription.protocol, subscription.endpoint));
                 topic.deleted_subscriptions += 1;
             }
         }
@@ -261,10 +263,18 @@ impl SnsState {
             (None, None) => std::ops::Bound::Unbounded,
         };
         let topics = self.topics.range::<str, _>((start, std::ops::Bound::Unbounded));
+        // Each topic's subscriptions from just after `after`'s id when it is that topic's, so a
+        // page costs what it shows, not what comes before it.
         let rows = topics
             .take_while(|(name, _)| only.is_none_or(|only| only == name.as_str()))
-            .flat_map(|(name, topic)| topic.subscriptions.iter().map(move |(id, s)| (name, id, s)))
-            .filter(|(name, id, _)| after.is_none_or(|after| (name.as_str(), id.as_str()) > after))
+            .flat_map(|(name, topic)| {
+                let from = match after {
+                    Some((after_topic, id)) if after_topic == name.as_str() => std::ops::Bound::Excluded(id),
+                    _ => std::ops::Bound::Unbounded,
+                };
+                let subscriptions = topic.subscriptions.range::<str, _>((from, std::ops::Bound::Unbounded));
+                subscriptions.map(move |(id, s)| (name, id, s))
+            })
             .take(limit)
             .map(|(name, id, s)| SubscriptionRow {
                 topic: name.clone(),

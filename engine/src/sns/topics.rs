@@ -13,7 +13,7 @@ use crate::policy::{self, PolicyShape};
 use super::arn::topic_arn;
 use super::fifo::FifoTopics;
 use super::index::FilterIndex;
-use super::subscription::{Derived, Subscription, DEFAULT_DELIVERY_POLICY};
+use super::subscription::{Derived, Protocol, Subscription, DEFAULT_DELIVERY_POLICY};
 
 /// The topics of one data group. Written to snapshots after the rest of the engine (snapshot
 /// format 5; see `shoal_raft::format`).
@@ -39,6 +39,9 @@ pub struct Topic {
     /// The subscriptions by what their filter policies require.
     #[serde(skip)]
     pub(super) index: Derived<FilterIndex>,
+    /// The subscriptions by protocol and endpoint (Subscribe's idempotence).
+    #[serde(skip)]
+    pub(super) endpoints: Derived<BTreeMap<(Protocol, String), String>>,
 }
 
 /// Attributes CreateTopic and SetTopicAttributes take.
@@ -168,6 +171,7 @@ impl SnsState {
                 subscriptions: BTreeMap::new(),
                 deleted_subscriptions: 0,
                 index: Derived::default(),
+                endpoints: Derived::default(),
             };
             (name, topic)
         });
@@ -241,6 +245,7 @@ impl SnsState {
             subscriptions: BTreeMap::new(),
             deleted_subscriptions: 0,
             index: Derived::default(),
+            endpoints: Derived::default(),
         };
         self.topics.insert(name.to_string(), topic);
         Ok(())
