@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The chaos gate of CI (see docs/chaos.md): a quick Docker run of the real broker under kill,
-# pause, partition and clock faults, which must be valid, and a run of a deliberately broken build
+# pause, partition and clock faults, which must be valid, a short run of the SNS fan-out workload
+# under kill, pause and partition, which must be valid too, and a run of a deliberately broken build
 # (the ack-before-commit failpoint), which the checker must call invalid. Expects
 # scripts/test.sh to have built the workspace. Honours CARGO_TARGET_DIR and CHAOS_SEED.
 set -euo pipefail
@@ -26,6 +27,10 @@ chaos="$target_dir/debug/shoal-chaos"
 
 echo "chaos: 3 nodes, 60 s, kill + pause + partition + clock, queue workload, seed $seed"
 "$chaos" run --nodes 3 --time 60 --nemesis kill,pause,partition,clock --workload queue --seed "$seed" \
+    --binary "$target_dir/debug/shoal" --results "$results"
+
+echo "chaos: 3 nodes, 40 s, kill + pause + partition, sns workload (one topic, six queues), seed $seed"
+"$chaos" run --nodes 3 --time 40 --nemesis kill,pause,partition --workload sns --seed "$seed" \
     --binary "$target_dir/debug/shoal" --results "$results"
 
 echo "chaos: the broken build must be caught (ack-before-commit, partitions)"

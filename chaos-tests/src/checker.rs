@@ -1,14 +1,22 @@
 //! The checkers: total-queue as Jepsen defines it (nothing acknowledged lost, nothing received
 //! that was never sent) and, for FIFO queues, per-group order and exactly-once delivery of
 //! deduplicated retries. They read only the history, so a history from a Docker run and one
-//! from the simulation are judged alike.
+//! from the simulation are judged alike. The `sns` workload's checker (one topic fanned out to
+//! several queues) is in `checker/sns.rs`.
+
+mod sns;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Serialize, Serializer};
 
-use crate::history::{operations, Event, Function, Kind};
+use crate::history::{operations, Event, Function, Kind, Operation};
 use crate::recovery::{self, Recovery, RecoveryStats};
+
+pub use sns::{undelivered, Copies, Misrouted, Partial, QueueTally, SnsFindings};
+
+/// Lists in a verdict hold at most this many entries; counts are not capped.
+const LISTED_MAX: usize = 1000;
 
 /// Whether a run kept the promise. `Unknown`: values are missing but the final drain could not
 /// finish, so they may still be in the queue.
@@ -33,19 +41,26 @@ impl Serialize for Validity {
 /// simulation's) is a standard queue whose consumers abandon some messages, which come back
 /// and, received too often, move to a dead-letter queue: there a value counts as arrived only
 /// once a delete of it succeeded (or may have), from either queue, since a message received
-/// and abandoned can still be lost on its way to the dead-letter queue.
+/// and abandoned can still be lost on its way to the dead-letter queue. `sns`: values are
+/// published to a topic and must reach every subscribed queue whose filter accepts them, once
+/// each, and no other (`checker/sns.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Workload {
     Queue,
     Fifo,
     DeadLetter,
+    Sns,
 }
 
-/// An acknowledged value that was never received.
+/// An acknowledged value that was never received (`sns`: never received from one queue it
+/// should have reached).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Lost {
     pub value: u64,
+    /// `sns`: the queue it is missing from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
     /// The node that acknowledged the send.
     pub node: String,
     pub process: String,
@@ -98,12 +113,14 @@ pub struct Verdict {
     pub acknowledged: u64,
     /// Distinct values seen by `ok` receives, the drain included.
     pub received: u64,
+    /// `sns`: (value, queue) pairs lost; elsewhere values.
     pub lost_count: u64,
     /// Lost values per node that acknowledged them: (tail, hole).
     pub lost_by_node: BTreeMap<String, LostCounts>,
     pub lost: Vec<Lost>,
     pub unexpected: Vec<u64>,
-    /// Values received more times than they were sent (allowed for standard queues).
+    /// Values received more times than they were sent (allowed for standard queues); `sns`:
+    /// (value, queue) pairs received more than once.
     pub duplicated: u64,
     /// Deliveries from a dead-letter queue.
     pub dead_lettered: u64,
@@ -126,6 +143,9 @@ pub struct Verdict {
     /// Per kill, pause and partition: how long until sends and receives through the nodes it did
     /// not hit succeeded again. Measured, not judged: it does not change `valid`.
     pub recoveries: Vec<Recovery>,
+    /// What only the `sns` checker decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sns: Option<SnsFindings>,
 }
 
 impl Verdict {
@@ -146,6 +166,23 @@ impl Verdict {
         }
         if self.dead_lettered > 0 {
             extra.push_str(&format!(", {} received from the dead-letter queue", self.dead_lettered));
+        }
+        if let Some(sns) = &self.sns {
+            let expected: u64 = sns.queues.iter().map(|queue| queue.expected).sum();
+            return format!(
+                "verdict: {valid}: {} published and acknowledged, {expected} deliveries expected in {} queues, \
+                 {} lost, {} misrouted, {} copies, {} partial, {} unexpected, {} duplicated, {} recovered{extra}, \
+                 {faults} faults",
+                self.acknowledged,
+                sns.queues.len(),
+                self.lost_count,
+                sns.misrouted.len(),
+                sns.copies.len(),
+                sns.partial.len(),
+                self.unexpected.len(),
+                self.duplicated,
+                self.recovered,
+            );
         }
         format!(
             "verdict: {valid}: {} acknowledged, {} lost, {} unexpected, {} duplicated, {} recovered, \
@@ -183,9 +220,38 @@ struct ValueFacts<'a> {
     message_ids: BTreeSet<&'a str>,
 }
 
+/// Counts `operation`'s outcome under its function's name.
+fn count_outcome(outcomes: &mut BTreeMap<String, Outcomes>, operation: &Operation<'_>) {
+    let counts = outcomes.entry(format!("{:?}", operation.invoke.f).to_lowercase()).or_default();
+    match operation.outcome() {
+        Kind::Ok => counts.ok += 1,
+        Kind::Fail => counts.fail += 1,
+        Kind::Info | Kind::Invoke => counts.info += 1,
+    }
+}
+
+/// What the nemesis and the drain recorded: faults begun per kind, and whether the drain
+/// finished (`None`: no drain in the history).
+fn faults_and_drain(events: &[Event]) -> (BTreeMap<String, u64>, Option<bool>) {
+    let mut faults_injected: BTreeMap<String, u64> = BTreeMap::new();
+    let mut drain_complete = None;
+    for event in events {
+        match event.f {
+            Function::FaultStart => {
+                *faults_injected.entry(event.fault.clone().unwrap_or_default()).or_default() += 1;
+            }
+            Function::DrainEnd => drain_complete = event.complete,
+            _ => {}
+        }
+    }
+    (faults_injected, drain_complete)
+}
+
 /// Judges a history. Lists in the verdict are capped; counts are not.
 pub fn check(events: &[Event], workload: Workload) -> Verdict {
-    const LISTED_MAX: usize = 1000;
+    if workload == Workload::Sns {
+        return sns::check(events);
+    }
     let mut values: HashMap<u64, ValueFacts<'_>> = HashMap::new();
     let mut outcomes: BTreeMap<String, Outcomes> = BTreeMap::new();
     // Completed sends per producer, in order, to tell a lost tail from a hole.
@@ -201,12 +267,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
     for operation in operations(events) {
         let invoke = operation.invoke;
         let outcome = operation.outcome();
-        let counts = outcomes.entry(format!("{:?}", invoke.f).to_lowercase()).or_default();
-        match outcome {
-            Kind::Ok => counts.ok += 1,
-            Kind::Fail => counts.fail += 1,
-            Kind::Info | Kind::Invoke => counts.info += 1,
-        }
+        count_outcome(&mut outcomes, &operation);
         match invoke.f {
             Function::Send => {
                 let Some(value) = invoke.value else { continue };
@@ -250,21 +311,14 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
                     *first = (*first).min(done.index);
                 }
             }
-            Function::FaultStart | Function::FaultInForce | Function::FaultEnd | Function::DrainEnd => {}
+            Function::FaultStart
+            | Function::FaultInForce
+            | Function::FaultEnd
+            | Function::DrainEnd
+            | Function::Subscribed => {}
         }
     }
-
-    let mut faults_injected: BTreeMap<String, u64> = BTreeMap::new();
-    let mut drain_complete = None;
-    for event in events {
-        match event.f {
-            Function::FaultStart => {
-                *faults_injected.entry(event.fault.clone().unwrap_or_default()).or_default() += 1;
-            }
-            Function::DrainEnd => drain_complete = event.complete,
-            _ => {}
-        }
-    }
+    let (faults_injected, drain_complete) = faults_and_drain(events);
 
     let arrived =
         |facts: &ValueFacts<'_>| facts.deliveries > 0 && (workload != Workload::DeadLetter || facts.deletes > 0);
@@ -294,6 +348,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
             }
             lost.push(Lost {
                 value: *value,
+                queue: None,
                 node,
                 process: process.to_string(),
                 acknowledged_s: done.time_s(),
@@ -383,6 +438,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
         recovery_kill: recovery::stats(recoveries.iter().filter(|recovery| recovery.fault == "kill")),
         recovery_all: recovery::stats(&recoveries),
         recoveries,
+        sns: None,
     }
 }
 

@@ -25,6 +25,7 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Function {
+    /// A send, or in the `sns` workload a publish to the topic.
     Send,
     Receive,
     Delete,
@@ -37,6 +38,18 @@ pub enum Function {
     FaultEnd,
     /// The final drain ended; `complete` says whether every queue was seen empty.
     DrainEnd,
+    /// The `sns` workload's setup (process `setup`, before any client starts): `queue`
+    /// subscribes to the topic, taking what `filter` accepts. A fact about the run, not an
+    /// operation: it has no invocation.
+    Subscribed,
+}
+
+impl Function {
+    /// Whether events of this function are a client operation's (an invocation and its
+    /// completion), rather than facts the nemesis, the drain or the setup record.
+    pub fn is_operation(self) -> bool {
+        matches!(self, Function::Send | Function::Receive | Function::Delete)
+    }
 }
 
 /// One message seen by a receive.
@@ -44,8 +57,13 @@ pub enum Function {
 pub struct Delivery {
     pub value: u64,
     pub message_id: String,
-    /// The queue it came from (`main` or `dead-letter`).
+    /// The queue it came from (`main` or `dead-letter`; in the `sns` workload the queue's name).
     pub queue: String,
+    /// `ApproximateReceiveCount`: how many receives of this message, this one included, the
+    /// broker counted. A second message of one value in one queue shows up as a count seen
+    /// twice. Absent in histories recorded before it was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_count: Option<u32>,
 }
 
 /// One line of `history.jsonl`.
@@ -70,9 +88,20 @@ pub struct Event {
     pub group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u64>,
-    /// The SQS message id a send returned or a delete refers to.
+    /// The SQS message id a send returned or a delete refers to (the SNS message id a publish
+    /// returned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// `sns`: the queue a receive or delete went to, or a subscription delivers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// `sns`: the string message attributes a publish carried.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// `sns`: a subscription's filter policy, per attribute the values it accepts (a message
+    /// matches when each named attribute is present with one of its values); empty: no filter.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub filter: BTreeMap<String, Vec<String>>,
     /// What a receive returned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deliveries: Vec<Delivery>,
@@ -103,6 +132,9 @@ impl Event {
             group: None,
             sequence: None,
             message_id: None,
+            queue: None,
+            attributes: BTreeMap::new(),
+            filter: BTreeMap::new(),
             deliveries: Vec::new(),
             fault: None,
             nodes: Vec::new(),
@@ -118,6 +150,11 @@ impl Event {
 
     pub fn value(mut self, value: u64) -> Event {
         self.value = Some(value);
+        self
+    }
+
+    pub fn queue(mut self, queue: &str) -> Event {
+        self.queue = Some(queue.to_string());
         self
     }
 
@@ -176,6 +213,19 @@ impl Default for Recorder {
     }
 }
 
+/// The process of the final drain; when it reads several queues at once, several per queue:
+/// `drain-0-0`, `drain-0-1`, ...
+pub const DRAIN_PROCESS: &str = "drain";
+
+pub fn is_drain(process: &str) -> bool {
+    process.strip_prefix(DRAIN_PROCESS).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+}
+
+/// The first event of the final drain: where it began.
+pub fn drain_start(events: &[Event]) -> Option<&Event> {
+    events.iter().find(|event| is_drain(&event.process))
+}
+
 pub fn write(path: &Path, events: &[Event]) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     for event in events {
@@ -225,7 +275,7 @@ pub fn operations(events: &[Event]) -> Vec<Operation<'_>> {
     let mut open: BTreeMap<&str, usize> = BTreeMap::new();
     let mut operations: Vec<Operation<'_>> = Vec::new();
     for event in events {
-        if matches!(event.f, Function::FaultStart | Function::FaultInForce | Function::FaultEnd | Function::DrainEnd) {
+        if !event.f.is_operation() {
             continue;
         }
         if event.kind == Kind::Invoke {

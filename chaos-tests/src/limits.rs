@@ -30,6 +30,15 @@ pub const DRAIN_BOUND: Duration = Duration::from_secs(120);
 pub const DRAIN_EMPTY_CONFIRMATIONS: u32 = 3;
 /// Pause between a FIFO producer's retries of an unknown send.
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// Pause between attempts of a call that sets a run up (creating queues, the topic,
+/// subscriptions), each retried until STARTUP_BOUND.
+pub const SETUP_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+/// The `sns` workload's topic, and how many queues subscribe to it.
+pub const SNS_TOPIC: &str = "chaos-topic";
+pub const SNS_QUEUES: usize = 6;
+/// Drain processes per queue in the `sns` workload: a fault can leave hundreds of deliveries
+/// queued in each queue, and one reader takes 10 at a time, deleting each.
+pub const SNS_DRAIN_READERS: usize = 4;
 /// One in this many acknowledged FIFO sends is sent again with the same deduplication id.
 pub const FIFO_DUPLICATE_SEND_ONE_IN: u32 = 8;
 /// A node that does not come back within this during a rolling restart is left to catch up.

@@ -5,6 +5,7 @@
 mod docker;
 mod limits;
 mod nemesis;
+mod sns;
 mod timeline;
 mod workload;
 
@@ -67,6 +68,8 @@ enum Command {
 enum WorkloadArg {
     Queue,
     Fifo,
+    /// One topic fanned out to several queues, some with a filter policy.
+    Sns,
 }
 
 impl From<WorkloadArg> for Workload {
@@ -74,6 +77,7 @@ impl From<WorkloadArg> for Workload {
         match arg {
             WorkloadArg::Queue => Workload::Queue,
             WorkloadArg::Fifo => Workload::Fifo,
+            WorkloadArg::Sns => Workload::Sns,
         }
     }
 }
@@ -83,7 +87,7 @@ impl From<WorkloadArg> for Workload {
 enum TargetArg {
     /// The leader of some group 7 times in 10, else any node.
     Biased,
-    /// The leader of the queue's data group (for measuring failover).
+    /// The leader of the queue's data group (`sns`: the topic's), for measuring failover.
     QueueLeader,
 }
 
@@ -116,6 +120,7 @@ struct RunArgs {
     data_groups: u32,
     #[arg(long, default_value_t = 4)]
     producers: usize,
+    /// Consumers (`sns`: per queue).
     #[arg(long, default_value_t = 4)]
     consumers: usize,
     /// The shoal binary to put in the image (default: $SHOAL_BIN, else the debug build).
@@ -282,16 +287,27 @@ async fn exercise(
         cluster.nodes.iter().map(|node| (node.name.clone(), node.endpoint())).collect();
     anyhow::ensure!(cluster.wait_healthy(limits::STARTUP_BOUND).await, "the cluster did not elect its leaders");
     let mut clients = Clients::new(&endpoints, workload);
-    clients.create_queue(limits::STARTUP_BOUND).await?;
-
+    // The history begins with the setup: the `sns` workload records its subscriptions.
     let recorder = Recorder::new();
+    if workload == Workload::Sns {
+        sns::set_up(&mut clients, &recorder, args.data_groups, limits::STARTUP_BOUND).await?;
+    } else {
+        clients.create_queue(limits::STARTUP_BOUND).await?;
+    }
+
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for number in 0..args.producers {
         tasks.push(tokio::spawn(workload::produce(clients.clone(), recorder.clone(), number, seed, stop.clone())));
     }
-    for number in 0..args.consumers {
-        tasks.push(tokio::spawn(workload::consume(clients.clone(), recorder.clone(), number, stop.clone())));
+    // `sns`: each queue has consumers of its own (`--consumers` per queue), as each
+    // subscriber of a topic has, and the queues together take several times what is published.
+    for queue in 0..clients.queues.len() {
+        let readers = clients.only_queue(queue);
+        for consumer in 0..args.consumers {
+            let number = queue * args.consumers + consumer;
+            tasks.push(tokio::spawn(workload::consume(readers.clone(), recorder.clone(), number, stop.clone())));
+        }
     }
     // The probes send as the producer after the last.
     tasks.push(tokio::spawn(workload::probe(clients.clone(), recorder.clone(), args.producers, stop.clone())));

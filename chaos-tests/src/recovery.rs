@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 
 use serde::Serialize;
 
-use crate::history::{operations, Event, Function, Kind, Operation};
+use crate::history::{self, operations, Event, Function, Kind, Operation};
 
 /// The faults whose recovery is measured: each takes a node, or a minority, out of service.
 /// A clock step stops nothing, and a rolling restart hits every node.
@@ -77,7 +77,7 @@ pub fn recoveries(events: &[Event]) -> Vec<Recovery> {
     let starts: Vec<usize> = (0..events.len())
         .filter(|&at| events[at].f == Function::FaultStart && events[at].process == "nemesis")
         .collect();
-    let drain_ns = events.iter().find(|event| event.process == "drain").map(|event| event.time_ns);
+    let drain_ns = history::drain_start(events).map(|event| event.time_ns);
     let mut recoveries = Vec::new();
     for (number, &at) in starts.iter().enumerate() {
         let start = &events[at];

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 
 use crate::limits;
 use shoal_chaos::checker::Verdict;
-use shoal_chaos::history::{operations, Event, Function, Kind};
+use shoal_chaos::history::{self, operations, Event, Function, Kind};
 use shoal_chaos::recovery::Recovery;
 
 /// Fonts looked for, in order (Debian's fonts-dejavu-core provides the first).
@@ -92,7 +92,7 @@ pub fn draw(path: &Path, events: &[Event], verdict: &Verdict) -> anyhow::Result<
     let end_s = events.last().map_or(1.0, Event::time_s).max(1.0);
     let latency_max_ms = limits::OPERATION_TIMEOUT.as_secs_f64() * 1000.0 * 2.0;
     let windows = windows(events, end_s);
-    let drain_s = events.iter().find(|event| event.process == "drain").map(Event::time_s);
+    let drain_s = history::drain_start(events).map(Event::time_s);
 
     // (time of invoke, latency, outcome) per operation, split by panel.
     let mut sends = Vec::new();

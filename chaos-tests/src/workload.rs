@@ -4,7 +4,9 @@
 //! `queue`: a standard queue; every producer sends unique values. `fifo`: a FIFO queue; each
 //! producer owns one message group and sends its values in order, each with its own
 //! deduplication id, retrying an unknown send with the same id until it is acknowledged and
-//! now and then sending an acknowledged value again.
+//! now and then sending an acknowledged value again. `sns`: producers publish unique values
+//! to a topic that several queues subscribe to (`sns.rs` sets it up and publishes); consumers
+//! and the drain read every queue.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,22 +15,25 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig};
+use aws_sdk_sqs::config::{
+    BehaviorVersion, Credentials, Region, SharedCredentialsProvider, StalledStreamProtectionConfig,
+};
 use aws_sdk_sqs::error::SdkError;
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::limits;
-use shoal_chaos::checker::Workload;
-use shoal_chaos::history::{Delivery, Event, Function, Kind, Recorder};
+use shoal_chaos::checker::{self, Workload};
+use shoal_chaos::history::{Delivery, Event, Function, Kind, Recorder, DRAIN_PROCESS};
 
-/// The name of the run's queue.
+/// The name of the run's queue (`sns`: the topic, whose group takes every publish).
 pub fn queue_name(workload: Workload) -> &'static str {
     match workload {
         Workload::Queue | Workload::DeadLetter => "chaos",
         Workload::Fifo => "chaos.fifo",
+        Workload::Sns => limits::SNS_TOPIC,
     }
 }
 
@@ -44,15 +49,29 @@ const LONG_POLL: Poll = Poll { wait_seconds: limits::RECEIVE_WAIT_SECONDS, max_m
 /// Probes: a short poll for one message, so it answers as soon as the cluster does.
 const SHORT_POLL: Poll = Poll { wait_seconds: 0, max_messages: 1 };
 
-/// A client per node, which nodes to leave alone for now, and the queue's URL. Clones share
-/// the marks: what one client learns about a node, every client acts on.
+/// A queue the clients read.
+#[derive(Debug, Clone)]
+pub struct QueueRef {
+    /// What its deliveries are recorded under: `main`, or in the `sns` workload its name.
+    pub label: String,
+    pub url: String,
+}
+
+/// An SQS and an SNS client per node, which nodes to leave alone for now, and the queues (and
+/// topic) of the run. Clones share the marks: what one client learns about a node, every
+/// client acts on.
 #[derive(Clone)]
 pub struct Clients {
     nodes: Vec<(String, Client)>,
+    /// SNS clients, in the order of `nodes`.
+    sns: Vec<aws_sdk_sns::Client>,
     marks: Arc<NodeMarks>,
     /// Whether `pick` skips nodes marked down; the probes do not (see `probe`).
     skip_marked: bool,
-    pub queue_url: String,
+    /// The queues receives go to, in turn; one but in the `sns` workload.
+    pub queues: Vec<QueueRef>,
+    /// `sns`: the topic publishes go to.
+    pub topic_arn: String,
     pub workload: Workload,
 }
 
@@ -92,11 +111,13 @@ impl NodeMarks {
     }
 }
 
-fn client(endpoint: &str) -> Client {
-    let config = aws_sdk_sqs::Config::builder()
+/// The configuration every SDK client of a run shares, SQS's and SNS's, for `endpoint`.
+fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    let credentials = Credentials::new("AKIDSHOALCHAOS", "shoal-chaos-secret", None, None, "shoal-chaos");
+    aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDSHOALCHAOS", "shoal-chaos-secret", None, None, "shoal-chaos"))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
         .endpoint_url(endpoint)
         // Every attempt is an operation of the history: the SDK must not retry behind it.
         .retry_config(RetryConfig::disabled())
@@ -107,13 +128,14 @@ fn client(endpoint: &str) -> Client {
                 .build(),
         )
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-        .build();
-    Client::from_conf(config)
+        .build()
 }
 
 /// How an SDK error ends an operation: `fail` only when the broker refused it (4xx), so it
 /// definitely did not happen; anything else (timeout, reset, 5xx) is unknown.
-fn outcome_of<E: std::fmt::Debug, R: std::fmt::Debug + HttpStatus>(error: &SdkError<E, R>) -> (Kind, String) {
+pub(crate) fn outcome_of<E: std::fmt::Debug, R: std::fmt::Debug + HttpStatus>(
+    error: &SdkError<E, R>,
+) -> (Kind, String) {
     match error {
         SdkError::ConstructionFailure(_) => (Kind::Fail, format!("{error:?}")),
         SdkError::ServiceError(service) if service.raw().status_code() / 100 == 4 => {
@@ -146,9 +168,15 @@ impl HttpStatus for aws_sdk_sqs::config::http::HttpResponse {
 
 impl Clients {
     pub fn new(endpoints: &[(String, String)], workload: Workload) -> Clients {
-        let nodes = endpoints.iter().map(|(name, endpoint)| (name.clone(), client(endpoint))).collect();
+        let mut nodes = Vec::new();
+        let mut sns = Vec::new();
+        for (name, endpoint) in endpoints {
+            let config = sdk_config(endpoint);
+            nodes.push((name.clone(), Client::new(&config)));
+            sns.push(aws_sdk_sns::Client::new(&config));
+        }
         let marks = Arc::new(NodeMarks::new(endpoints.len()));
-        Clients { nodes, marks, skip_marked: true, queue_url: String::new(), workload }
+        Clients { nodes, sns, marks, skip_marked: true, queues: Vec::new(), topic_arn: String::new(), workload }
     }
 
     /// These clients, sending every operation to the next node in turn, marked down or not
@@ -157,24 +185,40 @@ impl Clients {
         Clients { skip_marked: false, ..self.clone() }
     }
 
+    /// These clients, reading only queue `queue` (an index into `queues`).
+    pub fn only_queue(&self, queue: usize) -> Clients {
+        Clients { queues: vec![self.queues[queue].clone()], ..self.clone() }
+    }
+
     /// The node for `turn`, skipping nodes marked down: its index, name and client.
-    fn pick(&self, turn: usize) -> (usize, &str, &Client) {
+    pub(crate) fn pick(&self, turn: usize) -> (usize, &str, &Client) {
         let index = if self.skip_marked { self.marks.pick(turn, Instant::now()) } else { turn % self.nodes.len() };
         let (name, client) = &self.nodes[index];
         (index, name, client)
     }
 
+    /// The SNS client of node `index`.
+    pub(crate) fn sns(&self, index: usize) -> &aws_sdk_sns::Client {
+        &self.sns[index]
+    }
+
     /// Marks node `index` down when `error` says it is not serving.
-    fn observe<E, R: HttpStatus>(&self, index: usize, error: &SdkError<E, R>) {
+    pub(crate) fn observe<E, R: HttpStatus>(&self, index: usize, error: &SdkError<E, R>) {
         if marks_node_down(error) {
             self.marks.mark_down(index, Instant::now());
         }
     }
 
-    /// Creates the run's queue through any node that answers, within `bound`.
-    pub async fn create_queue(&mut self, bound: std::time::Duration) -> anyhow::Result<()> {
-        let name = queue_name(self.workload);
-        let fifo = self.workload == Workload::Fifo;
+    /// Creates the run's queue through any node that answers, within `bound` (`queue` and
+    /// `fifo`; `sns::set_up` creates the `sns` workload's queues).
+    pub async fn create_queue(&mut self, bound: Duration) -> anyhow::Result<()> {
+        let url = self.create_queue_named(queue_name(self.workload), self.workload == Workload::Fifo, bound).await?;
+        self.queues = vec![QueueRef { label: "main".into(), url }];
+        Ok(())
+    }
+
+    /// Creates queue `name` through any node that answers, within `bound`; its URL.
+    pub(crate) async fn create_queue_named(&self, name: &str, fifo: bool, bound: Duration) -> anyhow::Result<String> {
         let deadline = tokio::time::Instant::now() + bound;
         let mut turn = 0;
         loop {
@@ -188,22 +232,20 @@ impl Clients {
                 request = request.attributes(QueueAttributeName::FifoQueue, "true");
             }
             match request.send().await {
-                Ok(created) => {
-                    self.queue_url = created.queue_url.unwrap_or_default();
-                    return Ok(());
-                }
+                Ok(created) => return Ok(created.queue_url.unwrap_or_default()),
                 Err(error) if tokio::time::Instant::now() >= deadline => {
-                    anyhow::bail!("could not create the queue: {:?}", outcome_of(&error).1)
+                    anyhow::bail!("could not create the queue {name}: {:?}", outcome_of(&error).1)
                 }
                 Err(error) => {
                     self.observe(index, &error);
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await
+                    tokio::time::sleep(limits::SETUP_RETRY_BACKOFF).await
                 }
             }
         }
     }
 
-    /// Sends `value` once through the node of `turn`; the outcome as recorded.
+    /// Sends `value` once through the node of `turn` (`sns`: publishes it to the topic); the
+    /// outcome as recorded.
     async fn send(
         &self,
         recorder: &Recorder,
@@ -212,9 +254,13 @@ impl Clients {
         value: u64,
         group: Option<(&str, u64)>,
     ) -> Kind {
+        if self.workload == Workload::Sns {
+            return self.publish(recorder, process, turn, value).await;
+        }
         let (index, node, client) = self.pick(turn);
         let mut invoke = Event::new(process, Kind::Invoke, Function::Send).node(node).value(value);
-        let mut request = client.send_message().queue_url(&self.queue_url).message_body(value.to_string());
+        let queue_url = &self.queues[0].url;
+        let mut request = client.send_message().queue_url(queue_url).message_body(value.to_string());
         if let Some((group, sequence)) = group {
             invoke.group = Some(group.to_string());
             invoke.sequence = Some(sequence);
@@ -240,17 +286,41 @@ impl Clients {
         kind
     }
 
-    /// One receive through the node of `turn`, then a delete of each message received, in
-    /// order. FIFO: the first delete that does not succeed ends the batch, so the rest come
-    /// back in order with it. Returns what was received.
+    /// The queue (its index) a receive of `turn` reads: the queues in turn, each through every
+    /// node in turn (a queue is not always read through the same node).
+    fn queue_for(&self, turn: usize) -> usize {
+        (turn / self.nodes.len()) % self.queues.len()
+    }
+
+    /// One receive through the node of `turn` from the queue of `turn`, then a delete of each
+    /// message received. Returns what was received.
     async fn receive_and_delete(&self, recorder: &Recorder, process: &str, turn: usize, poll: Poll) -> (Kind, usize) {
+        self.receive_and_delete_from(recorder, process, self.queue_for(turn), turn, poll).await
+    }
+
+    /// One receive through the node of `turn` from queue `queue` (an index into `queues`),
+    /// then a delete of each message received, in order. FIFO: the first delete that does not
+    /// succeed ends the batch, so the rest come back in order with it. Returns what was
+    /// received.
+    async fn receive_and_delete_from(
+        &self,
+        recorder: &Recorder,
+        process: &str,
+        queue: usize,
+        turn: usize,
+        poll: Poll,
+    ) -> (Kind, usize) {
+        let QueueRef { label, url } = &self.queues[queue];
+        // Only the `sns` workload has more than one queue to tell apart in the history.
+        let named = |event: Event| if self.workload == Workload::Sns { event.queue(label) } else { event };
         let (index, node, client) = self.pick(turn);
-        recorder.record(Event::new(process, Kind::Invoke, Function::Receive).node(node));
+        recorder.record(named(Event::new(process, Kind::Invoke, Function::Receive).node(node)));
         let received = client
             .receive_message()
-            .queue_url(&self.queue_url)
+            .queue_url(url)
             .max_number_of_messages(poll.max_messages)
             .wait_time_seconds(poll.wait_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await;
         let messages = match received {
@@ -258,18 +328,21 @@ impl Clients {
             Err(error) => {
                 self.observe(index, &error);
                 let (kind, detail) = outcome_of(&error);
-                recorder.record(Event::new(process, kind, Function::Receive).node(node).detail(detail));
+                recorder.record(named(Event::new(process, kind, Function::Receive).node(node).detail(detail)));
                 return (kind, 0);
             }
         };
-        let mut done = Event::new(process, Kind::Ok, Function::Receive).node(node);
+        let mut done = named(Event::new(process, Kind::Ok, Function::Receive).node(node));
         done.deliveries = messages
             .iter()
             .map(|message| Delivery {
-                // A body that is not one of our values is recorded as a value never sent.
-                value: message.body().unwrap_or_default().parse().unwrap_or(u64::MAX),
+                value: self.value_of(message.body().unwrap_or_default()),
                 message_id: message.message_id().unwrap_or_default().to_string(),
-                queue: "main".into(),
+                queue: label.clone(),
+                receive_count: message
+                    .attributes()
+                    .and_then(|attributes| attributes.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|count| count.parse().ok()),
             })
             .collect();
         let count = messages.len();
@@ -277,19 +350,20 @@ impl Clients {
         recorder.record(done);
         for (index, (message, value)) in messages.iter().zip(values).enumerate() {
             let (node_index, node, client) = self.pick(turn + 1 + index);
-            let mut invoke = Event::new(process, Kind::Invoke, Function::Delete).node(node).value(value);
+            let mut invoke = named(Event::new(process, Kind::Invoke, Function::Delete).node(node).value(value));
             invoke.message_id = message.message_id.clone();
             recorder.record(invoke);
             let handle = message.receipt_handle().unwrap_or_default();
-            let kind = match client.delete_message().queue_url(&self.queue_url).receipt_handle(handle).send().await {
+            let kind = match client.delete_message().queue_url(url).receipt_handle(handle).send().await {
                 Ok(_) => {
-                    recorder.record(Event::new(process, Kind::Ok, Function::Delete).node(node).value(value));
+                    recorder.record(named(Event::new(process, Kind::Ok, Function::Delete).node(node).value(value)));
                     Kind::Ok
                 }
                 Err(error) => {
                     self.observe(node_index, &error);
                     let (kind, detail) = outcome_of(&error);
-                    recorder.record(Event::new(process, kind, Function::Delete).node(node).value(value).detail(detail));
+                    let done = Event::new(process, kind, Function::Delete).node(node).value(value).detail(detail);
+                    recorder.record(named(done));
                     kind
                 }
             };
@@ -300,12 +374,25 @@ impl Clients {
         (Kind::Ok, count)
     }
 
-    /// Approximate visible, in-flight and delayed messages, through the node of `turn`.
-    async fn remaining(&self, turn: usize) -> Option<u64> {
+    /// The value a message carries: its body (`sns`: the `Message` of the notification when
+    /// the subscription delivers the JSON envelope). A body that is not one of our values is
+    /// recorded as a value never sent.
+    fn value_of(&self, body: &str) -> u64 {
+        const NOT_A_VALUE: u64 = u64::MAX;
+        if self.workload == Workload::Sns && body.starts_with('{') {
+            let Ok(notification) = serde_json::from_str::<serde_json::Value>(body) else { return NOT_A_VALUE };
+            return notification["Message"].as_str().and_then(|message| message.parse().ok()).unwrap_or(NOT_A_VALUE);
+        }
+        body.parse().unwrap_or(NOT_A_VALUE)
+    }
+
+    /// Approximate visible, in-flight and delayed messages of queue `queue`, through the node
+    /// of `turn`.
+    async fn remaining(&self, queue: usize, turn: usize) -> Option<u64> {
         let (_, _, client) = self.pick(turn);
         let attributes = client
             .get_queue_attributes()
-            .queue_url(&self.queue_url)
+            .queue_url(&self.queues[queue].url)
             .attribute_names(QueueAttributeName::All)
             .send()
             .await
@@ -333,7 +420,7 @@ pub async fn produce(clients: Clients, recorder: Recorder, number: usize, seed: 
     while !stop.load(Ordering::SeqCst) {
         let value = number as u64 * 1_000_000_000 + sequence;
         match clients.workload {
-            Workload::Queue | Workload::DeadLetter => {
+            Workload::Queue | Workload::DeadLetter | Workload::Sns => {
                 clients.send(&recorder, &process, turn, value, None).await;
                 turn += 1;
             }
@@ -428,40 +515,110 @@ pub async fn probe(clients: Clients, recorder: Recorder, number: usize, stop: Ar
     while running.join_next().await.is_some() {}
 }
 
-/// After every fault is healed: receives until every acknowledged value has been received and
-/// the queue reports nothing left, or until the queue has reported nothing left several times
-/// in a row (what is missing then is gone), or the bound runs out. Records whether it finished.
+/// After every fault is healed: receives from every queue (when there are several, each by
+/// `limits::SNS_DRAIN_READERS` processes of its own, `drain-0-0`, `drain-0-1`, ..., all at
+/// once) until every queue reports nothing left and every acknowledged value has been received
+/// (`sns`: every delivery the history owes, `checker::undelivered`), or until every queue has
+/// reported nothing left several times in a row (what is missing then is gone), or the bound
+/// runs out. Records whether it finished.
 pub async fn drain(clients: &Clients, recorder: &Recorder) -> bool {
     let deadline = tokio::time::Instant::now() + limits::DRAIN_BOUND;
-    let mut turn = 0;
-    let mut empty_in_a_row = 0;
-    let complete = loop {
-        if tokio::time::Instant::now() >= deadline {
-            break false;
+    let progress = Arc::new(DrainProgress {
+        empty_in_a_row: Mutex::new(vec![0; clients.queues.len()]),
+        complete: AtomicBool::new(false),
+    });
+    let readers_per_queue = if clients.queues.len() == 1 { 1 } else { limits::SNS_DRAIN_READERS };
+    let mut readers = tokio::task::JoinSet::new();
+    for queue in 0..clients.queues.len() {
+        for reader in 0..readers_per_queue {
+            let process = if readers_per_queue == 1 {
+                DRAIN_PROCESS.to_string()
+            } else {
+                format!("{DRAIN_PROCESS}-{queue}-{reader}")
+            };
+            // Only the first reader of a queue counts empty receives, so "several in a row" still
+            // spans several long polls, time for the outbox to hand over what it still holds.
+            let reader = DrainReader {
+                process,
+                queue,
+                first_turn: queue * readers_per_queue + reader,
+                counts_empty: reader == 0,
+            };
+            let (clients, recorder, progress) = (clients.clone(), recorder.clone(), progress.clone());
+            readers.spawn(async move { reader.run(&clients, &recorder, &progress, deadline).await });
         }
-        let (kind, count) = clients.receive_and_delete(recorder, "drain", turn, LONG_POLL).await;
-        turn += 1;
-        if kind != Kind::Ok {
-            tokio::time::sleep(limits::RETRY_BACKOFF).await;
-            continue;
-        }
-        if count > 0 {
-            empty_in_a_row = 0;
-            continue;
-        }
-        if clients.remaining(turn).await != Some(0) {
-            empty_in_a_row = 0;
-            continue;
-        }
-        empty_in_a_row += 1;
-        if empty_in_a_row >= limits::DRAIN_EMPTY_CONFIRMATIONS || all_acknowledged_received(&recorder.events()) {
-            break true;
-        }
-    };
-    let mut end = Event::new("drain", Kind::Info, Function::DrainEnd);
+    }
+    while readers.join_next().await.is_some() {}
+    let complete = progress.complete.load(Ordering::SeqCst);
+    let mut end = Event::new(DRAIN_PROCESS, Kind::Info, Function::DrainEnd);
     end.complete = Some(complete);
     recorder.record(end);
     complete
+}
+
+/// What the drain's readers share: per queue, the receives in a row that came back empty from
+/// a queue that reported nothing left; and whether the drain is over.
+struct DrainProgress {
+    empty_in_a_row: Mutex<Vec<u32>>,
+    complete: AtomicBool,
+}
+
+/// One reader of one queue in the drain.
+struct DrainReader {
+    process: String,
+    queue: usize,
+    first_turn: usize,
+    /// Whether an empty receive of this reader counts towards the queue's empties in a row (any
+    /// reader's non-empty one resets them).
+    counts_empty: bool,
+}
+
+impl DrainReader {
+    /// Receives and deletes until the whole drain is over or the deadline passes.
+    async fn run(
+        &self,
+        clients: &Clients,
+        recorder: &Recorder,
+        progress: &DrainProgress,
+        deadline: tokio::time::Instant,
+    ) {
+        let queue = self.queue;
+        let mut turn = self.first_turn;
+        while !progress.complete.load(Ordering::SeqCst) && tokio::time::Instant::now() < deadline {
+            let (kind, count) = clients.receive_and_delete_from(recorder, &self.process, queue, turn, LONG_POLL).await;
+            turn += 1;
+            if kind != Kind::Ok {
+                tokio::time::sleep(limits::RETRY_BACKOFF).await;
+                continue;
+            }
+            let empty = count == 0 && clients.remaining(queue, turn).await == Some(0);
+            let (all_empty, confirmed) = {
+                let mut empty_in_a_row =
+                    progress.empty_in_a_row.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if !empty {
+                    empty_in_a_row[queue] = 0;
+                } else if self.counts_empty {
+                    empty_in_a_row[queue] += 1;
+                }
+                let confirmations = limits::DRAIN_EMPTY_CONFIRMATIONS;
+                (
+                    empty_in_a_row.iter().all(|empty| *empty >= 1),
+                    empty_in_a_row.iter().all(|empty| *empty >= confirmations),
+                )
+            };
+            if all_empty && (confirmed || all_expected_received(clients.workload, &recorder.events())) {
+                progress.complete.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Whether the history has seen everything the drain waits for.
+fn all_expected_received(workload: Workload, events: &[Event]) -> bool {
+    match workload {
+        Workload::Sns => checker::undelivered(events) == 0,
+        Workload::Queue | Workload::Fifo | Workload::DeadLetter => all_acknowledged_received(events),
+    }
 }
 
 fn all_acknowledged_received(events: &[Event]) -> bool {

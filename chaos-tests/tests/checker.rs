@@ -47,7 +47,7 @@ impl History {
         let mut done = Event::new(process, Kind::Ok, Function::Receive).node("n2");
         done.deliveries = deliveries
             .into_iter()
-            .map(|(value, message_id)| Delivery { value, message_id, queue: "main".into() })
+            .map(|(value, message_id)| Delivery { value, message_id, queue: "main".into(), receive_count: None })
             .collect();
         self.push(done)
     }
@@ -298,7 +298,8 @@ fn test_checker_dead_letter_values_count_only_once_deleted() {
     history.receive("c0", &[1, 2, 3]);
     history.push(Event::new("c0", Kind::Invoke, Function::Receive).node("n3"));
     let mut from_dlq = Event::new("c0", Kind::Ok, Function::Receive).node("n3");
-    from_dlq.deliveries = vec![Delivery { value: 2, message_id: "d2".into(), queue: "dlq".into() }];
+    from_dlq.deliveries =
+        vec![Delivery { value: 2, message_id: "d2".into(), queue: "dlq".into(), receive_count: None }];
     history.push(from_dlq);
     history.delete("c0", 2);
     history.push(Event::new("c0", Kind::Invoke, Function::Delete).value(3));

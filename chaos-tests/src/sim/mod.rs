@@ -225,6 +225,7 @@ async fn operate(context: &Context, process: &str, node: &str, invoke: Event, op
                             value: *value,
                             message_id: message_id.clone(),
                             queue: queue.into(),
+                            receive_count: None,
                         })
                         .collect();
                     event
