@@ -2,7 +2,7 @@
 # The chaos gate of CI (see docs/chaos.md): a quick Docker run of the real broker under kill,
 # pause, partition and clock faults, which must be valid, a short run of the SNS fan-out workload
 # under kill, pause and partition, which must be valid too, and a run of a deliberately broken build
-# (the ack-before-commit failpoint), which the checker must call invalid. Expects
+# (the ack-before-commit failpoint), which the queue and sns checkers must call invalid. Expects
 # scripts/test.sh to have built the workspace. Honours CARGO_TARGET_DIR and CHAOS_SEED.
 set -euo pipefail
 
@@ -35,5 +35,10 @@ echo "chaos: 3 nodes, 40 s, kill + pause + partition, sns workload (one topic, s
 
 echo "chaos: the broken build must be caught (ack-before-commit, partitions)"
 "$chaos" run --nodes 3 --time 45 --nemesis partition --workload queue --seed "$seed" \
+    --binary "$target_dir/debug/shoal-failpoints" --node-env SHOAL_FAILPOINTS=ack-before-commit \
+    --results "$results" --expect invalid
+
+echo "chaos: the broken build must be caught by the sns checker too (publishes acknowledged before commit)"
+"$chaos" run --nodes 3 --time 40 --nemesis partition --workload sns --seed "$seed" \
     --binary "$target_dir/debug/shoal-failpoints" --node-env SHOAL_FAILPOINTS=ack-before-commit \
     --results "$results" --expect invalid

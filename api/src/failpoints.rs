@@ -4,8 +4,9 @@
 
 use std::sync::OnceLock;
 
-/// SendMessage answers success as soon as the command is handed to Raft, without waiting for
-/// a majority: a leader that is cut off or killed loses sends it acknowledged.
+/// SendMessage and Publish answer success as soon as the command is handed to Raft, without
+/// waiting for a majority: a leader that is cut off or killed loses sends and publishes it
+/// acknowledged.
 pub const ACK_BEFORE_COMMIT: &str = "ack-before-commit";
 
 /// Whether failpoint `name` is switched on for this process.

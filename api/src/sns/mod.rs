@@ -281,9 +281,38 @@ pub async fn dispatch_local(broker: &Broker, request: SnsRequest) -> Result<SnsR
             let published_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_millis() as u64);
-            propose(broker, Command::Publish { topic, batch, entries, published_ms, base_url }).await
+            let command = Command::Publish { topic, batch, entries, published_ms, base_url };
+            #[cfg(feature = "failpoints")]
+            if crate::failpoints::enabled(crate::failpoints::ACK_BEFORE_COMMIT) {
+                return Ok(publish_before_commit(broker, command));
+            }
+            propose(broker, command).await
         }
     }
+}
+
+/// The `ack-before-commit` failpoint for Publish: answers every entry as published and proposes
+/// the publish in the background, where it may fail unseen.
+#[cfg(feature = "failpoints")]
+fn publish_before_commit(broker: &Broker, command: Command) -> SnsReply {
+    let Command::Publish { entries, .. } = &command else {
+        return SnsReply::Published(Vec::new());
+    };
+    let results = entries
+        .iter()
+        .map(|entry| {
+            let result =
+                shoal_engine::command::PublishResult { message_id: entry.message_id.clone(), sequence_number: None };
+            (entry.id.clone(), Ok(result))
+        })
+        .collect();
+    let broker = broker.clone();
+    tokio::spawn(async move {
+        if let Err(error) = broker.propose(command).await {
+            tracing::warn!(%error, "failpoint ack-before-commit: an acknowledged publish was not committed");
+        }
+    });
+    SnsReply::Published(results)
 }
 
 /// Proposes a write, after the leader has applied its predecessors' entries.
