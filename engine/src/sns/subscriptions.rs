@@ -63,10 +63,6 @@ impl Topic {
         self.subscriptions.get(id).ok_or_else(subscription_not_found)
     }
 
-    pub fn subscriptions(&self) -> impl Iterator<Item = (&str, &Subscription)> {
-        self.subscriptions.iter().map(|(id, subscription)| (id.as_str(), subscription))
-    }
-
     /// (confirmed, pending) subscriptions.
     pub(super) fn subscription_counts(&self) -> (usize, usize) {
         let pending = self.subscriptions.values().filter(|s| s.is_pending()).count();
