@@ -277,7 +277,7 @@ impl SnsState {
             notices.push(QueueNotice {
                 subscription_id: id.to_string(),
                 queue: queue.to_string(),
-                dead_letter_queue: subscription.dead_letter_queue(config),
+                dead_letter_queue: subscription.dead_letter_queue().map(str::to_string),
                 message_id: delivery_message_id(&entry.message_id, id),
                 body,
                 attributes: queue_attributes,

@@ -71,6 +71,9 @@ pub struct Subscription {
     /// The filter policy parsed from `attributes`.
     #[serde(skip)]
     pub(super) filter: Derived<Option<Arc<FilterPolicy>>>,
+    /// The dead-letter queue `attributes`' redrive policy names, so a delivery reads no JSON.
+    #[serde(skip)]
+    pub(super) dead_letter_queue: Derived<Option<String>>,
 }
 
 /// Attributes Subscribe and SetSubscriptionAttributes take.
@@ -114,45 +117,56 @@ pub(super) fn check_attributes(
     action: Action,
 ) -> SnsResult<()> {
     for (name, value) in attributes {
-        if !SETTABLE.contains(&name.as_str()) {
-            return Err(match action {
-                Action::Subscribe => {
-                    SnsError::invalid_parameter(format!("Attributes Reason: Unknown attribute {name}"))
-                }
-                Action::SetAttributes => SnsError::invalid_parameter("AttributeName"),
-            });
-        }
-        match name.as_str() {
-            "RawMessageDelivery" if !is_boolean(value) => return Err(action.refuse(name, "must be true or false")),
-            "FilterPolicyScope" if !matches!(value.as_str(), "MessageAttributes" | "MessageBody") => {
-                return Err(action.refuse(name, "must be MessageAttributes or MessageBody"))
-            }
-            "RedrivePolicy" if !value.is_empty() => {
-                let queue = dead_letter_queue_of(config, value).map_err(|reason| action.refuse(name, reason))?;
-                // A FIFO queue's messages (group and deduplication ids) need a FIFO dead-letter
-                // queue, and a FIFO dead-letter queue takes nothing else.
-                let fifo_endpoint = protocol == Protocol::Sqs && endpoint.ends_with(".fifo");
-                if queue.ends_with(".fifo") != fifo_endpoint {
-                    let reason = if fifo_endpoint {
-                        "must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic"
-                    } else {
-                        "must use a standard queue as DLQ for a subscription of a standard queue or endpoint"
-                    };
-                    return Err(action.refuse(name, reason));
-                }
-            }
-            "DeliveryPolicy" if !value.is_empty() => {
-                if !matches!(protocol, Protocol::Http | Protocol::Https) {
-                    return Err(action.refuse(name, "only HTTP/S subscriptions have a delivery policy"));
-                }
-                if !matches!(serde_json::from_str(value), Ok(serde_json::Value::Object(_))) {
-                    return Err(action.refuse(name, "must be a JSON object"));
-                }
-            }
-            _ => {}
-        }
+        check_attribute(config, protocol, endpoint, name, value, action)?;
     }
     Ok(())
+}
+
+/// Checks one attribute's value (but a filter policy's; see [`check_attributes`]).
+pub(super) fn check_attribute(
+    config: &EngineConfig,
+    protocol: Protocol,
+    endpoint: &str,
+    name: &str,
+    value: &str,
+    action: Action,
+) -> SnsResult<()> {
+    if !SETTABLE.contains(&name) {
+        return Err(match action {
+            Action::Subscribe => SnsError::invalid_parameter(format!("Attributes Reason: Unknown attribute {name}")),
+            Action::SetAttributes => SnsError::invalid_parameter("AttributeName"),
+        });
+    }
+    match name {
+        "RawMessageDelivery" if !is_boolean(value) => Err(action.refuse(name, "must be true or false")),
+        "FilterPolicyScope" if !matches!(value, "MessageAttributes" | "MessageBody") => {
+            Err(action.refuse(name, "must be MessageAttributes or MessageBody"))
+        }
+        "RedrivePolicy" if !value.is_empty() => {
+            let queue = dead_letter_queue_of(config, value).map_err(|reason| action.refuse(name, reason))?;
+            // A FIFO queue's messages (group and deduplication ids) need a FIFO dead-letter
+            // queue, and a FIFO dead-letter queue takes nothing else.
+            let fifo_endpoint = protocol == Protocol::Sqs && endpoint.ends_with(".fifo");
+            if queue.ends_with(".fifo") == fifo_endpoint {
+                return Ok(());
+            }
+            let reason = if fifo_endpoint {
+                "must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic"
+            } else {
+                "must use a standard queue as DLQ for a subscription of a standard queue or endpoint"
+            };
+            Err(action.refuse(name, reason))
+        }
+        "DeliveryPolicy" if !value.is_empty() && !matches!(protocol, Protocol::Http | Protocol::Https) => {
+            Err(action.refuse(name, "only HTTP/S subscriptions have a delivery policy"))
+        }
+        "DeliveryPolicy"
+            if !value.is_empty() && !matches!(serde_json::from_str(value), Ok(serde_json::Value::Object(_))) =>
+        {
+            Err(action.refuse(name, "must be a JSON object"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn scope_of(attributes: &BTreeMap<String, String>) -> FilterScope {
@@ -170,6 +184,14 @@ pub(super) fn parse_filter(attributes: &BTreeMap<String, String>) -> Result<Opti
             FilterPolicy::parse(text, scope_of(attributes)).map(|policy| Some(Arc::new(policy))).map_err(|e| e.0)
         }
     }
+}
+
+/// The dead-letter queue `attributes`' redrive policy names: the name in its ARN, which was
+/// checked to be a queue of this account and region when the policy was set.
+pub(super) fn named_dead_letter_queue(attributes: &BTreeMap<String, String>) -> Option<String> {
+    let policy: serde_json::Value = serde_json::from_str(attributes.get("RedrivePolicy")?).ok()?;
+    let arn = policy.get("deadLetterTargetArn")?.as_str()?;
+    arn.rsplit_once(':').map(|(_, name)| name.to_string())
 }
 
 /// The queue a redrive policy names as the dead-letter queue, or why it names none.
@@ -205,10 +227,9 @@ impl Subscription {
         self.attributes.get("RawMessageDelivery").is_some_and(|value| value.eq_ignore_ascii_case("true"))
     }
 
-    /// The dead-letter queue its redrive policy names (checked when it was set).
-    pub fn dead_letter_queue(&self, config: &EngineConfig) -> Option<String> {
-        let policy = self.attributes.get("RedrivePolicy").filter(|policy| !policy.is_empty())?;
-        dead_letter_queue_of(config, policy).ok()
+    /// The dead-letter queue its redrive policy names.
+    pub fn dead_letter_queue(&self) -> Option<&str> {
+        self.dead_letter_queue.0.as_deref()
     }
 
     /// Parses what a decoded subscription keeps only in text.
@@ -216,6 +237,7 @@ impl Subscription {
         // Checked when it was set, so it parses; were it not to, nothing would be filtered out
         // rather than everything.
         self.filter = Derived(parse_filter(&self.attributes).ok().flatten());
+        self.dead_letter_queue = Derived(named_dead_letter_queue(&self.attributes));
     }
 
     /// Every attribute GetSubscriptionAttributes returns.

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::arn::queue_name_from_sqs_arn;
 use super::filter::FilterInput;
 use super::index::FilterIndex;
-use super::subscription::{check_attributes, parse_filter, Action, Derived, Protocol, Subscription};
+use super::subscription::{
+    check_attribute, check_attributes, named_dead_letter_queue, parse_filter, Action, Derived, Protocol, Subscription,
+};
 use super::topics::{SnsState, Topic};
 use crate::command::Subscribed;
 use crate::config::EngineConfig;
@@ -160,6 +162,7 @@ impl SnsState {
             pending_until_ms,
             created_ms: now_ms,
             filter: Derived(filter),
+            dead_letter_queue: Derived(named_dead_letter_queue(attributes)),
         };
         let pending = subscription.is_pending();
         topic.index.0.insert(id, &subscription);
@@ -213,18 +216,15 @@ impl SnsState {
         } else {
             attributes.insert(attribute.to_string(), value.to_string());
         }
-        let single: BTreeMap<String, String> = attributes
-            .iter()
-            .filter(|(name, _)| name.as_str() == attribute)
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect();
-        check_attributes(config, subscription.protocol, &subscription.endpoint, &single, Action::SetAttributes)?;
+        let (protocol, endpoint) = (subscription.protocol, subscription.endpoint.as_str());
+        check_attribute(config, protocol, endpoint, attribute, value, Action::SetAttributes)?;
         let filter =
             parse_filter(&attributes).map_err(|reason| Action::SetAttributes.refuse("FilterPolicy", reason))?;
         if filter.is_some() && subscription.filter().is_none() && filtered >= limits::FILTER_POLICIES_PER_TOPIC_MAX {
             return Err(SnsError::invalid_parameter("FilterPolicy: the topic has as many filter policies as it can"));
         }
         topic.index.0.remove(id, subscription);
+        subscription.dead_letter_queue = Derived(named_dead_letter_queue(&attributes));
         subscription.attributes = attributes;
         subscription.filter = Derived(filter);
         topic.index.0.insert(id, subscription);
