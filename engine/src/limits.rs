@@ -120,9 +120,9 @@ pub const SUBSCRIPTION_TOKEN_VALID_MS: u64 = 3 * 24 * 3600 * 1000;
 pub const LIST_SUBSCRIPTIONS_PAGE: usize = 100;
 
 /// SNS Publish: a message of at most 256 KiB counting its attributes' names, types and values
-/// (for PublishBatch, all entries together), a subject of at most 100 characters, at most 10
-/// entries in a batch; raw delivery to a queue carries at most 10 attributes.
+/// (for PublishBatch, all entries together), a subject of at most 100 characters; a batch's
+/// entries are bounded as SQS's (`BATCH_ENTRIES_MAX`); raw delivery to a queue carries at most
+/// 10 attributes.
 pub const PUBLISH_SIZE_BYTES_MAX: usize = 262_144;
 pub const SUBJECT_LENGTH_MAX: usize = 100;
-pub const PUBLISH_BATCH_ENTRIES_MAX: usize = 10;
 pub const RAW_DELIVERY_ATTRIBUTES_MAX: usize = 10;

@@ -281,6 +281,45 @@ fn parse_canonical_uuid(id: &str) -> Option<u128> {
     Some(value)
 }
 
+/// What is wrong with the entry ids of a batch request, by the rules SQS and SNS share: 1 to 10
+/// entries, ids of 1 to 80 of `A-Z a-z 0-9 - _`, no id twice. Each service words its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchIdProblem<'a> {
+    Empty,
+    TooMany(usize),
+    Invalid,
+    Repeated(&'a str),
+}
+
+pub fn batch_id_problem<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Option<BatchIdProblem<'a>> {
+    let count = ids.len();
+    if count == 0 {
+        return Some(BatchIdProblem::Empty);
+    }
+    if count > limits::BATCH_ENTRIES_MAX {
+        return Some(BatchIdProblem::TooMany(count));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for id in ids {
+        let valid = !id.is_empty()
+            && id.len() <= limits::BATCH_ENTRY_ID_LENGTH_MAX
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Some(BatchIdProblem::Invalid);
+        }
+        if !seen.insert(id) {
+            return Some(BatchIdProblem::Repeated(id));
+        }
+    }
+    None
+}
+
+/// A FIFO id (message group, deduplication, receive attempt) as SQS and SNS take it: 1 to 128
+/// of alphanumerics and punctuation.
+pub fn is_valid_fifo_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= limits::FIFO_ID_LENGTH_MAX && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// A FIFO sequence number as SQS and SNS show it: twenty digits.
 pub fn format_sequence_number(number: u128) -> String {
     format!("{number:020}")

@@ -68,8 +68,7 @@ pub fn check_entry(entry: &PublishEntry, content_based: bool) -> SnsResult<(Stri
 
 /// FIFO ids: 1 to 128 of alphanumerics and punctuation, as SQS's.
 fn check_id(parameter: &str, id: &str) -> SnsResult<()> {
-    let valid = !id.is_empty() && id.len() <= limits::FIFO_ID_LENGTH_MAX && id.chars().all(|c| c.is_ascii_graphic());
-    if valid {
+    if crate::message::is_valid_fifo_id(id) {
         Ok(())
     } else {
         Err(SnsError::invalid_parameter(format!(

@@ -3,8 +3,6 @@
 //! raw delivery the message itself and its attributes). Read-only: the engine hands each
 //! `QueueNotice` to SQS, in this group or through the outbox.
 
-use std::collections::BTreeSet;
-
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -18,7 +16,7 @@ use crate::command::PublishEntry;
 use crate::config::EngineConfig;
 use crate::error::{SnsError, SnsResult};
 use crate::limits;
-use crate::message::{format_sequence_number, AttributeValue, MessageAttributes};
+use crate::message::{batch_id_problem, format_sequence_number, AttributeValue, BatchIdProblem, MessageAttributes};
 
 /// What a publish is, beyond its entries: when and through which node it came.
 #[derive(Debug, Clone, Copy)]
@@ -63,23 +61,12 @@ pub const SNS_SENDER_ID: &str = "AIDAIT2UOQQY3AUEKVGXU";
 /// Checks what PublishBatch asks as a whole: 1 to 10 entries, distinct valid ids, at most
 /// 256 KiB together.
 pub fn check_batch(entries: &[PublishEntry]) -> SnsResult<()> {
-    if entries.is_empty() {
-        return Err(SnsError::EmptyBatchRequest);
-    }
-    if entries.len() > limits::PUBLISH_BATCH_ENTRIES_MAX {
-        return Err(SnsError::TooManyEntriesInBatchRequest);
-    }
-    let mut seen = BTreeSet::new();
-    for entry in entries {
-        let valid = !entry.id.is_empty()
-            && entry.id.len() <= limits::BATCH_ENTRY_ID_LENGTH_MAX
-            && entry.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid {
-            return Err(SnsError::InvalidBatchEntryId);
-        }
-        if !seen.insert(entry.id.as_str()) {
-            return Err(SnsError::BatchEntryIdsNotDistinct);
-        }
+    match batch_id_problem(entries.iter().map(|entry| entry.id.as_str())) {
+        None => {}
+        Some(BatchIdProblem::Empty) => return Err(SnsError::EmptyBatchRequest),
+        Some(BatchIdProblem::TooMany(_)) => return Err(SnsError::TooManyEntriesInBatchRequest),
+        Some(BatchIdProblem::Invalid) => return Err(SnsError::InvalidBatchEntryId),
+        Some(BatchIdProblem::Repeated(_)) => return Err(SnsError::BatchEntryIdsNotDistinct),
     }
     if entries.iter().map(size_bytes).sum::<usize>() > limits::PUBLISH_SIZE_BYTES_MAX {
         return Err(SnsError::BatchRequestTooLong);

@@ -1,6 +1,5 @@
 //! SendMessage and SendMessageBatch: validation, FIFO deduplication, enqueueing.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -11,36 +10,24 @@ use crate::bodies::BodyRecord;
 use crate::command::{BatchReply, SendEntry, SendResult};
 use crate::error::{BatchEntryType, Form, SqsError, SqsResult};
 use crate::limits;
-use crate::message::{self, format_sequence_number, MessageId};
+use crate::message::{self, format_sequence_number, BatchIdProblem, MessageId};
 
 /// Checks the shape shared by every batch request: 1 to 10 entries with distinct, valid ids.
 pub fn validate_batch_ids<'a>(entry: BatchEntryType, ids: impl ExactSizeIterator<Item = &'a str>) -> SqsResult<()> {
-    let count = ids.len();
-    if count == 0 {
-        return Err(SqsError::EmptyBatchRequest { entry });
-    }
-    if count > limits::BATCH_ENTRIES_MAX {
-        return Err(SqsError::TooManyEntriesInBatchRequest { sent: count, max: limits::BATCH_ENTRIES_MAX });
-    }
-    let mut seen = BTreeSet::new();
-    for id in ids {
-        let valid = !id.is_empty()
-            && id.len() <= limits::BATCH_ENTRY_ID_LENGTH_MAX
-            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
-            return Err(SqsError::InvalidBatchEntryId);
+    match message::batch_id_problem(ids) {
+        None => Ok(()),
+        Some(BatchIdProblem::Empty) => Err(SqsError::EmptyBatchRequest { entry }),
+        Some(BatchIdProblem::TooMany(sent)) => {
+            Err(SqsError::TooManyEntriesInBatchRequest { sent, max: limits::BATCH_ENTRIES_MAX })
         }
-        if !seen.insert(id) {
-            return Err(SqsError::BatchEntryIdsNotDistinct(id.to_string()));
-        }
+        Some(BatchIdProblem::Invalid) => Err(SqsError::InvalidBatchEntryId),
+        Some(BatchIdProblem::Repeated(id)) => Err(SqsError::BatchEntryIdsNotDistinct(id.to_string())),
     }
-    Ok(())
 }
 
 /// FIFO ids (group, deduplication, receive attempt): 1 to 128 of alphanumerics and punctuation.
 pub fn validate_fifo_id(parameter: &str, id: &str) -> SqsResult<()> {
-    let valid = !id.is_empty() && id.len() <= limits::FIFO_ID_LENGTH_MAX && id.chars().all(|c| c.is_ascii_graphic());
-    if valid {
+    if message::is_valid_fifo_id(id) {
         return Ok(());
     }
     Err(SqsError::invalid_value(
