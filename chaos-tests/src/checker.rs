@@ -96,6 +96,17 @@ pub struct LostCounts {
     pub hole: u64,
 }
 
+impl LostCounts {
+    /// Counts one lost value: a hole (a later value of its producer arrived) or the tail.
+    pub fn count(&mut self, hole: bool) {
+        if hole {
+            self.hole += 1;
+        } else {
+            self.tail += 1;
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Outcomes {
     pub ok: u64,
@@ -337,12 +348,7 @@ pub fn check(events: &[Event], workload: Workload) -> Verdict {
             let done = facts.acknowledged.expect("acknowledged values have an ok send");
             let node = done.node.clone().unwrap_or_default();
             let hole = last_arrived.is_some_and(|arrived| arrived > position);
-            let counts = lost_by_node.entry(node.clone()).or_default();
-            if hole {
-                counts.hole += 1;
-            } else {
-                counts.tail += 1;
-            }
+            lost_by_node.entry(node.clone()).or_default().count(hole);
             if lost.len() >= LISTED_MAX {
                 continue;
             }

@@ -236,12 +236,7 @@ pub(super) fn check(events: &[Event]) -> Verdict {
                 let done = facts.publishes[value].acknowledged.expect("acknowledged values have an ok publish");
                 let node = done.node.clone().unwrap_or_default();
                 let hole = last_arrived.is_some_and(|arrived| arrived > position);
-                let counts = lost_by_node.entry(node.clone()).or_default();
-                if hole {
-                    counts.hole += 1;
-                } else {
-                    counts.tail += 1;
-                }
+                lost_by_node.entry(node.clone()).or_default().count(hole);
                 if lost.len() < LISTED_MAX {
                     lost.push(Lost {
                         value: *value,
