@@ -117,8 +117,8 @@ pub enum Command {
         positions: Vec<u64>,
         refused: Vec<u64>,
     },
-    // SNS. Written in proposal format 4 only (`shoal_raft::format`), so a node of a build without
-    // SNS refuses such an entry by its format number rather than misreading it.
+    // SNS topics. Written in proposal format 4 or later (`shoal_raft::format`), so a node of a
+    // build without SNS refuses such an entry by its format number rather than misreading it.
     CreateTopic {
         name: String,
         attributes: BTreeMap<String, String>,
