@@ -3,6 +3,8 @@
 //! raw delivery the message itself and its attributes). Read-only: the engine hands each
 //! `QueueNotice` to SQS, in this group or through the outbox.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -16,7 +18,9 @@ use crate::command::PublishEntry;
 use crate::config::EngineConfig;
 use crate::error::{SnsError, SnsResult};
 use crate::limits;
-use crate::message::{batch_id_problem, format_sequence_number, AttributeValue, BatchIdProblem, MessageAttributes};
+use crate::message::{
+    batch_id_problem, format_sequence_number, md5_digest, AttributeValue, BatchIdProblem, MessageAttributes,
+};
 
 /// What a publish is, beyond its entries: when and through which node it came.
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +39,10 @@ pub struct QueueNotice {
     pub dead_letter_queue: Option<String>,
     /// The id of the message in the queue (not the publish's: each copy has its own).
     pub message_id: String,
-    pub body: String,
+    /// Shared by every raw copy of one message.
+    pub body: Arc<str>,
+    /// The MD5 of `body`.
+    pub body_md5: [u8; 16],
     pub attributes: MessageAttributes,
     /// The queue cannot take it as it is (raw delivery of more attributes than SQS carries):
     /// it goes to the dead-letter queue, or nowhere.
@@ -232,6 +239,10 @@ impl SnsState {
         // Policies see the attributes as published, whether or not they are delivered.
         let input = FilterInput::new(&entry.attributes, &entry.message);
         let mut notices = Vec::new();
+        // What a queue receives of the message: the same for every subscription (a raw copy
+        // shares its text, worked out by the first raw subscription).
+        let (message, variant) = messages.for_protocol(entry, Protocol::Sqs);
+        let mut raw: Option<(Arc<str>, [u8; 16])> = None;
         for (id, subscription) in topic.candidates(&input) {
             if subscription.protocol() != Protocol::Sqs || subscription.is_pending() {
                 continue;
@@ -242,9 +253,9 @@ impl SnsState {
             let Some(queue) = queue_name_from_sqs_arn(config, subscription.endpoint()) else {
                 continue;
             };
-            let (message, variant) = messages.for_protocol(entry, Protocol::Sqs);
-            let (body, queue_attributes, undeliverable) = if subscription.is_raw() {
-                (message.to_string(), attributes.clone(), attributes.len() > limits::RAW_DELIVERY_ATTRIBUTES_MAX)
+            let ((body, body_md5), queue_attributes, undeliverable) = if subscription.is_raw() {
+                let shared = raw.get_or_insert_with(|| (Arc::from(message), md5_digest(message.as_bytes()))).clone();
+                (shared, attributes.clone(), attributes.len() > limits::RAW_DELIVERY_ATTRIBUTES_MAX)
             } else {
                 let notification = Notification {
                     message_id: &entry.message_id,
@@ -259,7 +270,9 @@ impl SnsState {
                     subscription_arn: &subscription_arn(&config.region, &config.account_id, topic_name, id),
                     attributes,
                 };
-                (notification.to_json(), MessageAttributes::new(), false)
+                let text = notification.to_json();
+                let digest = md5_digest(text.as_bytes());
+                ((Arc::from(text), digest), MessageAttributes::new(), false)
             };
             notices.push(QueueNotice {
                 subscription_id: id.to_string(),
@@ -267,6 +280,7 @@ impl SnsState {
                 dead_letter_queue: subscription.dead_letter_queue().map(str::to_string),
                 message_id: delivery_message_id(&entry.message_id, id),
                 body,
+                body_md5,
                 attributes: queue_attributes,
                 undeliverable,
                 fifo: fifo.clone(),

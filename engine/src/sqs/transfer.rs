@@ -46,14 +46,14 @@ impl SqsHandler<'_> {
     /// a message it cannot deliver.
     pub(crate) fn deliver_published(&mut self, topic: &str, notice: QueueNotice, now_ms: u64) {
         let contents = BodyRecord {
-            body: Arc::from(notice.body.as_str()),
+            body: notice.body,
             attributes: notice.attributes,
             system_attributes: MessageAttributes::new(),
             header: None,
         };
-        let digest = message::md5_digest(notice.body.as_bytes());
-        let mut message = Message::new(MessageId::new(&notice.message_id), digest, Arc::from(SNS_SENDER_ID), now_ms)
-            .with_contents(contents);
+        let mut message =
+            Message::new(MessageId::new(&notice.message_id), notice.body_md5, Arc::from(SNS_SENDER_ID), now_ms)
+                .with_contents(contents);
         if let Some((group_id, deduplication_id)) = notice.fifo {
             // Taken by FIFO queues only: a standard queue drops them as it enqueues.
             let extra = MessageExtra {
